@@ -1,0 +1,25 @@
+# The two commands (see README): `make demo` runs the RLHF demo, `make test` runs the tests.
+# Each one sets up .venv by itself first (scripts/setup.sh is idempotent and quick when done).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test test-slow lint bench
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	$(PY) -m rlhf_env.cli demo
+
+test: setup
+	$(PY) -m pytest
+
+test-slow: setup
+	$(PY) -m pytest -m slow
+
+lint: setup
+	$(VENV)/bin/ruff check rlhf_env agents tests examples benchmarks
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) benchmarks/run_all.py

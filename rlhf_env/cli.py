@@ -1,0 +1,46 @@
+"""The ``rlhf-env`` command.
+
+    rlhf-env demo [--smoke]        the RLHF demo (see README)
+    rlhf-env models                list the offline (bundled) models
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from rlhf_env.models import list_bundled_models
+
+    for name, desc in list_bundled_models().items():
+        print(f"{name:24s} {desc}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from rlhf_env.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rlhf-env", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("models", help="list the bundled offline models")
+    p.set_defaults(func=_cmd_models)
+    p = sub.add_parser("demo", help="run the RLHF demo on the offline defaults")
+    p.add_argument("--smoke", action="store_true", help="a tiny, fast run (for tests)")
+    p.add_argument("--out", default="runs", help="parent folder of the run folder")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

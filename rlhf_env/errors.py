@@ -1,0 +1,77 @@
+"""Exception hierarchy for rlhf-env.
+
+Every message says what was wrong, what was expected, and how to fix it. Catch
+:class:`RLHFEnvError` to handle anything this package raises on purpose.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class RLHFEnvError(Exception):
+    """Base class of every error rlhf-env raises on purpose."""
+
+
+class ConfigError(RLHFEnvError, ValueError):
+    """A configuration value or keyword argument is invalid."""
+
+
+class MissingDependencyError(RLHFEnvError, ImportError):
+    """An optional package is needed for this feature but is not installed."""
+
+    def __init__(self, package: str, feature: str, install: str | None = None) -> None:
+        self.package = package
+        self.install = install or f"pip install {package}"
+        super().__init__(
+            f"{feature} needs the package '{package}', which is not installed. "
+            f"Install it with `{self.install}`."
+        )
+
+
+class ModelLoadError(RLHFEnvError, OSError):
+    """A language model, tokenizer or encoder could not be loaded."""
+
+
+class CacheError(RLHFEnvError, OSError):
+    """The model cache is unusable (not writable, or corrupt beyond repair)."""
+
+
+class UnknownNameError(RLHFEnvError, KeyError):
+    """A name (model, task, reward model…) is not registered. Suggests close names."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = "") -> None:
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        msg = f"unknown {kind} {name!r}."
+        if close:
+            msg += f" Did you mean {', '.join(repr(c) for c in close)}?"
+        msg += f" Known {kind}s: {', '.join(known) if known else '(none)'}."
+        if hint:
+            msg += f" {hint}"
+        self.message = msg
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return self.message
+
+
+class RewardModelError(RLHFEnvError, ValueError):
+    """A reward model returned unusable scores (NaN/inf, wrong shape or dtype)."""
+
+
+class InvalidActionError(RLHFEnvError, ValueError):
+    """An action passed to ``step`` is outside the action space."""
+
+
+class PromptError(RLHFEnvError, ValueError):
+    """The prompt source is empty or a prompt cannot be used."""
+
+
+class FeedbackError(RLHFEnvError, ValueError):
+    """Feedback data is malformed, inconsistent or refers to unknown entities."""
+
+
+class CheckError(RLHFEnvError, AssertionError):
+    """Raised by :func:`rlhf_env.check_rlhf_env` when an environment breaks a contract."""

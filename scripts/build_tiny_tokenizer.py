@@ -3,7 +3,7 @@
 Tests and quick experiments build tiny models from configs; they need a *real* tokenizer
 (byte-level BPE, special tokens, a chat template) with a small vocabulary so embeddings stay
 tiny. It is trained here, deterministically, on the VADER lexicon's words (MIT, shipped by
-``vaderSentiment``) plus the project's own prompt texts. Re-run to rebuild:
+``vaderSentiment``), the project's own prompt texts and the task word lists. Re-run to rebuild:
 
     .venv/bin/python scripts/build_tiny_tokenizer.py
 """
@@ -17,9 +17,11 @@ import vaderSentiment
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
+from rlhf_env.text.words import SENTIMENT_WORDS
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "rlhf_env" / "data" / "tiny_tokenizer"
-VOCAB_SIZE = 1024
+VOCAB_SIZE = 2048
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # The same shape as SmolLM2's template, so chat-template code paths are exercised in tests.
 CHAT_TEMPLATE = (
@@ -36,7 +38,9 @@ def corpus() -> list[str]:
     prompt_files = sorted((ROOT / "rlhf_env" / "data" / "prompts").glob("*.txt"))
     prompts = [p.read_text(encoding="utf-8") for p in prompt_files]
     lines = [" ".join(words[i : i + 12]) for i in range(0, len(words), 12)]
-    return lines + prompts + ["The quick brown fox jumps over the lazy dog. 0123456789 ?!.,;:'\""]
+    # The task word lists, repeated so that " word" becomes one token for each of them.
+    common = " " + " ".join(SENTIMENT_WORDS)
+    return lines + prompts + [common] * 50 + ["The quick brown fox jumps over the lazy dog. 0123456789 ?!.,;:'\""]
 
 
 def main() -> None:

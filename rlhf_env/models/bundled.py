@@ -90,12 +90,12 @@ BUNDLED: dict[str, BundledModel] = {
         BundledModel(
             name="tiny-random-llama",
             kind="causal_lm",
-            description="2-layer random Llama (64-d, vocab 1,024) for tests",
+            description="2-layer random Llama (64-d, vocab 2,048) for tests",
         ),
         BundledModel(
             name="tiny-random-bert",
             kind="encoder",
-            description="2-layer random BERT (32-d, vocab 1,024) for tests",
+            description="2-layer random BERT (32-d, vocab 2,048) for tests",
         ),
     )
 }

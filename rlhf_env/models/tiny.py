@@ -8,7 +8,7 @@ from rlhf_env.models.bundled import TINY_TOKENIZER
 
 
 def tiny_tokenizer() -> Any:
-    """The shipped byte-level BPE tokenizer (vocab 1,024, chat template, no pad token)."""
+    """The shipped byte-level BPE tokenizer (vocab 2,048, chat template, no pad token)."""
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(TINY_TOKENIZER))

@@ -1,0 +1,92 @@
+"""The batched vector version of ``RLHF-Text-v0`` (``gym.make_vec(..., num_envs=N)``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from rlhf_env.text.bandit import _config, format_episode
+from rlhf_env.text.core import TextBanditCore
+from rlhf_env.text.spaces import check_actions
+
+
+class TextBanditVectorEnv(VectorEnv):
+    """``num_envs`` text bandits stepped together: one reward-model call per step.
+
+    Every sub-episode ends after one step, so the env resets in the same step
+    (``AutoresetMode.SAME_STEP``): ``step`` returns the next prompts, with the finished
+    episodes' observations and infos under ``info["final_obs"]`` and ``info["final_info"]``.
+    Sub-env ``i`` draws prompts from its own generator, seeded with ``seed + i``.
+
+    All responses of a step are decoded, then scored in one batched reward-model call, one
+    gold-scorer call and one reference forward pass. That is where the speed comes from.
+    Keyword arguments are those of :class:`~rlhf_env.text.bandit.TextBanditEnv`.
+    """
+
+    metadata = {"render_modes": ["ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be ≥ 1, got {num_envs}.")
+        self.core = TextBanditCore(_config(kwargs))
+        self.num_envs = num_envs
+        self.render_mode = self.core.config.render_mode
+        self.single_observation_space = self.core.observation_space
+        self.single_action_space = self.core.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
+        self._indices: list[int] | None = None
+        self._last: list[dict[str, Any]] = []
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
+        super().reset(seed=seed if isinstance(seed, int) else None)
+        seeds = self._seeds(seed)
+        for i, s in enumerate(seeds):
+            if s is not None or seed is None and self._indices is None:
+                self._rngs[i] = seeding.np_random(s)[0]
+        self._indices = [self.core.prompts.sample(rng) for rng in self._rngs]
+        return self.core.observation(self._indices), self._reset_infos(self._indices)
+
+    def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
+        if seed is None:
+            return [None] * self.num_envs
+        if isinstance(seed, int):
+            return [seed + i for i in range(self.num_envs)]
+        if len(seed) != self.num_envs:
+            raise ValueError(f"got {len(seed)} seeds for {self.num_envs} sub-envs.")
+        return list(seed)
+
+    def _reset_infos(self, indices: list[int]) -> dict[str, Any]:
+        infos: dict[str, Any] = {}
+        for i, index in enumerate(indices):
+            infos = self._add_info(infos, {
+                "prompt": self.core.prompts[index], "prompt_index": index,
+                "prompt_truncated": self.core.encode_prompt(index)[1]}, i)
+        return infos
+
+    def step(self, actions: Any):
+        if self._indices is None:
+            raise RuntimeError("call reset() before step().")
+        actions = check_actions(actions, self.single_action_space, batch=self.num_envs)
+        finished = self._indices
+        rewards, episode_infos = self.core.evaluate(finished, actions)
+        final_obs = self.core.observation(finished)
+        self._last = episode_infos
+        self._indices = [self.core.prompts.sample(rng) for rng in self._rngs]
+        obs = self.core.observation(self._indices)
+        infos = self._reset_infos(self._indices)
+        for i, info in enumerate(episode_infos):
+            single_obs = {k: v[i] for k, v in final_obs.items()}
+            infos = self._add_info(infos, {"final_obs": single_obs, "final_info": info}, i)
+        done = np.ones(self.num_envs, dtype=bool)
+        return obs, rewards, done, np.zeros(self.num_envs, dtype=bool), infos
+
+    def render(self) -> tuple[str, ...] | None:
+        if self.render_mode != "ansi":
+            return None
+        return tuple(format_episode(info) for info in self._last)

@@ -1,0 +1,655 @@
+"""``FeedbackStore``: an append-only SQLite store of feedback records and a labeling queue.
+
+    >>> from rlhf_env.feedback import Comparison
+    >>> store = FeedbackStore(":memory:")
+    >>> store.add(Comparison("Say hi", "Hello!", "Go away.", "a", annotator="ann1"))
+    True
+    >>> store.count(kind="comparison")
+    1
+
+Guarantees:
+
+- **Append-only history.** A stored record is never updated or deleted. Retracting one
+  (:meth:`FeedbackStore.retract`) or replacing it (:meth:`FeedbackStore.supersede`) writes
+  a new row; reads hide retracted records unless asked for them.
+- **Durability.** Each :meth:`~FeedbackStore.add` is one transaction and
+  :meth:`~FeedbackStore.add_many` is one transaction for the whole batch. The database runs
+  in WAL mode with ``synchronous=FULL`` by default: once a call returns, the record
+  survives the process being killed (even with SIGKILL) and the file stays readable.
+- **Duplicates** (same content hash, see
+  :attr:`~rlhf_env.feedback.records.FeedbackRecord.content_hash`) are skipped by default;
+  ``on_duplicate="keep"`` stores them again, ``"raise"`` raises
+  :class:`~rlhf_env.errors.FeedbackError`.
+- **Unknown annotators** are accepted unless ``require_known_annotators=True``; then every
+  annotator must first be registered with :meth:`FeedbackStore.add_annotator`.
+
+The **labeling queue** holds questions waiting for people (the terminal labeler and the
+web UI read it): :meth:`~FeedbackStore.enqueue` an item, :meth:`~FeedbackStore.next_pending`
+gives an annotator the next item they have not answered yet, and
+:meth:`~FeedbackStore.complete` stores the answer and marks the item done in one
+transaction, so a labeler that is stopped at any point resumes where it stopped. Items can
+carry a known ``gold`` answer, and :meth:`~FeedbackStore.enqueue_repeat` asks the same
+annotators the same question again later (for self-consistency); the answer records carry
+this in their metadata (``queue_item``, ``gold_answer``, ``repeat_of``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rlhf_env.errors import ConfigError, FeedbackError
+from rlhf_env.feedback.records import (
+    RECORD_TYPES,
+    Annotator,
+    FeedbackRecord,
+    parse_timestamp,
+    record_from_dict,
+)
+
+DuplicatePolicy = Literal["skip", "keep", "raise"]
+QUEUE_KINDS = ("comparison", "ranking", "rating", "correction", "demonstration")
+"""Question kinds the queue holds; the answer is a record of the same kind."""
+
+_SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    task TEXT NOT NULL,
+    annotator TEXT NOT NULL,
+    timestamp REAL NOT NULL,
+    item_key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_id ON records (id);
+CREATE INDEX IF NOT EXISTS records_kind ON records (kind, task);
+CREATE INDEX IF NOT EXISTS records_annotator ON records (annotator);
+CREATE INDEX IF NOT EXISTS records_time ON records (timestamp);
+CREATE TABLE IF NOT EXISTS retractions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    superseded_by TEXT,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retractions_id ON retractions (record_id);
+CREATE TABLE IF NOT EXISTS annotators (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS annotators_id ON annotators (id);
+CREATE TABLE IF NOT EXISTS queue (
+    item_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    task TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    gold TEXT,
+    repeat_of INTEGER REFERENCES queue (item_id),
+    annotator TEXT,
+    labels_wanted INTEGER NOT NULL,
+    priority REAL NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue_done (
+    item_id INTEGER NOT NULL REFERENCES queue (item_id),
+    annotator TEXT NOT NULL,
+    status TEXT NOT NULL,
+    record_id TEXT,
+    at REAL NOT NULL,
+    PRIMARY KEY (item_id, annotator)
+);
+"""
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A question waiting in the labeling queue.
+
+    ``responses`` holds 2 responses for a comparison, K for a ranking, 1 for a rating or a
+    correction (the response to edit) and none for a demonstration. ``gold`` is the known
+    answer of a gold item (``"a"``/``"b"``/``"tie"``, a score, or ranking groups), else
+    ``None``; ``repeat_of`` is the item this one repeats.
+    """
+
+    item_id: int
+    kind: str
+    prompt: str
+    responses: tuple[str, ...]
+    task: str = "default"
+    scale: tuple[float, float] | None = None
+    gold: Any = None
+    repeat_of: int | None = None
+    annotator: str | None = None
+    labels_wanted: int = 1
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_gold(self) -> bool:
+        """Whether the item has a known answer."""
+        return self.gold is not None
+
+    def answer_metadata(self) -> dict[str, Any]:
+        """Metadata :meth:`FeedbackStore.complete` adds to the answer record."""
+        meta: dict[str, Any] = {"queue_item": self.item_id}
+        if self.gold is not None:
+            meta["gold_answer"] = self.gold
+        if self.repeat_of is not None:
+            meta["repeat_of"] = self.repeat_of
+        return meta
+
+
+def _check_queue_item(kind: str, prompt: str, responses: Sequence[str], scale: Any) -> None:
+    if kind not in QUEUE_KINDS:
+        raise FeedbackError(f"unknown queue item kind {kind!r}; use one of {QUEUE_KINDS}.")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise FeedbackError(f"{kind} item: the prompt is empty.")
+    wanted = {"comparison": (2, 2), "ranking": (2, 10_000), "rating": (1, 1)}.get(
+        kind, (1, 1) if kind == "correction" else (0, 0)
+    )
+    if not wanted[0] <= len(responses) <= wanted[1]:
+        raise FeedbackError(
+            f"{kind} item needs {wanted[0]}"
+            + ("" if wanted[0] == wanted[1] else "+")
+            + f" response(s), got {len(responses)}."
+        )
+    if any(not isinstance(r, str) or not r.strip() for r in responses):
+        raise FeedbackError(f"{kind} item: a response is empty.")
+    if kind == "rating" and (scale is None or len(scale) != 2 or not scale[0] < scale[1]):
+        raise FeedbackError(f"rating item needs a scale (min, max) with min < max, got {scale}.")
+
+
+class FeedbackStore:
+    """Feedback records, annotators and a labeling queue in one SQLite file.
+
+    Args:
+        path: database file (created with its folder if missing) or ``":memory:"``.
+        on_duplicate: what :meth:`add` does with a record whose content hash is already
+            stored: ``"skip"`` (default, returns ``False``), ``"keep"`` (stores it again) or
+            ``"raise"`` (:class:`~rlhf_env.errors.FeedbackError`).
+        require_known_annotators: reject records whose annotator was not registered with
+            :meth:`add_annotator`.
+        synchronous: SQLite ``synchronous`` level; ``"FULL"`` (default) makes every
+            acknowledged write durable even on power loss, ``"NORMAL"`` is faster and still
+            survives a killed process.
+        timeout: seconds to wait for another process's write lock.
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        on_duplicate: DuplicatePolicy = "skip",
+        require_known_annotators: bool = False,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        timeout: float = 30.0,
+    ) -> None:
+        if on_duplicate not in ("skip", "keep", "raise"):
+            raise ConfigError(
+                f"on_duplicate must be 'skip', 'keep' or 'raise', got {on_duplicate!r}."
+            )
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ConfigError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}.")
+        self.path = str(path)
+        self.on_duplicate: DuplicatePolicy = on_duplicate
+        self.require_known_annotators = require_known_annotators
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={synchronous}")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        with self._transaction() as cur:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    cur.execute(stmt)
+            cur.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (_SCHEMA_VERSION,),
+            )
+
+    # -- plumbing ------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One ``BEGIN IMMEDIATE … COMMIT`` (rolled back if the block raises)."""
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database connection (the store is unusable afterwards)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> FeedbackStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FeedbackStore({self.path!r}, records={self.count()})"
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` for a healthy file)."""
+        with self._lock:
+            return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # -- annotators ----------------------------------------------------------------------
+    def add_annotator(self, annotator: Annotator) -> None:
+        """Register an annotator (a later call with the same id updates its attributes)."""
+        if not isinstance(annotator, Annotator):
+            raise FeedbackError(f"add_annotator expects an Annotator, got {annotator!r}.")
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO annotators (id, attributes, added_at) VALUES (?, ?, ?)",
+                (annotator.id, json.dumps(dict(annotator.attributes)), time.time()),
+            )
+
+    def annotators(self) -> list[Annotator]:
+        """Registered annotators (latest attributes of each), sorted by id."""
+        rows = self._query(
+            "SELECT id, attributes FROM annotators WHERE seq IN "
+            "(SELECT MAX(seq) FROM annotators GROUP BY id) ORDER BY id"
+        )
+        return [Annotator(r["id"], json.loads(r["attributes"])) for r in rows]
+
+    def annotator(self, annotator_id: str) -> Annotator:
+        """The registered annotator ``annotator_id``; unknown ids raise FeedbackError."""
+        for a in self.annotators():
+            if a.id == annotator_id:
+                return a
+        raise FeedbackError(
+            f"unknown annotator {annotator_id!r}; register it with "
+            f"store.add_annotator(Annotator({annotator_id!r}, {{...}}))."
+        )
+
+    def _known_annotators(self, cur: sqlite3.Cursor) -> set[str]:
+        return {r[0] for r in cur.execute("SELECT DISTINCT id FROM annotators")}
+
+    # -- records -------------------------------------------------------------------------
+    def add(self, record: FeedbackRecord) -> bool:
+        """Store one record in its own transaction; ``False`` if skipped as a duplicate."""
+        with self._transaction() as cur:
+            return self._insert(cur, record, self._known_annotators(cur))
+
+    def add_many(self, records: Iterable[FeedbackRecord]) -> int:
+        """Store records in one transaction (all or none); returns how many were stored."""
+        with self._transaction() as cur:
+            known = self._known_annotators(cur)
+            return sum(self._insert(cur, r, known) for r in records)
+
+    def _insert(self, cur: sqlite3.Cursor, record: FeedbackRecord, known: set[str]) -> bool:
+        if not isinstance(record, FeedbackRecord) or type(record).KIND not in RECORD_TYPES:
+            raise FeedbackError(f"expected a feedback record, got {type(record).__name__}.")
+        if self.require_known_annotators and record.annotator not in known:
+            raise FeedbackError(
+                f"unknown annotator {record.annotator!r} in a {record.KIND} record; register "
+                f"it first with store.add_annotator(Annotator({record.annotator!r}, {{...}}))."
+            )
+        h = record.content_hash
+        if self.on_duplicate != "keep":
+            dup = cur.execute("SELECT 1 FROM records WHERE id = ? LIMIT 1", (h,)).fetchone()
+            if dup and self.on_duplicate == "raise":
+                raise FeedbackError(
+                    f"duplicate {record.KIND} record {h[:16]} (same content, annotator and "
+                    "timestamp is already stored); pass on_duplicate='skip' or 'keep'."
+                )
+            if dup:
+                return False
+        cur.execute(
+            "INSERT INTO records (id, kind, task, annotator, timestamp, item_key, data, "
+            "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                h,
+                record.KIND,
+                record.task,
+                record.annotator,
+                record.timestamp,
+                record.item_key(),
+                json.dumps(record.to_dict(), ensure_ascii=False),
+                time.time(),
+            ),
+        )
+        return True
+
+    def _where(
+        self,
+        kind: str | None,
+        task: str | None,
+        annotator: str | None,
+        since: float | str | None,
+        until: float | str | None,
+        include_retracted: bool,
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if kind is not None:
+            if kind not in RECORD_TYPES:
+                raise FeedbackError(
+                    f"unknown record kind {kind!r}; use one of {', '.join(RECORD_TYPES)}."
+                )
+            clauses.append("kind = ?")
+            params.append(kind)
+        for col, value in (("task", task), ("annotator", annotator)):
+            if value is not None:
+                clauses.append(f"{col} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append("timestamp >= ?")
+            params.append(parse_timestamp(since))
+        if until is not None:
+            clauses.append("timestamp < ?")
+            params.append(parse_timestamp(until))
+        if not include_retracted:
+            clauses.append("id NOT IN (SELECT record_id FROM retractions)")
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def iter(
+        self,
+        kind: str | None = None,
+        *,
+        task: str | None = None,
+        annotator: str | None = None,
+        since: float | str | None = None,
+        until: float | str | None = None,
+        include_retracted: bool = False,
+    ) -> Iterator[FeedbackRecord]:
+        """Records in insertion order, filtered; ``since`` ≤ timestamp < ``until``.
+
+        Times are UNIX seconds or ISO-8601 strings. Retracted records are hidden unless
+        ``include_retracted=True``.
+        """
+        where, params = self._where(kind, task, annotator, since, until, include_retracted)
+        rows = self._query(f"SELECT data FROM records{where} ORDER BY seq", params)
+        for row in rows:
+            yield record_from_dict(json.loads(row["data"]))
+
+    def records(self, kind: str | None = None, **filters: Any) -> list[FeedbackRecord]:
+        """:meth:`iter` as a list."""
+        return list(self.iter(kind, **filters))
+
+    def __iter__(self) -> Iterator[FeedbackRecord]:
+        return self.iter()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def count(
+        self,
+        kind: str | None = None,
+        *,
+        task: str | None = None,
+        annotator: str | None = None,
+        since: float | str | None = None,
+        until: float | str | None = None,
+        include_retracted: bool = False,
+    ) -> int:
+        """Number of records matching the same filters as :meth:`iter`."""
+        where, params = self._where(kind, task, annotator, since, until, include_retracted)
+        return int(self._query(f"SELECT COUNT(*) FROM records{where}", params)[0][0])
+
+    def tasks(self) -> list[str]:
+        """Distinct task names that have records, sorted."""
+        return [r[0] for r in self._query("SELECT DISTINCT task FROM records ORDER BY task")]
+
+    def get(self, record_id: str) -> FeedbackRecord:
+        """The record whose content hash is (or starts with) ``record_id``."""
+        with self._lock:
+            return record_from_dict(json.loads(self._row_for(self._conn.cursor(), record_id)))
+
+    def _row_for(self, cur: sqlite3.Cursor, record_id: str) -> str:
+        rows = cur.execute(
+            "SELECT DISTINCT id, data FROM records WHERE substr(id, 1, ?) = ? LIMIT 2",
+            (len(record_id), record_id),
+        ).fetchall()
+        if not rows or len(record_id) < 8:
+            raise FeedbackError(f"no record with id {record_id!r} (give at least 8 hex digits).")
+        if len({r[0] for r in rows}) > 1:
+            raise FeedbackError(f"record id {record_id!r} is ambiguous; give more digits.")
+        return str(rows[0][1])
+
+    def retract(self, record_id: str, reason: str = "") -> None:
+        """Hide a record from reads by appending a retraction (the record itself stays)."""
+        with self._transaction() as cur:
+            full = json.loads(self._row_for(cur, record_id))
+            h = record_from_dict(full).content_hash
+            cur.execute(
+                "INSERT INTO retractions (record_id, reason, at) VALUES (?, ?, ?)",
+                (h, reason, time.time()),
+            )
+
+    def supersede(self, record_id: str, new: FeedbackRecord, reason: str = "") -> None:
+        """Replace a record by ``new`` atomically (retraction + new row, one transaction)."""
+        with self._transaction() as cur:
+            old = record_from_dict(json.loads(self._row_for(cur, record_id)))
+            self._insert(cur, new, self._known_annotators(cur))
+            cur.execute(
+                "INSERT INTO retractions (record_id, reason, superseded_by, at) "
+                "VALUES (?, ?, ?, ?)",
+                (old.content_hash, reason or "superseded", new.content_hash, time.time()),
+            )
+
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- labeling queue ------------------------------------------------------------------
+    def enqueue(
+        self,
+        kind: str,
+        prompt: str,
+        responses: Sequence[str] = (),
+        *,
+        task: str = "default",
+        scale: tuple[float, float] | None = None,
+        gold: Any = None,
+        labels_wanted: int = 1,
+        annotator: str | None = None,
+        priority: float = 0.0,
+        metadata: dict[str, Any] | None = None,
+    ) -> int:
+        """Add a question to the labeling queue; returns its item id.
+
+        Args:
+            kind: ``"comparison"`` (2 responses), ``"ranking"`` (2+), ``"rating"`` (1, needs
+                ``scale``), ``"correction"`` (1 response to edit), ``"demonstration"`` (0).
+            gold: the known answer, for gold check items.
+            labels_wanted: how many different annotators should answer it (>1 for
+                inter-annotator agreement).
+            annotator: only this annotator gets the item (``None``: anyone).
+            priority: higher comes first; equal priorities come in enqueue order.
+        """
+        if scale is not None:
+            scale = (float(scale[0]), float(scale[1]))
+        _check_queue_item(kind, prompt, list(responses), scale)
+        if labels_wanted < 1:
+            raise FeedbackError(f"labels_wanted must be >= 1, got {labels_wanted}.")
+        payload = {
+            "prompt": prompt,
+            "responses": list(responses),
+            "scale": scale,
+            "metadata": metadata or {},
+        }
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO queue (kind, task, payload, gold, repeat_of, annotator, "
+                "labels_wanted, priority, created_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+                (
+                    kind,
+                    task,
+                    json.dumps(payload, ensure_ascii=False),
+                    None if gold is None else json.dumps(gold),
+                    annotator,
+                    labels_wanted,
+                    priority,
+                    time.time(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def enqueue_repeat(self, item_id: int, *, priority: float | None = None) -> int:
+        """Ask item ``item_id`` again, later, of each annotator who answered it."""
+        with self._transaction() as cur:
+            row = cur.execute("SELECT * FROM queue WHERE item_id = ?", (item_id,)).fetchone()
+            if row is None:
+                raise FeedbackError(f"no queue item {item_id}.")
+            cur.execute(
+                "INSERT INTO queue (kind, task, payload, gold, repeat_of, annotator, "
+                "labels_wanted, priority, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row["kind"],
+                    row["task"],
+                    row["payload"],
+                    row["gold"],
+                    item_id,
+                    row["annotator"],
+                    row["labels_wanted"],
+                    row["priority"] if priority is None else priority,
+                    time.time(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    _PENDING_SQL = """
+        SELECT q.* FROM queue q
+        WHERE (q.annotator IS NULL OR q.annotator = :a)
+          AND (:task IS NULL OR q.task = :task)
+          AND NOT EXISTS (SELECT 1 FROM queue_done d
+                          WHERE d.item_id = q.item_id AND d.annotator = :a)
+          AND (SELECT COUNT(*) FROM queue_done d
+               WHERE d.item_id = q.item_id AND d.status = 'done') < q.labels_wanted
+          AND (q.repeat_of IS NULL OR EXISTS (
+                SELECT 1 FROM queue_done d WHERE d.item_id = q.repeat_of
+                AND d.annotator = :a AND d.status = 'done'))
+        ORDER BY q.priority DESC, q.item_id
+    """
+
+    def next_pending(self, annotator: str, *, task: str | None = None) -> QueueItem | None:
+        """The next item ``annotator`` has neither answered nor skipped (``None``: done).
+
+        Repeat items come only after the annotator answered the original.
+        """
+        rows = self._query(self._PENDING_SQL + " LIMIT 1", {"a": annotator, "task": task})
+        return _queue_item(rows[0]) if rows else None
+
+    def pending(self, annotator: str, *, task: str | None = None) -> list[QueueItem]:
+        """All items currently pending for ``annotator``, in the order they will come."""
+        rows = self._query(self._PENDING_SQL, {"a": annotator, "task": task})
+        return [_queue_item(r) for r in rows]
+
+    def queue_item(self, item_id: int) -> QueueItem:
+        """Queue item ``item_id``."""
+        rows = self._query("SELECT * FROM queue WHERE item_id = ?", (item_id,))
+        if not rows:
+            raise FeedbackError(f"no queue item {item_id}.")
+        return _queue_item(rows[0])
+
+    def queue_items(self) -> list[QueueItem]:
+        """Every queue item ever enqueued, in item-id order."""
+        return [_queue_item(r) for r in self._query("SELECT * FROM queue ORDER BY item_id")]
+
+    def complete(self, item_id: int, record: FeedbackRecord) -> FeedbackRecord:
+        """Store ``record`` as the answer to ``item_id`` and mark it done, atomically.
+
+        The stored record gets the item's ``queue_item``/``gold_answer``/``repeat_of``
+        metadata; it is returned. Answering the same item twice raises.
+        """
+        with self._transaction() as cur:
+            item = self._open_item(cur, item_id, record.annotator)
+            if item.kind != record.KIND:
+                raise FeedbackError(
+                    f"queue item {item_id} asks for a {item.kind}, got a {record.KIND} record."
+                )
+            meta = {**record.metadata, **item.answer_metadata()}
+            stored = dataclasses.replace(record, metadata=meta)
+            self._insert(cur, stored, self._known_annotators(cur))
+            self._mark(cur, item_id, record.annotator, "done", stored.content_hash)
+        return stored
+
+    def skip(self, item_id: int, annotator: str) -> None:
+        """Mark ``item_id`` skipped by ``annotator`` (it is not offered to them again)."""
+        with self._transaction() as cur:
+            self._open_item(cur, item_id, annotator)
+            self._mark(cur, item_id, annotator, "skipped", None)
+
+    def _open_item(self, cur: sqlite3.Cursor, item_id: int, annotator: str) -> QueueItem:
+        row = cur.execute("SELECT * FROM queue WHERE item_id = ?", (item_id,)).fetchone()
+        if row is None:
+            raise FeedbackError(f"no queue item {item_id}.")
+        done = cur.execute(
+            "SELECT status FROM queue_done WHERE item_id = ? AND annotator = ?",
+            (item_id, annotator),
+        ).fetchone()
+        if done is not None:
+            raise FeedbackError(f"annotator {annotator!r} already {done[0]} queue item {item_id}.")
+        return _queue_item(row)
+
+    @staticmethod
+    def _mark(
+        cur: sqlite3.Cursor, item_id: int, annotator: str, status: str, rid: str | None
+    ) -> None:
+        cur.execute(
+            "INSERT INTO queue_done (item_id, annotator, status, record_id, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (item_id, annotator, status, rid, time.time()),
+        )
+
+    def queue_status(self) -> dict[str, int]:
+        """Counts: ``items``, ``answers`` (done), ``skips``, ``gold_items``, ``repeat_items``."""
+        row = self._query(
+            "SELECT COUNT(*), SUM(gold IS NOT NULL), SUM(repeat_of IS NOT NULL) FROM queue"
+        )[0]
+        rows = self._query("SELECT status, COUNT(*) FROM queue_done GROUP BY status")
+        done = {str(r[0]): int(r[1]) for r in rows}
+        return {
+            "items": int(row[0] or 0),
+            "answers": int(done.get("done", 0)),
+            "skips": int(done.get("skipped", 0)),
+            "gold_items": int(row[1] or 0),
+            "repeat_items": int(row[2] or 0),
+        }
+
+
+def _queue_item(row: sqlite3.Row) -> QueueItem:
+    payload = json.loads(row["payload"])
+    scale = payload.get("scale")
+    return QueueItem(
+        item_id=int(row["item_id"]),
+        kind=row["kind"],
+        prompt=payload["prompt"],
+        responses=tuple(payload["responses"]),
+        task=row["task"],
+        scale=None if scale is None else (float(scale[0]), float(scale[1])),
+        gold=None if row["gold"] is None else json.loads(row["gold"]),
+        repeat_of=row["repeat_of"],
+        annotator=row["annotator"],
+        labels_wanted=int(row["labels_wanted"]),
+        metadata=payload.get("metadata", {}),
+    )
+
+
+__all__ = ["QUEUE_KINDS", "DuplicatePolicy", "FeedbackStore", "QueueItem"]

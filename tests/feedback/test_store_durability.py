@@ -1,0 +1,76 @@
+"""The store survives SIGKILL in the middle of batch writes (a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rlhf_env.feedback.store import FeedbackStore
+
+# Adds records forever: single adds, then batches of 50 with add_many. After each call
+# returns it prints the ids it acknowledged ("ack <id>"), one line each, flushed.
+WRITER = r"""
+import sys
+from rlhf_env.feedback.records import Comparison
+from rlhf_env.feedback.store import FeedbackStore
+
+store = FeedbackStore(sys.argv[1])
+i = 0
+while True:
+    if i % 100 < 20:
+        recs = [Comparison(f"prompt {i}", "x" * 200, "y", "a", annotator="w")]
+        store.add(recs[0])
+    else:
+        recs = [Comparison(f"prompt {i + k}", "x" * 200, "y", "b", annotator="w")
+                for k in range(50)]
+        store.add_many(recs)
+    for r in recs:
+        print("ack", r.content_hash, flush=True)
+    i += len(recs)
+"""
+
+
+def _run_and_kill(path: str, min_acks: int) -> list[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, path], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    acked: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(acked) < min_acks and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        acked.append(line.split()[1])
+    os.kill(proc.pid, signal.SIGKILL)  # mid-write: the writer never stops on its own
+    rest, _ = proc.communicate(timeout=30)
+    acked += [ln.split()[1] for ln in rest.splitlines() if ln.startswith("ack ")]
+    assert proc.returncode == -signal.SIGKILL
+    return acked
+
+
+@pytest.mark.parametrize("min_acks", [333, 1017, 2222])
+def test_sigkill_loses_no_acknowledged_record(tmp_path, min_acks):
+    path = str(tmp_path / "killed.sqlite")
+    acked = _run_and_kill(path, min_acks=min_acks)
+    assert len(acked) >= min_acks, "the writer died before acknowledging enough records"
+
+    con = sqlite3.connect(path)  # plain SQLite can read it (recovering the WAL)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    with FeedbackStore(path) as store:
+        assert store.integrity_check() == "ok"
+        stored = {r.content_hash for r in store.iter()}
+        missing = set(acked) - stored
+        assert not missing, f"{len(missing)} acknowledged records lost"
+        # a batch is one transaction: whatever was not acknowledged is all-or-nothing
+        singles = sum(1 for r in store.iter() if r.preference == "a")
+        assert (len(stored) - singles) % 50 == 0
+        store.add(store.records()[0].swapped())  # still writable

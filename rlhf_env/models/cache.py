@@ -25,7 +25,9 @@ from pathlib import Path
 from rlhf_env.errors import CacheError
 
 MANIFEST = "MANIFEST.json"
-_VERIFIED: set[tuple[str, float]] = set()  # (folder, manifest mtime) checked in this process
+# Folders whose checksums were verified in this process, keyed by the folder and the
+# (size, mtime) of every file: any later write to a file changes the key and re-hashes it.
+_VERIFIED: set[tuple[str, tuple[tuple[str, int, int], ...]]] = set()
 
 
 class CacheNotWritableError(CacheError):
@@ -79,13 +81,18 @@ def is_valid(folder: Path) -> tuple[bool, str]:
         return False, f"unreadable manifest ({exc})"
     if not files:
         return False, "empty manifest"
-    for rel, want in files.items():
+    stamps = []
+    for rel, want in sorted(files.items()):
         path = folder / rel
         if not path.is_file():
             return False, f"missing file {rel}"
-        if path.stat().st_size != want["size"]:
-            return False, f"{rel} has {path.stat().st_size} bytes, expected {want['size']}"
-    key = (str(folder.resolve()), manifest.stat().st_mtime)
+        stat = path.stat()
+        if stat.st_size != want["size"]:
+            return False, f"{rel} has {stat.st_size} bytes, expected {want['size']}"
+        stamps.append((rel, stat.st_size, stat.st_mtime_ns))
+    manifest_stat = manifest.stat()
+    stamps.append((MANIFEST, manifest_stat.st_size, manifest_stat.st_mtime_ns))
+    key = (str(folder.resolve()), tuple(stamps))
     if key not in _VERIFIED:
         for rel, want in files.items():
             if _sha256(folder / rel) != want["sha256"]:
@@ -102,6 +109,30 @@ def _writable(root: Path) -> bool:
         return True
     except OSError:
         return False
+
+
+def _clear_leftovers(root: Path, name: str) -> None:
+    """Remove a corrupt ``<name>/`` and the temp folders of killed builds (lock held)."""
+    final = root / name
+    if final.exists():
+        aside = root / f".corrupt-{name}-{time.time_ns()}"
+        os.replace(final, aside)
+    for kind in (".build", ".corrupt"):
+        prefix = f"{kind}-{name}-"
+        for stale in root.glob(prefix + "*"):
+            if "-" not in stale.name[len(prefix):]:  # not the leftover of a longer name
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _build_into(root: Path, name: str, build: Callable[[Path], dict | None]) -> None:
+    """Run ``build`` in a temp folder, write the manifest, then rename it to ``<name>/``."""
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".build-{name}-"))
+    try:
+        meta = build(tmp)
+        write_manifest(tmp, meta)
+        os.replace(tmp, root / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ensure_built(
@@ -137,17 +168,8 @@ def ensure_built(
             ok, reason = is_valid(final)  # another process may have finished meanwhile
             if ok:
                 return final
-            if final.exists():
-                aside = root / f".corrupt-{name}-{int(time.time() * 1000)}"
-                os.replace(final, aside)
-                shutil.rmtree(aside, ignore_errors=True)
-            tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".build-{name}-"))
-            try:
-                meta = build(tmp)
-                write_manifest(tmp, meta)
-                os.replace(tmp, final)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+            _clear_leftovers(root, name)
+            _build_into(root, name, build)
     except Timeout as exc:
         raise CacheError(
             f"waited {lock_timeout:.0f} s for another process building {name!r} in {root}. "

@@ -7,10 +7,16 @@ folder saved with ``save_pretrained``, or a Hugging Face Hub id. Bundled names w
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rlhf_env.errors import ConfigError, ModelLoadError, UnknownNameError
+from rlhf_env.errors import (
+    ConfigError,
+    MissingDependencyError,
+    ModelLoadError,
+    UnknownNameError,
+)
 from rlhf_env.models import tiny
 from rlhf_env.models.bundled import BUNDLED, BundledModel
 from rlhf_env.models.cache import CacheNotWritableError, ensure_built
@@ -33,8 +39,12 @@ def _bundled(name: str, kind: str) -> BundledModel | None:
     return spec
 
 
-def _from_pretrained(loader: Any, source: str, what: str, **kwargs: Any) -> Any:
-    """``loader.from_pretrained`` with an error that says whether the path or the hub failed."""
+def _from_pretrained(loader: Any, source: str, what: str, kind: str | None = None,
+                     **kwargs: Any) -> Any:
+    """``loader.from_pretrained`` with an error that says whether the path or the hub failed.
+
+    ``kind`` (``"causal_lm"``/``"encoder"``) narrows the bundled names suggested for a typo.
+    """
     try:
         return loader.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
@@ -44,7 +54,10 @@ def _from_pretrained(loader: Any, source: str, what: str, **kwargs: Any) -> Any:
                 f"must hold files written by `save_pretrained` (config.json, weights, tokenizer)."
             ) from exc
         if "/" not in source and not Path(source).suffix:
-            raise UnknownNameError(f"bundled {what}", source, BUNDLED, hint=_hint()) from exc
+            known = [n for n, m in BUNDLED.items() if kind is None or m.kind == kind]
+            hint = (f"It is not a local folder either, and the Hugging Face Hub could not "
+                    f"provide it ({type(exc).__name__}). {_hint()}")
+            raise UnknownNameError(f"bundled {what}", source, known, hint=hint) from exc
         raise ModelLoadError(
             f"could not load the {what} {source!r}: it is not a local folder and the Hugging "
             f"Face Hub could not provide it ({type(exc).__name__}: {exc}). {_hint()}"
@@ -75,7 +88,9 @@ def prepare_tokenizer(tokenizer: Any, padding_side: str = "left") -> Any:
     return tokenizer
 
 
-def _gguf_builder(spec: BundledModel):  # type: ignore[no-untyped-def]
+def _gguf_builder(spec: BundledModel) -> Callable[[Path], dict]:
+    """The cache builder of a bundled GGUF model: convert, then ``save_pretrained``."""
+
     def build(dest: Path) -> dict:
         model, tok = _load_gguf(spec)
         model.save_pretrained(dest, safe_serialization=True)
@@ -96,8 +111,11 @@ def _load_gguf(spec: BundledModel) -> tuple[Any, Any]:
         quantized = AutoModelForCausalLM.from_pretrained(
             str(path.parent), gguf_file=path.name, dtype=torch.float32
         )
-    except ImportError:
-        raise
+    except ImportError as exc:
+        if "gguf" not in str(exc).lower():
+            raise
+        raise MissingDependencyError("gguf", "reading a GGUF model file",
+                                     "pip install 'gguf>=0.10'") from exc
     except Exception as exc:
         raise ModelLoadError(
             f"could not read the GGUF file {path} ({type(exc).__name__}: {exc}). Reinstall the "
@@ -174,7 +192,7 @@ def load_causal_lm(name_or_path: str = "smollm2-135m-instruct", *, dtype: Any = 
         else:
             model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, **kwargs)
     else:
-        model = _from_pretrained(AutoModelForCausalLM, name_or_path, "causal LM",
+        model = _from_pretrained(AutoModelForCausalLM, name_or_path, "causal LM", "causal_lm",
                                  dtype=dtype, **kwargs)
     if device is not None:
         model = model.to(device)
@@ -194,7 +212,7 @@ def load_sentence_encoder(name_or_path: str = "all-minilm-l6-v2", *, seed: int =
     if spec is not None and spec.name.startswith("tiny-"):
         return tiny.tiny_encoder(seed=seed), prepare_tokenizer(tiny.tiny_tokenizer(), "right")
     source = str(spec.locate()) if spec is not None else name_or_path
-    model = _from_pretrained(AutoModel, source, "sentence encoder", **kwargs)
+    model = _from_pretrained(AutoModel, source, "sentence encoder", "encoder", **kwargs)
     tok = _from_pretrained(AutoTokenizer, source, "tokenizer")
     return model.eval(), prepare_tokenizer(tok, "right")
 

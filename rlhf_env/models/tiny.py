@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rlhf_env.models.bundled import TINY_TOKENIZER
@@ -14,13 +16,14 @@ def tiny_tokenizer() -> Any:
     return AutoTokenizer.from_pretrained(str(TINY_TOKENIZER))
 
 
-def _seeded(seed: int):  # type: ignore[no-untyped-def]
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed torch inside the block and restore the caller's RNG state afterwards."""
     import torch
 
-    ctx = torch.random.fork_rng(devices=[])
-    ctx.__enter__()
-    torch.manual_seed(seed)
-    return ctx
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def tiny_causal_lm(seed: int = 0, **overrides: Any) -> Any:
@@ -42,11 +45,8 @@ def tiny_causal_lm(seed: int = 0, **overrides: Any) -> Any:
         "pad_token_id": tok.eos_token_id,
     }
     cfg.update(overrides)
-    ctx = _seeded(seed)
-    try:
+    with _seeded(seed):
         model = LlamaForCausalLM(LlamaConfig(**cfg))
-    finally:
-        ctx.__exit__(None, None, None)
     model.generation_config.pad_token_id = tok.eos_token_id
     return model.eval()
 
@@ -66,9 +66,6 @@ def tiny_encoder(seed: int = 0, **overrides: Any) -> Any:
         "pad_token_id": tok.eos_token_id,
     }
     cfg.update(overrides)
-    ctx = _seeded(seed)
-    try:
+    with _seeded(seed):
         model = BertModel(BertConfig(**cfg), add_pooling_layer=False)
-    finally:
-        ctx.__exit__(None, None, None)
     return model.eval()

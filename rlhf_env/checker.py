@@ -71,8 +71,11 @@ def check_rlhf_env(env: Any, *, seed: int = 0, skip_sb3: bool = False, warn: boo
 
 
 # -- spaces ---------------------------------------------------------------------------------
-def check_observation_space(space: spaces.Space) -> None:
-    """A flat ``Dict`` with int64 ``Box`` ``input_ids`` and ``attention_mask`` of equal shape."""
+def check_observation_space(space: spaces.Space) -> spaces.Dict:
+    """A flat ``Dict`` with int64 ``Box`` ``input_ids`` and ``attention_mask`` of equal shape.
+
+    Returns the space, typed as a ``Dict``, once it passes.
+    """
     if not isinstance(space, spaces.Dict):
         raise CheckError(
             f"the observation space is {type(space).__name__}; it must be a flat spaces.Dict "
@@ -92,6 +95,7 @@ def check_observation_space(space: spaces.Space) -> None:
     if ids.shape != mask.shape:
         raise CheckError(f"'input_ids' has shape {ids.shape} but 'attention_mask' has "
                          f"{mask.shape}; give both the shape (max_prompt_tokens,).")
+    return space
 
 
 def _check_token_box(key: str, sub: spaces.Space) -> None:
@@ -131,7 +135,7 @@ def check_action_space(space: spaces.Space) -> None:
 
 
 # -- observation values ---------------------------------------------------------------------
-def check_observation(obs: Any, space: spaces.Dict, pad_id: int | None, where: str) -> None:
+def check_observation(obs: Any, space: Any, pad_id: int | None, where: str) -> None:
     """One observation: keys, int64 dtypes, shapes, id range, mask values and padding."""
     if not isinstance(obs, Mapping) or any(k not in obs for k in OBS_KEYS):
         raise CheckError(f"{where} returned {type(obs).__name__} without keys {OBS_KEYS}; "
@@ -294,12 +298,12 @@ def _run_external(name: str, warn: bool, run: Any) -> None:
 def check_vector_env(env: gym.vector.VectorEnv, *, seed: int = 0) -> None:
     """Batch shapes, values, SAME_STEP autoreset layout and determinism of a vector env."""
     check_autoreset_mode(env)
-    check_observation_space(env.single_observation_space)
+    single = check_observation_space(env.single_observation_space)
     check_action_space(env.single_action_space)
-    n = env.num_envs
-    expected = (n, *env.single_observation_space["input_ids"].shape)
+    batched: Any = env.observation_space
+    expected = (env.num_envs, *(single["input_ids"].shape or ()))
     for key in OBS_KEYS:
-        shape = env.observation_space[key].shape
+        shape = batched[key].shape
         if shape != expected:
             raise CheckError(f"the vector observation_space[{key!r}] has shape {shape}, expected "
                              f"{expected}; use gymnasium.vector.utils.batch_space(single, n).")

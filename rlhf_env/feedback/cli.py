@@ -1,0 +1,163 @@
+"""Feedback commands for ``rlhf-env``.
+
+    rlhf-env label STORE [--annotator ID] [--task T]    label queued items in the terminal
+    rlhf-env feedback report STORE [--out report.md]    volume, coverage, agreement, quality
+    rlhf-env feedback import STORE FILE [--format F]    JSONL or HH-RLHF JSONL into a store
+    rlhf-env feedback export STORE FILE                 a store to JSONL
+    rlhf-env feedback enqueue STORE FILE                queue items (JSONL of enqueue specs)
+
+:func:`add_feedback_commands` adds them to the ``rlhf-env`` parser; ``python -m
+rlhf_env.feedback.cli …`` runs them on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rlhf_env.errors import RLHFEnvError
+
+if TYPE_CHECKING:
+    from rlhf_env.feedback.io import OnError
+    from rlhf_env.feedback.store import FeedbackStore
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _existing_store(path: str) -> FeedbackStore:
+    from rlhf_env.feedback.store import FeedbackStore
+
+    if path != ":memory:" and not Path(path).is_file():
+        raise RLHFEnvError(
+            f"no feedback store at {path!r}; create one by importing data "
+            f"(`rlhf-env feedback import {path} data.jsonl`) or enqueueing items."
+        )
+    return FeedbackStore(path)
+
+
+def _default_annotator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return "anonymous"
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    from rlhf_env.feedback.terminal import TerminalLabeler
+
+    with _existing_store(args.store) as store:
+        TerminalLabeler(store, args.annotator or _default_annotator(), task=args.task).run()
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from rlhf_env.feedback.report import build_report, format_text, write_report
+
+    with _existing_store(args.store) as store:
+        report = build_report(store)
+    print(format_text(report), end="")
+    if args.out:
+        path = write_report(report, args.out, plots=not args.no_plots)
+        print(f"\nwrote {path}")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from rlhf_env.feedback.io import import_hh_rlhf, import_jsonl
+    from rlhf_env.feedback.store import FeedbackStore
+
+    on_error: OnError = "skip" if args.skip_bad else "raise"
+    with FeedbackStore(args.store) as store:
+        if args.format == "hh-rlhf":
+            result = import_hh_rlhf(store, args.file, on_error=on_error)
+        else:
+            result = import_jsonl(store, args.file, on_error=on_error)
+    print(f"imported {result.added} record(s) ({len(result.records) - result.added} duplicate).")
+    for err in result.errors:
+        print(f"skipped {err}", file=sys.stderr)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from rlhf_env.feedback.io import export_jsonl
+
+    with _existing_store(args.store) as store:
+        n = export_jsonl(store, args.file)
+    print(f"exported {n} record(s) to {args.file}")
+    return 0
+
+
+def _cmd_enqueue(args: argparse.Namespace) -> int:
+    from rlhf_env.feedback.store import FeedbackStore
+
+    specs = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
+    with FeedbackStore(args.store) as store:
+        ids = [store.enqueue(**spec) for spec in specs]
+    print(f"enqueued {len(ids)} item(s)")
+    return 0
+
+
+def _guarded(func: Command) -> Command:
+    """Print our errors as one line (exit status 1) instead of a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except (RLHFEnvError, OSError, json.JSONDecodeError, TypeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``label`` and ``feedback {report,import,export,enqueue}`` to ``subparsers``."""
+    p = subparsers.add_parser("label", help="label queued feedback items in the terminal")
+    p.add_argument("store", help="feedback store (SQLite file)")
+    p.add_argument("--annotator", default=None, help="your annotator id (default: user name)")
+    p.add_argument("--task", default=None, help="only items of this task")
+    p.set_defaults(func=_guarded(_cmd_label))
+
+    fb = subparsers.add_parser("feedback", help="feedback data: report, import, export, queue")
+    sub = fb.add_subparsers(dest="feedback_command", required=True)
+    p = sub.add_parser("report", help="volume, coverage, agreement, gold accuracy, annotators")
+    p.add_argument("store", help="feedback store (SQLite file)")
+    p.add_argument("--out", default=None, help="also write report.md or report.html (+ PNGs)")
+    p.add_argument("--no-plots", action="store_true", help="write the report without plots")
+    p.set_defaults(func=_guarded(_cmd_report))
+
+    p = sub.add_parser("import", help="import JSONL records (all-or-nothing unless --skip-bad)")
+    p.add_argument("store", help="feedback store (created if missing)")
+    p.add_argument("file", help="JSONL file")
+    p.add_argument("--format", choices=("jsonl", "hh-rlhf"), default="jsonl")
+    p.add_argument("--skip-bad", action="store_true", help="import good lines, list bad ones")
+    p.set_defaults(func=_guarded(_cmd_import))
+
+    p = sub.add_parser("export", help="export a store's records to JSONL")
+    p.add_argument("store")
+    p.add_argument("file")
+    p.set_defaults(func=_guarded(_cmd_export))
+
+    p = sub.add_parser("enqueue", help="add items to the labeling queue from a JSONL file")
+    p.add_argument("store", help="feedback store (created if missing)")
+    p.add_argument(
+        "file", help='JSONL, one item a line: {"kind": "comparison", "prompt": …, "responses": […]}'
+    )
+    p.set_defaults(func=_guarded(_cmd_enqueue))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the feedback commands on their own (``python -m rlhf_env.feedback.cli``)."""
+    parser = argparse.ArgumentParser(prog="rlhf-env", description="feedback commands")
+    add_feedback_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

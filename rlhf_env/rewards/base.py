@@ -71,11 +71,18 @@ def validate_scores(raw: Any, n: int, model: Any) -> np.ndarray:
     return scores
 
 
-def score_checked(model: RewardModel, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-    """Call ``model.score`` and validate the result (see :func:`validate_scores`)."""
+def check_pairs(prompts: Sequence[str], responses: Sequence[str], model: Any = None) -> None:
+    """Raise :class:`RewardModelError` unless there is one prompt per response."""
     if len(prompts) != len(responses):
+        who = f"reward model {describe(model)!r} " if model is not None else ""
         raise RewardModelError(
-            f"got {len(prompts)} prompts but {len(responses)} responses; pass one prompt per "
-            f"response."
+            f"{who}got {len(prompts)} prompts but {len(responses)} responses; pass one prompt "
+            f"per response."
         )
+
+
+def score_checked(model: RewardModel, prompts: Sequence[str],
+                  responses: Sequence[str]) -> np.ndarray:
+    """Call ``model.score`` and validate the result (see :func:`validate_scores`)."""
+    check_pairs(prompts, responses)
     return validate_scores(model.score(list(prompts), list(responses)), len(responses), model)

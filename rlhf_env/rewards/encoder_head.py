@@ -1,0 +1,295 @@
+"""A sentence encoder with a small scalar head: the reward model we train from feedback.
+
+``text -> tokenizer -> encoder (e.g. all-MiniLM-L6-v2) -> pooling -> head -> score``.
+
+* :meth:`EncoderHeadReward.forward` takes token tensors and returns differentiable scores
+  ``(B,)`` for training; :meth:`EncoderHeadReward.score` takes texts and returns validated
+  float32 numpy scores in eval mode without gradients.
+* With a frozen backbone (the default) pooled embeddings are cached per text (LRU), so texts
+  that come back during RL are embedded once.
+* :meth:`~EncoderHeadReward.save_pretrained` writes a small folder: ``config.json`` (backbone
+  reference, pooling, head, input format, label and training metadata) and
+  ``head.safetensors``; a fine-tuned backbone is saved under ``backbone/`` (a plain
+  transformers folder) and flagged with ``"backbone_saved": true``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlhf_env.errors import ConfigError, ModelLoadError
+from rlhf_env.models.loading import load_sentence_encoder, mean_pool
+from rlhf_env.rewards._format import (
+    BACKBONE_DIR,
+    CONFIG_FILE,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    HEAD_FILE,
+    read_folder_config,
+)
+from rlhf_env.rewards._inputs import (
+    check_input_format,
+    length_sorted_batches,
+    pad,
+    text_keys,
+    tokenize,
+)
+from rlhf_env.rewards.base import check_pairs, validate_scores
+from rlhf_env.rewards.embedding_cache import EmbeddingCache
+from rlhf_env.rewards.heads import HeadConfig, build_head
+
+POOLINGS = ("mean", "cls")
+
+
+@dataclass(frozen=True)
+class EncoderHeadConfig:
+    """Settings of :class:`EncoderHeadReward` (all of them are saved in ``config.json``)."""
+
+    backbone: str = "all-minilm-l6-v2"
+    """Bundled encoder name, local folder or hub id of the ``AutoModel`` encoder."""
+    backbone_seed: int = 0
+    """Seed of the random ``tiny-*`` test encoders (ignored for real ones)."""
+    pooling: str = "mean"
+    """``"mean"`` over real tokens (what all-MiniLM-L6-v2 was trained with) or ``"cls"``."""
+    normalize: bool = False
+    """L2-normalise the pooled embedding before the head."""
+    head: HeadConfig = field(default_factory=HeadConfig)
+    """The scalar head (linear by default, or an MLP)."""
+    max_length: int = 256
+    """Token limit per input (longer inputs are truncated)."""
+    input_format: str = "prompt+response"
+    """``"prompt+response"`` (encoded as a text pair) or ``"response"`` alone."""
+    freeze_backbone: bool = True
+    """Train only the head; the encoder stays in eval mode and embeddings are cached."""
+    batch_size: int = 64
+    """Texts per encoder pass in :meth:`EncoderHeadReward.score`."""
+    cache_size: int = 10_000
+    """Embeddings kept in the LRU cache (0 disables it; only used with a frozen backbone)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "head", HeadConfig.from_dict(self.head))
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
+        if self.max_length < 2:
+            raise ConfigError(f"max_length must be >= 2 tokens, got {self.max_length!r}.")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size!r}.")
+        if self.cache_size < 0:
+            raise ConfigError(f"cache_size must be >= 0, got {self.cache_size!r}.")
+        check_input_format(self.input_format)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (the head as a nested dict)."""
+        data = dataclasses.asdict(self)
+        data["head"]["hidden_sizes"] = list(self.head.hidden_sizes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncoderHeadConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(f"unknown encoder-head settings {sorted(unknown)}; known: "
+                              f"{sorted(names)}.")
+        return cls(**data)
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str,
+         normalize: bool) -> torch.Tensor:
+    """``(B, T, H)`` token states -> ``(B, H)`` text embeddings."""
+    out = mean_pool(hidden, attention_mask) if pooling == "mean" else hidden[:, 0]
+    return nn.functional.normalize(out, dim=-1) if normalize else out
+
+
+class EncoderHeadReward(nn.Module):
+    """Encoder + pooling + scalar head reward model (see the module docstring).
+
+    Args:
+        config: an :class:`EncoderHeadConfig`; keyword ``fields`` override its fields (or
+            build one: ``EncoderHeadReward(backbone="tiny-random-bert", input_format="response")``).
+        encoder, tokenizer: an already loaded backbone and tokenizer (skips loading).
+        name: used in logs and errors.
+        label_info: what a high score means, e.g. ``{"higher": "more positive"}``.
+        training_metadata: how the head was trained (data, seed, metrics); saved as is.
+    """
+
+    def __init__(self, config: EncoderHeadConfig | None = None, *, encoder: Any = None,
+                 tokenizer: Any = None, name: str = "encoder-head",
+                 label_info: dict[str, Any] | None = None,
+                 training_metadata: dict[str, Any] | None = None, **fields: Any) -> None:
+        super().__init__()
+        config = config or EncoderHeadConfig()
+        self.config = dataclasses.replace(config, **fields) if fields else config
+        if encoder is None or tokenizer is None:
+            encoder, tokenizer = load_sentence_encoder(self.config.backbone,
+                                                       seed=self.config.backbone_seed)
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.head = build_head(int(encoder.config.hidden_size), self.config.head)
+        self.name = name
+        self.label_info = dict(label_info or {})
+        self.training_metadata = dict(training_metadata or {})
+        self.backbone_saved_from: str | None = None
+        self.cache = EmbeddingCache(self.config.cache_size if self.config.freeze_backbone else 0)
+        self.encoder.requires_grad_(not self.config.freeze_backbone)
+        self.train(False)
+
+    # -- tensors (training) -------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> EncoderHeadReward:
+        """Like ``nn.Module.train``, but a frozen backbone always stays in eval mode."""
+        super().train(mode)
+        if self.config.freeze_backbone:
+            self.encoder.eval()
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        """Where the head's parameters live."""
+        return next(self.head.parameters()).device
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+              token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Pooled embeddings ``(B, H)`` (with gradients unless the backbone is frozen)."""
+        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_backbone):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  **extra).last_hidden_state
+        return pool(hidden, attention_mask, self.config.pooling, self.config.normalize)
+
+    def score_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Head scores ``(B,)`` for pooled embeddings ``(B, H)``."""
+        return self.head(embeddings).squeeze(-1)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Differentiable scores ``(B,)`` for a tokenized batch."""
+        return self.score_embeddings(self.embed(input_ids, attention_mask, token_type_ids))
+
+    def tokenize(self, prompts: Sequence[str], responses: Sequence[str]) -> dict[str, Any]:
+        """Padded model inputs for the pairs, in order, on this model's device."""
+        check_pairs(prompts, responses, self)
+        keys = text_keys(prompts, responses, self.config.input_format)
+        pad_id = self.tokenizer.pad_token_id or 0
+        return pad(tokenize(self.tokenizer, keys, self.config.max_length), pad_id, self.device)
+
+    # -- numpy (evaluation) ---------------------------------------------------------------
+
+    def _encode_keys(self, keys: Sequence[tuple[str, ...]]) -> np.ndarray:
+        out = np.zeros((len(keys), int(self.encoder.config.hidden_size)), dtype=np.float32)
+        for batch in length_sorted_batches(self.tokenizer, keys, max_length=self.config.max_length,
+                                           batch_size=self.config.batch_size, device=self.device):
+            out[batch.indices] = self.embed(**batch.tensors).float().cpu().numpy()
+        return out
+
+    def embed_texts(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        """Pooled embeddings ``(n, H)`` float32, no gradients, cached per text when frozen."""
+        check_pairs(prompts, responses, self)
+        keys = text_keys(prompts, responses, self.config.input_format)
+        found, missing = self.cache.lookup(keys)
+        if missing:
+            was_training = self.training
+            self.train(False)
+            try:
+                with torch.inference_mode():
+                    fresh = self._encode_keys([keys[i] for i in missing])
+            finally:
+                self.train(was_training)
+            for row, i in enumerate(missing):
+                found[i] = fresh[row]
+                self.cache.put(keys[i], fresh[row])
+        if not keys:
+            return np.zeros((0, int(self.encoder.config.hidden_size)), dtype=np.float32)
+        return np.stack([v for v in found if v is not None])
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        """Scores ``(n,)`` float32 in eval mode, validated (NaN/inf/shape raise)."""
+        emb = self.embed_texts(prompts, responses)
+        was_training = self.training
+        self.train(False)
+        try:
+            with torch.inference_mode():
+                raw = self.score_embeddings(torch.from_numpy(emb).to(self.device))
+        finally:
+            self.train(was_training)
+        return validate_scores(raw, len(responses), self)
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        """``nn.Module.load_state_dict``; also empties the embedding cache."""
+        self.cache.clear()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    # -- folders --------------------------------------------------------------------------
+
+    def save_pretrained(self, folder: str | Path, *, save_backbone: bool | None = None) -> Path:
+        """Write ``config.json`` + ``head.safetensors`` (+ ``backbone/`` when fine-tuned).
+
+        ``save_backbone=None`` saves the backbone exactly when it is not frozen (its weights
+        may differ from the referenced ones).
+        """
+        from safetensors.torch import save_file
+
+        folder = Path(folder).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        if save_backbone is None:
+            save_backbone = not self.config.freeze_backbone
+        if save_backbone:
+            self.encoder.save_pretrained(folder / BACKBONE_DIR, safe_serialization=True)
+            self.tokenizer.save_pretrained(folder / BACKBONE_DIR)
+        head_state = {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}
+        save_file(head_state, str(folder / HEAD_FILE), metadata={"format": FORMAT_NAME})
+        body = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "hidden_size": int(self.encoder.config.hidden_size),
+            "backbone_saved": bool(save_backbone),
+            **self.config.to_dict(),
+            "label_info": self.label_info,
+            "training_metadata": self.training_metadata,
+        }
+        (folder / CONFIG_FILE).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, *, device: Any = None,
+                        **overrides: Any) -> EncoderHeadReward:
+        """Load a folder written by :meth:`save_pretrained`. ``overrides`` replace config
+        fields that do not change the weights (``batch_size``, ``cache_size``…)."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder).expanduser()
+        body = read_folder_config(folder)
+        if body is None or body.get("format") != FORMAT_NAME:
+            raise ModelLoadError(f"{folder} is not an encoder-head reward model folder: its "
+                                 f"config.json is missing or lacks \"format\": {FORMAT_NAME!r}.")
+        if int(body.get("format_version", 0)) > FORMAT_VERSION:
+            raise ModelLoadError(f"{folder} was written by a newer rlhf-env (format version "
+                                 f"{body['format_version']}); upgrade rlhf-env to load it.")
+        names = {f.name for f in dataclasses.fields(EncoderHeadConfig)}
+        config = EncoderHeadConfig.from_dict({k: v for k, v in body.items() if k in names})
+        config = dataclasses.replace(config, **overrides) if overrides else config
+        encoder = tokenizer = None
+        if body.get("backbone_saved"):
+            encoder, tokenizer = load_sentence_encoder(str(folder / BACKBONE_DIR))
+        model = cls(config, encoder=encoder, tokenizer=tokenizer,
+                    name=body.get("name", folder.name), label_info=body.get("label_info"),
+                    training_metadata=body.get("training_metadata"))
+        try:
+            model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
+        except (OSError, RuntimeError) as exc:
+            raise ModelLoadError(f"could not load the head weights {folder / HEAD_FILE} "
+                                 f"({exc}). The folder may be incomplete; save it again.") from exc
+        if device is not None:
+            model.to(device)
+        return model

@@ -1,0 +1,186 @@
+"""Any Hugging Face sequence classifier as a reward model.
+
+The score is one number per (prompt, response) pair, taken from the classifier's logits:
+
+* ``num_labels == 1`` (a regression / reward head): that logit.
+* otherwise, for the chosen label ``y``: ``logit_y − logsumexp(logits of the other labels)``,
+  which is the **log-odds** ``log p(y) / (1 − p(y))`` of the label under the softmax. For two
+  labels this is simply ``logit_y − logit_other``. Unlike ``p(y)`` it does not saturate, so the
+  reward keeps a useful slope on confident texts.
+
+Without ``label=`` the label is picked from ``config.id2label``: an entry named ``positive``
+or ``pos`` (any case), or, for a 2-label model, index 1 (``LABEL_1``). Other models need
+``label=`` (a name from ``id2label`` or an index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlhf_env.errors import ConfigError, ModelLoadError
+from rlhf_env.models.loading import _hint, prepare_tokenizer
+from rlhf_env.rewards._inputs import (
+    check_input_format,
+    length_sorted_batches,
+    resolve_device,
+    text_keys,
+)
+from rlhf_env.rewards.base import check_pairs, validate_scores
+
+POSITIVE_NAMES = ("positive", "pos")
+
+
+@dataclass(frozen=True)
+class HFClassifierConfig:
+    """Settings of :class:`HFClassifierReward`."""
+
+    name_or_path: str
+    """Local folder written by ``save_pretrained``, or a Hugging Face Hub id."""
+    label: str | int | None = None
+    """Label whose log-odds is the score: a name in ``id2label`` or an index (module doc)."""
+    batch_size: int = 32
+    """Pairs per forward pass."""
+    max_length: int = 512
+    """Token limit per pair (longer inputs are truncated, longest part first)."""
+    input_format: str = "prompt+response"
+    """``"prompt+response"`` (encoded as a text pair) or ``"response"`` alone."""
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size!r}.")
+        if self.max_length < 2:
+            raise ConfigError(f"max_length must be >= 2 tokens, got {self.max_length!r}.")
+        check_input_format(self.input_format)
+
+
+def resolve_label(id2label: Mapping[int, str], num_labels: int,
+                  label: str | int | None = None) -> int | None:
+    """Index of the logit to score, or ``None`` for a single-logit model (see module doc)."""
+    if num_labels == 1:
+        return None
+    names = {int(i): str(n) for i, n in id2label.items()}
+    if isinstance(label, int) and not isinstance(label, bool):
+        if not 0 <= label < num_labels:
+            raise ConfigError(f"label index {label} is out of range for a model with "
+                              f"{num_labels} labels {names}.")
+        return label
+    if label is not None:
+        for i, n in names.items():
+            if n.lower() == str(label).lower():
+                return i
+        raise ConfigError(f"label {label!r} is not one of the model's labels {names}; pass a "
+                          f"name from id2label or an index.")
+    for i, n in names.items():
+        if n.lower() in POSITIVE_NAMES:
+            return i
+    if num_labels == 2:
+        return 1
+    raise ConfigError(
+        f"cannot tell which of the labels {names} means 'good'; pass label=<name or index>."
+    )
+
+
+def label_log_odds(logits: torch.Tensor, index: int | None) -> torch.Tensor:
+    """``(B, L)`` logits -> ``(B,)`` scores: the logit itself for ``L == 1``, else the log-odds
+    of label ``index`` against all the others."""
+    if index is None:
+        return logits[:, 0]
+    others = torch.cat([logits[:, :index], logits[:, index + 1:]], dim=1)
+    return logits[:, index] - torch.logsumexp(others, dim=1)
+
+
+def load_classifier(name_or_path: str) -> tuple[Any, Any]:
+    """Load ``AutoModelForSequenceClassification`` and its tokenizer from a path or hub id."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    except (OSError, ValueError) as exc:
+        where = ("the local folder" if Path(name_or_path).expanduser().exists()
+                 else "the Hugging Face Hub id")
+        raise ModelLoadError(
+            f"could not load a sequence classifier from {where} {name_or_path!r} "
+            f"({type(exc).__name__}: {exc}). A local folder must hold config.json, weights and "
+            f"tokenizer files written by `save_pretrained`. {_hint()}"
+        ) from exc
+    return model, tokenizer
+
+
+def effective_max_length(requested: int, model: Any, tokenizer: Any) -> int:
+    """``requested``, lowered to what the model's position embeddings and tokenizer allow."""
+    limits = [requested]
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        limits.append(positions)
+    tok_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_limit, int) and 0 < tok_limit < 1_000_000:
+        limits.append(tok_limit)
+    return min(limits)
+
+
+class HFClassifierReward:
+    """Score (prompt, response) pairs with a Hugging Face sequence classifier.
+
+    Args:
+        name_or_path, label, batch_size, max_length, input_format: see
+            :class:`HFClassifierConfig`.
+        device: torch device; ``None`` means CUDA if available, else CPU.
+        model, tokenizer: an already loaded classifier and tokenizer (skips loading).
+        name: used in logs and errors; defaults to ``name_or_path``.
+    """
+
+    def __init__(self, name_or_path: str, label: str | int | None = None, batch_size: int = 32,
+                 max_length: int = 512, device: Any = None,
+                 input_format: str = "prompt+response", *, model: Any = None,
+                 tokenizer: Any = None, name: str | None = None) -> None:
+        self.config = HFClassifierConfig(str(name_or_path), label, batch_size, max_length,
+                                         input_format)
+        if model is None or tokenizer is None:
+            model, tokenizer = load_classifier(self.config.name_or_path)
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = prepare_tokenizer(tokenizer, "right")
+        if self.model.config.pad_token_id is None:
+            self.model.config.pad_token_id = self.tokenizer.pad_token_id
+        self.label_index = resolve_label(self.model.config.id2label,
+                                         self.model.config.num_labels, label)
+        self.max_length = effective_max_length(max_length, self.model, self.tokenizer)
+        self.name = name or self.config.name_or_path
+
+    @property
+    def label_name(self) -> str | None:
+        """The ``id2label`` name of the scored label (``None`` for single-logit models)."""
+        if self.label_index is None:
+            return None
+        return str(self.model.config.id2label[self.label_index])
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                **extra: torch.Tensor) -> torch.Tensor:
+        """Differentiable scores ``(B,)`` for a tokenized batch (for training)."""
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
+        return label_log_odds(logits.float(), self.label_index)
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        """Scores ``(n,)`` float32 in eval mode, batched by length, validated."""
+        check_pairs(prompts, responses, self)
+        keys = text_keys(prompts, responses, self.config.input_format)
+        out = np.zeros(len(keys), dtype=np.float32)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for batch in length_sorted_batches(self.tokenizer, keys,
+                                                   max_length=self.max_length,
+                                                   batch_size=self.config.batch_size,
+                                                   device=self.device):
+                    out[batch.indices] = self.forward(**batch.tensors).cpu().numpy()
+        finally:
+            self.model.train(was_training)
+        return validate_scores(out, len(keys), self)

@@ -330,6 +330,7 @@ def write_plots(report: FeedbackReport, folder: Path, stem: str) -> list[Path]:
         xs = [i + (j - 1) * width for i in range(len(names))]
         ax.bar(xs, [get(a.reliability) for a in report.annotators], width, label=label)
     ax.set_xticks(range(len(names)), names, rotation=45)
+    ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylim(0, 1.05)
     ax.set_title("Annotator quality")
     ax.legend(fontsize="small")

@@ -1,12 +1,25 @@
 """Human (and synthetic, and AI) feedback: records, store, import/export, quality control.
 
 The records in :mod:`rlhf_env.feedback.records` are the data every stage exchanges;
-:class:`~rlhf_env.feedback.store.FeedbackStore` keeps them (SQLite, append-only).
-Heavy or optional pieces (``datasets``, ``matplotlib``) are imported lazily.
+:class:`~rlhf_env.feedback.store.FeedbackStore` keeps them (SQLite, append-only) and holds
+the labeling queue that the terminal labeler (``rlhf-env label``) works through.
+
+============================  ==========================================================
+:mod:`~.records`              typed, validated, hashable feedback records
+:mod:`~.store`                ``FeedbackStore`` (SQLite, WAL) and the labeling queue
+:mod:`~.io`                   JSONL, HH-RLHF and Hugging Face ``datasets`` import/export
+:mod:`~.quality`              gold items, repeats, Cohen/Fleiss kappa, reliability weights
+:mod:`~.report`               ``rlhf-env feedback report`` (text, Markdown, HTML, plots)
+:mod:`~.terminal`             the terminal labeler
+============================  ==========================================================
+
+Everything but the records loads on first use; optional packages (``datasets``,
+``matplotlib``) load only when their feature is used.
 """
 
 from __future__ import annotations
 
+from rlhf_env._lazy import lazy_getattr
 from rlhf_env.feedback.records import (
     RECORD_TYPES,
     Annotator,
@@ -27,8 +40,28 @@ __all__ = [
     "Correction",
     "Demonstration",
     "FeedbackRecord",
+    "FeedbackStore",
+    "QueueItem",
     "Ranking",
     "Rating",
     "Record",
+    "TerminalLabeler",
+    "build_report",
+    "export_jsonl",
+    "import_hh_rlhf",
+    "import_jsonl",
     "record_from_dict",
 ]
+
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "FeedbackStore": "rlhf_env.feedback.store:FeedbackStore",
+        "QueueItem": "rlhf_env.feedback.store:QueueItem",
+        "TerminalLabeler": "rlhf_env.feedback.terminal:TerminalLabeler",
+        "build_report": "rlhf_env.feedback.report:build_report",
+        "export_jsonl": "rlhf_env.feedback.io:export_jsonl",
+        "import_hh_rlhf": "rlhf_env.feedback.io:import_hh_rlhf",
+        "import_jsonl": "rlhf_env.feedback.io:import_jsonl",
+    },
+)

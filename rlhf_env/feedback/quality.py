@@ -336,6 +336,15 @@ def reliability_scores(
     return out
 
 
+def annotator_weights(records: Iterable[FeedbackRecord], **kwargs: Any) -> dict[str, float]:
+    """Annotator id → training weight (:attr:`AnnotatorReliability.weight`).
+
+    Keyword arguments go to :func:`reliability_scores`. This is the
+    ``annotator_weights`` mapping reward-model training accepts.
+    """
+    return {a: r.weight for a, r in reliability_scores(records, **kwargs).items()}
+
+
 def record_weights(
     records: Sequence[FeedbackRecord], reliability: Mapping[str, AnnotatorReliability]
 ) -> np.ndarray:
@@ -456,6 +465,7 @@ __all__ = [
     "QueuePlan",
     "RateStat",
     "agreement",
+    "annotator_weights",
     "cohen_kappa",
     "fill_queue",
     "fleiss_kappa",

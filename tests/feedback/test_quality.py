@@ -11,6 +11,7 @@ import pytest
 from rlhf_env.errors import FeedbackError
 from rlhf_env.feedback.quality import (
     agreement,
+    annotator_weights,
     cohen_kappa,
     fill_queue,
     fleiss_kappa,
@@ -180,6 +181,8 @@ def test_reliability_weights_spammer_below_careful_annotators():
     w = record_weights(records[:4], rel)
     assert w.dtype == np.float32 and w.shape == (4,)
     assert w[3] == pytest.approx(rel["spam"].weight)
+    weights = annotator_weights(records)
+    assert weights == {a: rel[a].weight for a in ("c1", "c2", "c3", "spam")}
     newcomer = Comparison("q", "x", "y", "a", annotator="new")
     assert record_weights([newcomer], rel)[0] == 1.0
 

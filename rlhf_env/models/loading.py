@@ -32,10 +32,16 @@ def _hint() -> str:
     return _OFFLINE_HINT.format(names=", ".join(BUNDLED))
 
 
+_KINDS = {"causal_lm": ("causal LM", "load_causal_lm"),
+          "encoder": ("sentence encoder", "load_sentence_encoder")}
+
+
 def _bundled(name: str, kind: str) -> BundledModel | None:
+    """The bundled spec called ``name`` (``None`` if there is none); raises on a kind mismatch."""
     spec = BUNDLED.get(name)
     if spec is not None and spec.kind != kind:
-        raise ConfigError(f"{name!r} is a bundled {spec.kind}, not a {kind}.")
+        (have, loader), (want, _) = _KINDS[spec.kind], _KINDS[kind]
+        raise ConfigError(f"{name!r} is a bundled {have}, not a {want}; load it with {loader}().")
     return spec
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from rlhf_env.feedback.store import FeedbackStore
 
-# Adds records forever: single adds, then batches of 50 with add_many. After each call
-# returns it prints the ids it acknowledged ("ack <id>"), one line each, flushed.
+# Adds records forever: single adds, then batches of 50 with add_many. It prints "begin"
+# before each write call and, after the call returns, the ids it acknowledged ("ack <id>").
 WRITER = r"""
 import sys
 from rlhf_env.feedback.records import Comparison
@@ -25,10 +25,12 @@ i = 0
 while True:
     if i % 100 < 20:
         recs = [Comparison(f"prompt {i}", "x" * 200, "y", "a", annotator="w")]
+        print("begin", flush=True)
         store.add(recs[0])
     else:
         recs = [Comparison(f"prompt {i + k}", "x" * 200, "y", "b", annotator="w")
                 for k in range(50)]
+        print("begin", flush=True)
         store.add_many(recs)
     for r in recs:
         print("ack", r.content_hash, flush=True)
@@ -44,12 +46,15 @@ def _run_and_kill(path: str, min_acks: int) -> list[str]:
     assert proc.stdout is not None
     acked: list[str] = []
     deadline = time.monotonic() + 60
-    while len(acked) < min_acks and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
-        acked.append(line.split()[1])
-    os.kill(proc.pid, signal.SIGKILL)  # mid-write: the writer never stops on its own
+        if line.startswith("ack "):
+            acked.append(line.split()[1])
+        elif len(acked) >= min_acks:  # "begin": a write call has just started
+            break
+    os.kill(proc.pid, signal.SIGKILL)  # kill it in the middle of that write
     rest, _ = proc.communicate(timeout=30)
     acked += [ln.split()[1] for ln in rest.splitlines() if ln.startswith("ack ")]
     assert proc.returncode == -signal.SIGKILL

@@ -60,6 +60,7 @@ QUEUE_KINDS = ("comparison", "ranking", "rating", "correction", "demonstration")
 """Question kinds the queue holds; the answer is a record of the same kind."""
 
 _SCHEMA_VERSION = "1"
+_PAGE = 1000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
@@ -384,9 +385,18 @@ class FeedbackStore:
         ``include_retracted=True``.
         """
         where, params = self._where(kind, task, annotator, since, until, include_retracted)
-        rows = self._query(f"SELECT data FROM records{where} ORDER BY seq", params)
-        for row in rows:
-            yield record_from_dict(json.loads(row["data"]))
+        where += " AND seq > ?" if where else " WHERE seq > ?"
+        last = 0
+        while True:  # in pages, so a large store never sits in memory at once
+            rows = self._query(
+                f"SELECT seq, data FROM records{where} ORDER BY seq LIMIT {_PAGE}",
+                [*params, last],
+            )
+            for row in rows:
+                yield record_from_dict(json.loads(row["data"]))
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1]["seq"]
 
     def records(self, kind: str | None = None, **filters: Any) -> list[FeedbackRecord]:
         """:meth:`iter` as a list."""
@@ -576,7 +586,9 @@ class FeedbackStore:
         """Store ``record`` as the answer to ``item_id`` and mark it done, atomically.
 
         The stored record gets the item's ``queue_item``/``gold_answer``/``repeat_of``
-        metadata; it is returned. Answering the same item twice raises.
+        metadata; it is returned. The same annotator answering the same item twice raises;
+        two annotators who fetched the same item at once both keep their answers (an item
+        can end up with more than ``labels_wanted`` labels, never fewer).
         """
         with self._transaction() as cur:
             item = self._open_item(cur, item_id, record.annotator)

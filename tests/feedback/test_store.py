@@ -178,3 +178,11 @@ def test_store_is_plain_sqlite(tmp_path):
         s.add(comp(1))
     con = sqlite3.connect(path)
     assert con.execute("SELECT kind, task FROM records").fetchall() == [("comparison", "t")]
+
+
+def test_iter_pages_through_large_stores(monkeypatch, store):
+    monkeypatch.setattr("rlhf_env.feedback.store._PAGE", 7)
+    store.add_many([comp(i, ts=float(i)) for i in range(30)])
+    store.retract(comp(3, ts=3.0).id)
+    prompts = [r.prompt for r in store.iter(since=1.0)]
+    assert prompts == [f"p{i}" for i in range(1, 30) if i != 3]

@@ -79,3 +79,27 @@ def test_sigkill_loses_no_acknowledged_record(tmp_path, min_acks):
         singles = sum(1 for r in store.iter() if r.preference == "a")
         assert (len(stored) - singles) % 50 == 0
         store.add(store.records()[0].swapped())  # still writable
+
+
+CONCURRENT = r"""
+import sys
+from rlhf_env.feedback.records import Comparison
+from rlhf_env.feedback.store import FeedbackStore
+
+store = FeedbackStore(sys.argv[1], timeout=60)
+for i in range(60):
+    rec = Comparison(f"{sys.argv[2]} {i}", "x", "y", "a", annotator=sys.argv[2])
+    store.add(rec) if i % 2 else store.add_many([rec])
+"""
+
+
+def test_two_processes_write_one_store(tmp_path):
+    path = str(tmp_path / "shared.sqlite")
+    FeedbackStore(path).close()  # create the schema first
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CONCURRENT, path, name]) for name in ("w1", "w2")
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    with FeedbackStore(path) as store:
+        assert store.count(annotator="w1") == store.count(annotator="w2") == 60
+        assert store.integrity_check() == "ok"

@@ -571,6 +571,11 @@ class FeedbackStore:
         rows = self._query(self._PENDING_SQL, {"a": annotator, "task": task})
         return [_queue_item(r) for r in rows]
 
+    def pending_count(self, annotator: str, *, task: str | None = None) -> int:
+        """How many items are pending for ``annotator`` (cheaper than ``len(pending())``)."""
+        sql = f"SELECT COUNT(*) FROM ({self._PENDING_SQL})"
+        return int(self._query(sql, {"a": annotator, "task": task})[0][0])
+
     def queue_item(self, item_id: int) -> QueueItem:
         """Queue item ``item_id``."""
         rows = self._query("SELECT * FROM queue WHERE item_id = ?", (item_id,))

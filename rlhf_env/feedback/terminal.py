@@ -174,7 +174,7 @@ class TerminalLabeler:
         )
 
     def _show(self, item: QueueItem) -> None:
-        left = len(self.store.pending(self.annotator, task=self.task))
+        left = self.store.pending_count(self.annotator, task=self.task)
         self.say("")
         self.say(f"=== item {item.item_id} · {item.kind} · task {item.task} · {left} left ===")
         self.say("PROMPT:")

@@ -119,6 +119,7 @@ def test_queue_next_complete_skip_and_resume(tmp_path):
     i2 = s.enqueue("rating", "p2", ["r"], scale=(1, 5), gold=4)
     i3 = s.enqueue("comparison", "p3", ["x", "y"], priority=5.0)
     assert [it.item_id for it in s.pending("ann")] == [i3, i1, i2]
+    assert s.pending_count("ann") == 3 and s.pending_count("ann", task="t") == 1
     item = s.next_pending("ann")
     assert item is not None and item.item_id == i3
     stored = s.complete(i3, Comparison("p3", "x", "y", "b", annotator="ann"))

@@ -197,9 +197,8 @@ class FeedbackRecord:
         return self.content_hash[:16]
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        if not isinstance(other, FeedbackRecord) or type(other) is not type(self):
             return NotImplemented
-        assert isinstance(other, FeedbackRecord)
         return self.to_dict() == other.to_dict()
 
     def __hash__(self) -> int:  # by content: metadata is a dict, so fields are unhashable

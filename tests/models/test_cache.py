@@ -217,3 +217,35 @@ def test_leftovers_of_a_longer_name_are_not_touched(tmp_path: Path):
     other.mkdir(parents=True)
     ensure_built("m", Builder(), root=tmp_path)
     assert other.exists()
+
+
+def test_unwritable_cache_still_serves_a_valid_build(tmp_path: Path, monkeypatch):
+    build = Builder()
+    folder = ensure_built("m", build, root=tmp_path)
+    monkeypatch.setattr(cache, "_writable", lambda root: False)
+    assert ensure_built("m", build, root=tmp_path) == folder
+    assert build.calls == 1
+
+
+def test_lock_held_too_long_says_which_file_to_delete(tmp_path: Path):
+    from filelock import FileLock
+
+    (tmp_path / "models").mkdir()
+    lock_path = tmp_path / "models" / "m.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from filelock import FileLock\n"
+         "with FileLock(sys.argv[1]):\n    print('held', flush=True); time.sleep(30)",
+         str(lock_path)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(CacheError, match=r"waited 0\.2 s for another process building 'm'.*"
+                                             r"If no such process is running, delete .*m\.lock"):
+            ensure_built("m", Builder(), root=tmp_path, lock_timeout=0.2)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not FileLock(str(lock_path)).is_locked
+    _assert_payload(ensure_built("m", Builder(), root=tmp_path))

@@ -102,3 +102,15 @@ def test_non_gguf_file_is_reported_the_same_way(fake_bundled):
     with pytest.raises(ModelLoadError, match=r"could not read the GGUF file .*Reinstall"):
         load_tokenizer(FAKE_NAME)
     assert set(_leftovers(cache_root())) <= {f"{FAKE_NAME}.lock"}
+
+
+def test_unreadable_gguf_with_unwritable_cache_still_says_how_to_reinstall(
+    fake_bundled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    fake_bundled(b"GGUF garbage")
+    (tmp_path / "blocker").write_text("x")
+    monkeypatch.setenv("RLHF_ENV_CACHE", str(tmp_path / "blocker" / "cache"))
+    for load in (load_causal_lm, load_tokenizer):
+        with pytest.warns(UserWarning, match="RLHF_ENV_CACHE"), \
+                pytest.raises(ModelLoadError, match=r"could not read the GGUF file .*Reinstall"):
+            load(FAKE_NAME)

@@ -61,13 +61,26 @@ def check_rlhf_env(env: Any, *, seed: int = 0, skip_sb3: bool = False, warn: boo
     if not isinstance(env, gym.Env):
         raise CheckError(f"check_rlhf_env expects a gymnasium.Env or VectorEnv, got "
                          f"{type(env).__name__}; build it with gym.make or gym.make_vec.")
-    check_observation_space(env.observation_space)
-    check_action_space(env.action_space)
-    check_single_rollout(env, seed)
+    if is_text_env(env):
+        check_observation_space(env.observation_space)
+        check_action_space(env.action_space)
+        check_single_rollout(env, seed)
+    else:
+        check_finite_rollout(env, seed)
     check_determinism(env, seed)
     run_gymnasium_checker(env, warn)
     if not skip_sb3:
         run_sb3_checker(env, warn)
+
+
+def is_text_env(env: Any) -> bool:
+    """Whether the text contracts apply: the base env has a tokenizer-owning ``core`` or an
+    ``input_ids`` observation (control envs with human feedback get the generic checks)."""
+    base = getattr(env, "unwrapped", env)
+    if getattr(_core(base), "tokenizer", None) is not None:
+        return True
+    space = getattr(base, "single_observation_space", base.observation_space)
+    return isinstance(space, spaces.Dict) and "input_ids" in space.spaces
 
 
 # -- spaces ---------------------------------------------------------------------------------
@@ -199,6 +212,12 @@ def check_single_rollout(env: gym.Env, seed: int) -> None:
     check_step_info(info, _expects_gold(env), "step()")
 
 
+def check_finite_rollout(env: gym.Env, seed: int) -> None:
+    """reset + one step of a non-text env: the reward is finite."""
+    env.reset(seed=seed)
+    check_reward(env.step(fixed_action(env.action_space, seed))[1], "step()")
+
+
 def check_reward(reward: Any, where: str) -> None:
     """A finite real number (or array of them, for vector envs)."""
     arr = np.asarray(reward)
@@ -296,7 +315,14 @@ def _run_external(name: str, warn: bool, run: Any) -> None:
 
 # -- vector envs ----------------------------------------------------------------------------
 def check_vector_env(env: gym.vector.VectorEnv, *, seed: int = 0) -> None:
-    """Batch shapes, values, SAME_STEP autoreset layout and determinism of a vector env."""
+    """Batch shapes, values, SAME_STEP autoreset layout and determinism of a vector env.
+
+    Non-text vector envs only get the reward checks (shape ``(num_envs,)``, finite).
+    """
+    if not is_text_env(env):
+        env.reset(seed=seed)
+        _check_batch_rewards(env.step(fixed_action(env.action_space, seed))[1], env.num_envs)
+        return
     check_autoreset_mode(env)
     single = check_observation_space(env.single_observation_space)
     check_action_space(env.single_action_space)
@@ -345,17 +371,25 @@ def check_vector_step(env: gym.vector.VectorEnv, reset_obs: Any, step: tuple) ->
     obs, rewards, terminated, truncated, info = step
     n = env.num_envs
     _check_batch_obs(env, obs, "step()")
-    for name, arr in (("rewards", rewards), ("terminated", terminated),
-                      ("truncated", truncated)):
-        if np.shape(arr) != (n,):
-            raise CheckError(f"step() returned {name} of shape {np.shape(arr)}; expected "
-                             f"({n},), one entry per sub-env.")
-    check_reward(rewards, "step()")
+    for name, arr in (("terminated", terminated), ("truncated", truncated)):
+        _check_batch_shape(name, arr, n)
+    _check_batch_rewards(rewards, n)
     if isinstance(env.single_action_space, spaces.MultiDiscrete):
         check_bandit_end(terminated, truncated)
     done = np.asarray(terminated) | np.asarray(truncated)
     check_final_obs(env, info, done, reset_obs)
     check_final_info(info, done, _expects_gold(env))
+
+
+def _check_batch_shape(name: str, arr: Any, n: int) -> None:
+    if np.shape(arr) != (n,):
+        raise CheckError(f"step() returned {name} of shape {np.shape(arr)}; expected ({n},), "
+                         f"one entry per sub-env.")
+
+
+def _check_batch_rewards(rewards: Any, n: int) -> None:
+    _check_batch_shape("rewards", rewards, n)
+    check_reward(rewards, "step()")
 
 
 def check_final_obs(env: gym.vector.VectorEnv, info: Mapping, done: np.ndarray,
@@ -445,4 +479,5 @@ __all__ = [
     "check_rlhf_env",
     "check_step_info",
     "check_vector_env",
+    "is_text_env",
 ]

@@ -15,6 +15,7 @@ from rlhf_env._lazy import lazy_getattr
 __all__ = [
     "RLHFMetricsCallback",
     "RLHFVecEnv",
+    "collect_episodes",
     "make_a2c",
     "make_ppo",
     "make_vec_env",
@@ -30,5 +31,6 @@ __getattr__ = lazy_getattr(
         "make_a2c": "agents.sb3:make_a2c",
         "make_ppo": "agents.sb3:make_ppo",
         "make_vec_env": "agents.sb3:make_vec_env",
+        "collect_episodes": "agents.sb3:collect_episodes",
     },
 )

@@ -11,6 +11,7 @@ Importing this module imports SB3 (and torch); ``import agents`` alone does not.
 from __future__ import annotations
 
 from agents.sb3.callbacks import METRICS, RLHFMetricsCallback, summarize_episodes
+from agents.sb3.evaluation import collect_episodes, mean_of
 from agents.sb3.factories import A2C_DEFAULTS, PPO_DEFAULTS, make_a2c, make_ppo, make_vec_env
 from agents.sb3.vec_env import RLHFVecEnv, unbatch_info
 
@@ -20,9 +21,11 @@ __all__ = [
     "PPO_DEFAULTS",
     "RLHFMetricsCallback",
     "RLHFVecEnv",
+    "collect_episodes",
     "make_a2c",
     "make_ppo",
     "make_vec_env",
+    "mean_of",
     "summarize_episodes",
     "unbatch_info",
 ]

@@ -1,0 +1,73 @@
+"""Every example runs in its --smoke mode and prints what it promises."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+NUMBER = r"[+-]?\d+\.\d+"
+
+
+def run_example(name: str, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--smoke", *args],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def _random_rollout(out: str) -> None:
+    assert out.count("PROMPT") == 5 and out.count("RESPONSE") == 5
+    scores = [float(s) for s in re.findall(rf"^score ({NUMBER})", out, re.M)]
+    assert len(scores) == 5
+    mean = float(re.search(rf"mean score over 5 random responses: ({NUMBER})", out).group(1))
+    assert mean == pytest.approx(sum(scores) / 5, abs=1e-3)
+
+
+def _mean_scores(out: str) -> list[float]:
+    return [float(s) for s in re.findall(rf"mean score ({NUMBER})", out)]
+
+
+def _sb3_ppo(out: str) -> None:
+    assert "== before training" in out and "== after training" in out
+    before, after = _mean_scores(out)
+    assert after > before, out  # the smoke run already learns the keyword task
+
+
+def _custom_reward_function(out: str) -> None:
+    assert "reward model: enthusiasm (a plain Python function)" in out
+    pairs = re.findall(rf"score ({NUMBER})  enthusiasm\(\) ({NUMBER})", out)
+    assert len(pairs) == 8
+    assert all(a == b for a, b in pairs), "the env's score is the custom function's value"
+    before, after = _mean_scores(out)
+    assert after > before
+
+
+def _prints_a_number(out: str) -> None:
+    """Examples without a specific check must at least print a result."""
+    assert re.search(r"\d", out), out
+
+
+CHECKS = {
+    "random_rollout.py": _random_rollout,
+    "sb3_ppo.py": _sb3_ppo,
+    "custom_reward_function.py": _custom_reward_function,
+}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_smoke(path: Path):
+    """Each example in --smoke mode: exit 0 and the output its check expects."""
+    CHECKS.get(path.name, _prints_a_number)(run_example(path.name))
+
+
+def test_random_rollout_takes_a_task():
+    out = run_example("random_rollout.py", "--task", "length", "--episodes", "2")
+    assert out.count("RESPONSE") == 2

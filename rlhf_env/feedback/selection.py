@@ -128,7 +128,7 @@ class UncertaintySelector:
 
     Args:
         ensemble: an object with ``member_scores(prompts, responses) -> (K, n)`` (such as
-            :class:`~rlhf_env.feedback.training.EnsembleReward`), a list of reward models,
+            :class:`rlhf_env.rewards.EnsembleReward`), a list of reward models,
             or a function with that signature.
         pool_size: score only a random subset of this many candidates (``None``: all), to
             bound the cost on huge candidate sets.

@@ -130,12 +130,15 @@ def _load_gguf(spec: BundledModel) -> tuple[Any, Any]:
 
     tok = _from_gguf(spec, AutoTokenizer)
     quantized = _from_gguf(spec, AutoModelForCausalLM, dtype=torch.float32)
-    # save_pretrained refuses GGUF-loaded models: rebuild a plain model and copy the weights.
+    # save_pretrained refuses GGUF-loaded models: wrap the same tensors in a plain model.
+    # `from_pretrained(None, config=, state_dict=)` neither copies them nor runs the random
+    # init that `from_config` would (~6 s and +540 MB peak memory for SmolLM2-135M).
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(quantized.state_dict())
+    model = type(quantized).from_pretrained(
+        None, config=config, state_dict=quantized.state_dict(), dtype=torch.float32
+    )
     model.generation_config = quantized.generation_config
     return model, tok
 

@@ -32,7 +32,7 @@ def test_there_are_registered_ids():
 
 @pytest.mark.parametrize("env_id", RLHF_IDS)
 def test_every_registered_id_passes(env_id):
-    check_rlhf_env(gym.make(env_id, **_kwargs_for(env_id)), warn=False)
+    check_rlhf_env(gym.make(env_id, **_kwargs_for(env_id)))
 
 
 @pytest.mark.parametrize("env_id", [i for i in RLHF_IDS if gym.spec(i).vector_entry_point])

@@ -16,6 +16,17 @@ TEXT_KWARGS = {"model": "tiny-random-llama", "task": "keyword", "max_response_to
 RLHF_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("RLHF-"))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The tiny reference LM runs far faster on one thread on a busy 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _kwargs_for(env_id: str) -> dict:
     """Tiny-model kwargs for text ids; other ids (control tasks) are built as registered."""
     entry = str(gym.spec(env_id).entry_point or gym.spec(env_id).vector_entry_point)

@@ -146,7 +146,7 @@ class RLHFVecEnv(VecEnv):
     # -- rendering --------------------------------------------------------------------------
     def render(self, mode: str | None = None) -> Any:
         """``"ansi"``: the batched env's text render joined into one string; else SB3's."""
-        if (mode or self.render_mode) == "ansi" and self.render_mode == "ansi":
+        if self.render_mode == "ansi" and mode in (None, "ansi"):
             frames = self.venv.render()
             return None if frames is None else "".join(str(f) for f in frames)
         return super().render(mode)

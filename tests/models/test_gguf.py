@@ -117,3 +117,18 @@ def test_unwritable_cache_tokenizer_falls_back_with_a_warning(tiny_bundled, unwr
         tok = load_tokenizer(FAKE_NAME)
     assert tok(TEXT)["input_ids"] == tiny_tok(TEXT)["input_ids"]
     assert tok.pad_token == "<|endoftext|>"
+
+
+def test_full_disk_falls_back_to_the_gguf_with_a_warning(tiny_bundled, monkeypatch, tiny_tok):
+    import errno
+
+    from rlhf_env.models import cache
+
+    def no_room(folder, meta=None):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache, "write_manifest", no_room)
+    with pytest.warns(UserWarning, match="No space left on device.*Loading from the GGUF file"):
+        model = load_causal_lm(FAKE_NAME)
+    torch.testing.assert_close(_logits(model, tiny_tok), _logits(tiny_causal_lm(seed=0), tiny_tok))
+    assert sorted(p.name for p in (cache_root() / "models").iterdir()) == [f"{FAKE_NAME}.lock"]

@@ -21,7 +21,6 @@ serves every member of an ensemble and every round of active learning through
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -331,7 +330,8 @@ class RewardModelTrainer:
         model.to(adapter.device)
         state = _TrainState.build(self, adapter, train, val, annotators)
         result = TrainResult(model=model, counts=train.counts())
-        best = (math.inf, copy.deepcopy(_trainable_state(adapter, cfg)), 0)
+        track = val is not None and len(val) > 0  # keep the best weights only with validation
+        best = (math.inf, _trainable_state(adapter, cfg) if track else {}, 0)
         bad_epochs, train_seconds, seen = 0, 0.0, 0
         for epoch in range(1, cfg.epochs + 1):
             t_epoch = time.perf_counter()
@@ -343,15 +343,16 @@ class RewardModelTrainer:
                 row.update(state.validate(val))
             result.history.append(row)
             score = row.get("val_loss", loss)
-            if score < best[0] - 1e-6:
-                best, bad_epochs = (score, copy.deepcopy(_trainable_state(adapter, cfg)),
-                                    epoch), 0
+            if score < best[0] - 1e-6 or not track:
+                best = (score, _trainable_state(adapter, cfg) if track else {}, epoch)
+                bad_epochs = 0
             else:
                 bad_epochs += 1
             if self._should_stop(result, bad_epochs, val):
                 result.stopped_early = epoch < cfg.epochs
                 break
-        model.load_state_dict(best[1], strict=False)
+        if track:
+            model.load_state_dict(best[1], strict=False)
         model.eval()
         result.best_epoch = best[2]
         result.seconds = time.perf_counter() - t0

@@ -155,32 +155,37 @@ _CHILD = textwrap.dedent(
     from rlhf_env.models.cache import ensure_built
 
     root, log, delay = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+    starts, wait_for = log.with_suffix(".starts"), int(sys.argv[4])
 
     def build(dest):
         with log.open("a") as fh:
             fh.write(f"{os.getpid()}\\n")
         (dest / "part1.bin").write_bytes(b"a" * 4096)
+        deadline = time.time() + 30  # hold the build until every racer has started
+        while len(starts.read_text().split()) < wait_for and time.time() < deadline:
+            time.sleep(0.02)
         time.sleep(delay)
         (dest / "part2.bin").write_bytes(b"b" * 4096)
         return {"pid": os.getpid(), "finished": time.time()}
 
-    with log.with_suffix(".starts").open("a") as fh:
+    with starts.open("a") as fh:
         fh.write(f"{time.time()}\\n")
     print(ensure_built("m", build, root=root), flush=True)
     """
 )
 
 
-def _spawn(root: Path, log: Path, delay: float) -> subprocess.Popen:
+def _spawn(root: Path, log: Path, delay: float, racers: int = 1) -> subprocess.Popen:
+    """Run ``_CHILD``; its build waits for ``racers`` processes to start, then ``delay`` s."""
     return subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(root), str(log), str(delay)],
+        [sys.executable, "-c", _CHILD, str(root), str(log), str(delay), str(racers)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
 def test_two_processes_build_exactly_once(tmp_path: Path):
     log = tmp_path / "builds.log"
-    procs = [_spawn(tmp_path, log, 2.0) for _ in range(2)]
+    procs = [_spawn(tmp_path, log, 1.0, racers=2) for _ in range(2)]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
     folders = {out.strip() for out, _ in outs}

@@ -154,7 +154,13 @@ def bundled_model_dir(name: str) -> Path:
 
 def load_tokenizer(name_or_path: str = "smollm2-135m-instruct", *, padding_side: str = "left",
                    **kwargs: Any) -> Any:
-    """Load a tokenizer (bundled name, local path or hub id), pad token set, padded ``left``."""
+    """Load a tokenizer (bundled name, local path or hub id), pad token set, padded ``left``.
+
+    Left padding suits generation with causal LMs. Encoders with absolute positions (BERT,
+    MiniLM) need ``padding_side="right"``; :func:`load_sentence_encoder` sets it for you.
+    For a bundled GGUF model this converts the model on first use (the tokenizer is cached
+    with it).
+    """
     from transformers import AutoTokenizer
 
     spec = BUNDLED.get(name_or_path)

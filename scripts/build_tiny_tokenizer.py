@@ -34,13 +34,15 @@ CHAT_TEMPLATE = (
 
 def corpus() -> list[str]:
     lexicon = Path(os.path.dirname(vaderSentiment.__file__)) / "vader_lexicon.txt"
-    words = [line.split("\t", 1)[0] for line in lexicon.read_text(encoding="utf-8").splitlines()]
+    lines_ = lexicon.read_text(encoding="utf-8").splitlines()
+    words = [line.split("\t", 1)[0] for line in lines_]
     prompt_files = sorted((ROOT / "rlhf_env" / "data" / "prompts").glob("*.txt"))
     prompts = [p.read_text(encoding="utf-8") for p in prompt_files]
     lines = [" ".join(words[i : i + 12]) for i in range(0, len(words), 12)]
     # The task word lists, repeated so that " word" becomes one token for each of them.
     common = " " + " ".join(SENTIMENT_WORDS)
-    return lines + prompts + [common] * 50 + ["The quick brown fox jumps over the lazy dog. 0123456789 ?!.,;:'\""]
+    pangram = "The quick brown fox jumps over the lazy dog. 0123456789 ?!.,;:'\""
+    return [*lines, *prompts, *([common] * 50), pangram]
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ class RLHFVecEnv(VecEnv):
     ``seed(s)`` follows SB3: sub-env ``i`` gets ``s + i`` at the next ``reset()``.
 
     Each finished episode's info holds the env's episode info (for the text env: ``prompt``,
-    ``response``, ``score``, ``kl_penalty``, ``gold_score`` when the task has one, …), plus
+    ``response``, ``score``, ``kl_term``, ``gold_score`` when the task has one, …), plus
     ``terminal_observation`` and ``TimeLimit.truncated``.
     """
 

@@ -152,12 +152,13 @@ def bundled_model_dir(name: str) -> Path:
     return ensure_built(name, _gguf_builder(spec))
 
 
-def load_tokenizer(name_or_path: str = "smollm2-135m-instruct", *, padding_side: str = "left",
-                   **kwargs: Any) -> Any:
-    """Load a tokenizer (bundled name, local path or hub id), pad token set, padded ``left``.
+def load_tokenizer(name_or_path: str = "smollm2-135m-instruct", *,
+                   padding_side: str | None = None, **kwargs: Any) -> Any:
+    """Load a tokenizer (bundled name, local path or hub id) with a pad token set.
 
-    Left padding suits generation with causal LMs. Encoders with absolute positions (BERT,
-    MiniLM) need ``padding_side="right"``; :func:`load_sentence_encoder` sets it for you.
+    ``padding_side=None`` pads bundled encoders (MiniLM, tiny BERT) on the right, as absolute
+    positions need, and everything else on the left, as batched generation with a causal LM
+    needs. Pass it explicitly for an encoder given by path or hub id.
     For a bundled GGUF model this converts the model on first use (the tokenizer is cached
     with it).
     """
@@ -173,6 +174,8 @@ def load_tokenizer(name_or_path: str = "smollm2-135m-instruct", *, padding_side:
             tok = AutoTokenizer.from_pretrained(str(spec.locate()), **kwargs)
     else:
         tok = _from_pretrained(AutoTokenizer, name_or_path, "tokenizer", **kwargs)
+    if padding_side is None:
+        padding_side = "right" if spec is not None and spec.kind == "encoder" else "left"
     return prepare_tokenizer(tok, padding_side)
 
 

@@ -57,8 +57,11 @@ class TextBanditEnv(gym.Env):
     ``max_prompt_tokens``, ``max_response_tokens``, ``action_vocab``, ``use_chat_template``,
     ``system_prompt``, ``long_prompt``, ``device``, ``render_mode`` ("ansi"), ``reward_kwargs``.
 
+    ``reset(options={"prompt_index": i})`` answers a chosen prompt instead of a drawn one.
+
     ``info`` after ``step``: ``prompt``, ``response`` (texts), ``score`` (raw reward model),
-    ``kl_penalty`` (the KL term added), ``ref_logprob`` (with a reference), ``gold_score``
+    ``kl_term`` (``kl_coef · ref_logprob``, ≤ 0, added to the score), ``ref_logprob``
+    (with a reference), ``gold_score``
     (when the task has a gold scorer), ``response_tokens``, ``hit_token_limit``,
     ``prompt_index``, ``prompt_truncated``.
 
@@ -77,7 +80,7 @@ class TextBanditEnv(gym.Env):
     (True, False)
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}  # noqa: RUF012 (gymnasium API)
 
     def __init__(self, **kwargs: Any) -> None:
         self.core = TextBanditCore(_config(kwargs))
@@ -97,6 +100,10 @@ class TextBanditEnv(gym.Env):
                      "prompt_truncated": self.core.encode_prompt(index)[1]}
 
     def _pick_prompt(self, options: dict | None) -> int:
+        unknown = set(options or {}) - {"prompt_index"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; the only option is "
+                             f"'prompt_index'.")
         if options and "prompt_index" in options:
             index = int(options["prompt_index"])
             if not 0 <= index < len(self.core.prompts):

@@ -70,7 +70,8 @@ class TextEnvConfig:
         if not np.isfinite(self.kl_coef) or self.kl_coef < 0:
             raise ConfigError(f"kl_coef must be a finite number ≥ 0, got {self.kl_coef}.")
         if self.long_prompt not in ("truncate", "error"):
-            raise ConfigError(f"long_prompt must be 'truncate' or 'error', got {self.long_prompt!r}.")
+            raise ConfigError(
+                f"long_prompt must be 'truncate' or 'error', got {self.long_prompt!r}.")
         if self.render_mode not in (None, "ansi"):
             raise ConfigError(f"render_mode must be None or 'ansi', got {self.render_mode!r}.")
 
@@ -240,7 +241,7 @@ class TextBanditCore:
         for b, index in enumerate(indices):
             info = {
                 "prompt": prompts[b], "response": texts[b], "score": float(scores[b]),
-                "kl_penalty": float(kl_term[b]), "response_tokens": int(responses[b].size),
+                "kl_term": float(kl_term[b]), "response_tokens": int(responses[b].size),
                 "hit_token_limit": bool(hit_limit[b]), "prompt_index": int(index),
                 "prompt_truncated": bool(self.encode_prompt(index)[1]),
             }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,9 @@ class PromptSource:
 
     def __getitem__(self, index: int) -> str:
         return self._prompts[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._prompts)
 
     def sample(self, rng: np.random.Generator) -> int:
         """Index of a uniformly drawn prompt."""

@@ -149,8 +149,9 @@ def action_space(vocab: ActionVocab, max_response_tokens: int) -> spaces.MultiDi
     return spaces.MultiDiscrete(np.full(max_response_tokens, vocab.size, dtype=np.int64))
 
 
-def check_actions(actions: Any, space: spaces.MultiDiscrete, batch: int | None) -> np.ndarray:
-    """Validate a (batch of) action(s) and return it as an int64 array, or raise clearly."""
+def check_actions(actions: Any, space: Any, batch: int | None) -> np.ndarray:
+    """Validate a (batch of) action(s) for the ``MultiDiscrete`` ``space``; return int64 or
+    raise :class:`InvalidActionError` saying what was expected."""
     arr = np.asarray(actions)
     want = space.shape if batch is None else (batch, *space.shape)
     if arr.shape != want:

@@ -27,7 +27,8 @@ class TextBanditVectorEnv(VectorEnv):
     Keyword arguments are those of :class:`~rlhf_env.text.bandit.TextBanditEnv`.
     """
 
-    metadata = {"render_modes": ["ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
+    metadata = {  # noqa: RUF012 (gymnasium API)
+        "render_modes": ["ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
         if num_envs < 1:
@@ -47,10 +48,29 @@ class TextBanditVectorEnv(VectorEnv):
         super().reset(seed=seed if isinstance(seed, int) else None)
         seeds = self._seeds(seed)
         for i, s in enumerate(seeds):
-            if s is not None or seed is None and self._indices is None:
+            if s is not None or (seed is None and self._indices is None):
                 self._rngs[i] = seeding.np_random(s)[0]
-        self._indices = [self.core.prompts.sample(rng) for rng in self._rngs]
+        self._indices = self._pick_prompts(options)
         return self.core.observation(self._indices), self._reset_infos(self._indices)
+
+    def _pick_prompts(self, options: dict | None) -> list[int]:
+        """Sampled prompt indices, or ``options["prompt_index"]`` (an int or one per sub-env)."""
+        options = options or {}
+        unknown = set(options) - {"prompt_index"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; the only option is "
+                             f"'prompt_index' (an int, or a list with one index per sub-env).")
+        if "prompt_index" not in options:
+            return [self.core.prompts.sample(rng) for rng in self._rngs]
+        chosen = options["prompt_index"]
+        chosen = [chosen] * self.num_envs if np.isscalar(chosen) else list(chosen)
+        if len(chosen) != self.num_envs:
+            raise ValueError(f"options['prompt_index'] has {len(chosen)} entries for "
+                             f"{self.num_envs} sub-envs.")
+        n = len(self.core.prompts)
+        if any(not 0 <= int(i) < n for i in chosen):
+            raise ValueError(f"options['prompt_index'] values must lie in [0, {n - 1}].")
+        return [int(i) for i in chosen]
 
     def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
         if seed is None:

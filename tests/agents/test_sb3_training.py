@@ -100,13 +100,13 @@ def test_callback_logs_rlhf_keys_to_the_logger(make_env, tmp_path):
     with (tmp_path / "progress.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 3
-    for key in ("score", "score_std", "gold_score", "kl_penalty", "response_tokens",
+    for key in ("score", "score_std", "gold_score", "kl_term", "response_tokens",
                 "hit_token_limit", "reward", "episodes"):
         assert f"rlhf/{key}" in rows[0], key
     logged = [float(r["rlhf/score"]) for r in rows]
     assert logged == pytest.approx([h["score"] for h in callback.history])
     assert float(rows[0]["rlhf/gold_score"]) == pytest.approx(0.5)
-    assert float(rows[0]["rlhf/kl_penalty"]) < 0  # kl_coef · log π_ref < 0
+    assert float(rows[0]["rlhf/kl_term"]) < 0  # kl_coef · log π_ref < 0
     assert float(rows[0]["rlhf/episodes"]) == 16
     lines = (tmp_path / "progress.json").read_text().splitlines()
     assert "rlhf/hit_token_limit" in json.loads(lines[-1])
@@ -139,8 +139,8 @@ def test_history_saves_as_csv_and_json(make_env, tmp_path):
 
 
 def test_summarize_episodes_skips_absent_keys():
-    episodes = [{"score": 1.0, "kl_penalty": -1.0, "hit_token_limit": True},
-                {"score": 3.0, "kl_penalty": -3.0, "hit_token_limit": False}]
+    episodes = [{"score": 1.0, "kl_term": -1.0, "hit_token_limit": True},
+                {"score": 3.0, "kl_term": -3.0, "hit_token_limit": False}]
     row = summarize_episodes(episodes, [0.0, 0.0])
-    assert row == {"episodes": 2.0, "reward": 0.0, "score": 2.0, "kl_penalty": -2.0,
+    assert row == {"episodes": 2.0, "reward": 0.0, "score": 2.0, "kl_term": -2.0,
                    "hit_token_limit": 0.5, "score_std": 1.0}

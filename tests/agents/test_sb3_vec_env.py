@@ -47,7 +47,7 @@ def test_step_infos_carry_terminal_observation_and_episode_info(make_env):
         assert info["prompt_index"] == answered[i]
         assert isinstance(info["prompt"], str) and isinstance(info["response"], str)
         assert info["score"] == pytest.approx(float(rewards[i]))  # kl_coef = 0
-        assert {"kl_penalty", "response_tokens", "hit_token_limit"} <= set(info)
+        assert {"kl_term", "response_tokens", "hit_token_limit"} <= set(info)
         assert info["TimeLimit.truncated"] is False
         assert info["episode"]["r"] == pytest.approx(float(rewards[i]))
         assert info["episode"]["l"] == 1

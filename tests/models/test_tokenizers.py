@@ -113,3 +113,11 @@ def test_no_template_means_plain_prompt_or_a_clear_error():
     assert format_prompt(tok, "hi") == "hi"
     with pytest.raises(ConfigError, match="has no chat template; pass use_chat_template=False"):
         format_prompt(tok, "hi", use_chat_template=True)
+
+
+def test_load_tokenizer_pads_bundled_encoders_right_and_causal_lms_left():
+    from rlhf_env.models import load_tokenizer
+
+    assert load_tokenizer("tiny-random-bert").padding_side == "right"
+    assert load_tokenizer("tiny-random-llama").padding_side == "left"
+    assert load_tokenizer("tiny-random-bert", padding_side="left").padding_side == "left"

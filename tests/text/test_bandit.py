@@ -49,7 +49,7 @@ def test_step_scores_decoded_response_and_ends_episode():
     assert info["response"] == "great great day"
     assert r == pytest.approx(2.0) and info["score"] == pytest.approx(2.0)
     assert info["response_tokens"] == 4  # three words + EOS
-    assert not info["hit_token_limit"] and info["kl_penalty"] == 0.0
+    assert not info["hit_token_limit"] and info["kl_term"] == 0.0
 
 
 def test_tokens_after_eos_are_ignored():

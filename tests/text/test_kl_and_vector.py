@@ -42,8 +42,8 @@ def test_kl_term_is_added_to_the_reward(tiny_lm):
     prompt_ids = core.encode_prompt(info0["prompt_index"])[0]
     expected_ref = _naive_logprob(tiny_lm, prompt_ids, [*words, core.vocab.eos_id])
     assert info["ref_logprob"] == pytest.approx(expected_ref, rel=1e-4)
-    assert info["kl_penalty"] == pytest.approx(0.5 * expected_ref, rel=1e-4)
-    assert r == pytest.approx(info["score"] + info["kl_penalty"], rel=1e-5)
+    assert info["kl_term"] == pytest.approx(0.5 * expected_ref, rel=1e-4)
+    assert r == pytest.approx(info["score"] + info["kl_term"], rel=1e-5)
 
 
 def test_reference_with_a_smaller_vocabulary_is_rejected():
@@ -83,12 +83,12 @@ def test_make_vec_uses_the_batched_env_and_one_reward_call_per_step():
 def test_vector_env_matches_single_envs_under_the_same_seeds():
     reward = CountingReward()
     venv = _vec(3, reward_model=reward, action_vocab="task")
-    obs, info = venv.reset(seed=10)
+    obs, _ = venv.reset(seed=10)
     actions = np.stack([np.full(6, i + 1) for i in range(3)])
     _, rewards, _, _, vinfo = venv.step(actions)
     for i in range(3):
         env = make_env(reward_model=reward, action_vocab="task")
-        single_obs, single_info = env.reset(seed=10 + i)
+        single_obs, _ = env.reset(seed=10 + i)
         np.testing.assert_array_equal(single_obs["input_ids"], obs["input_ids"][i])
         _, r, *_, sinfo = env.step(actions[i])
         assert r == pytest.approx(rewards[i])
@@ -125,7 +125,7 @@ def test_vector_env_batches_the_reference_forward(tiny_lm, monkeypatch):
     _, rewards, *_, info = venv.step(venv.action_space.sample())
     assert calls == [5]
     scores = np.asarray(info["final_info"]["score"])
-    kl = np.asarray(info["final_info"]["kl_penalty"])
+    kl = np.asarray(info["final_info"]["kl_term"])
     np.testing.assert_allclose(rewards, scores + kl, rtol=1e-5)
     assert (kl < 0).all()
 
@@ -137,3 +137,15 @@ def test_vector_env_rejects_bad_batch_shape():
     venv.reset(seed=0)
     with pytest.raises(InvalidActionError, match=r"expected \(2, 6\)"):
         venv.step(np.zeros((3, 6), dtype=np.int64))
+
+
+def test_reset_options_choose_prompts_in_both_envs():
+    env = make_env(reward_model=CountingReward())
+    assert env.reset(seed=0, options={"prompt_index": 5})[1]["prompt_index"] == 5
+    venv = _vec(3, reward_model=CountingReward())
+    assert list(venv.reset(options={"prompt_index": 2})[1]["prompt_index"]) == [2, 2, 2]
+    assert list(venv.reset(options={"prompt_index": [0, 1, 4]})[1]["prompt_index"]) == [0, 1, 4]
+    with pytest.raises(ValueError, match="only option is 'prompt_index'"):
+        venv.reset(options={"prompt": "hi"})
+    with pytest.raises(ValueError, match="2 entries for 3 sub-envs"):
+        venv.reset(options={"prompt_index": [0, 1]})

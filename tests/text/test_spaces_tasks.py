@@ -53,7 +53,7 @@ def test_prompt_source_specs(tmp_path):
         PromptSource.from_spec(["ok", 3])
 
     class FakeDataset:
-        column_names = ["text"]
+        column_names = ("text",)
 
         def __getitem__(self, key):
             return ["a", "b"]

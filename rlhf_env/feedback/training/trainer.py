@@ -310,6 +310,33 @@ class RewardModelTrainer:
             self._cache_owner = owner
         return self.embedding_cache
 
+    def embed(self, model: Any, prompts: Sequence[str], responses: Sequence[str]) -> Tensor:
+        """Pooled embeddings ``(n, H)`` of (prompt, response) pairs through
+        :attr:`embedding_cache`, as training with a frozen backbone sees them. Call it once
+        on a whole pool of texts and later fits of models that share the backbone reuse it."""
+        adapter = RewardModuleAdapter(model, self.config.device)
+        if not adapter.splittable:
+            raise ConfigError(f"{type(model).__name__} has no separate embed(); nothing to cache.")
+        model.to(adapter.device)
+        items = list(zip(prompts, responses, strict=True))
+        return _features_for(self.cache_for(adapter), adapter, items,
+                             self.config.embed_batch_size)
+
+    def add_embeddings(self, model: Any, prompts: Sequence[str], responses: Sequence[str],
+                       embeddings: Any) -> None:
+        """Put embeddings computed elsewhere (e.g. loaded from disk) into
+        :attr:`embedding_cache`; they must come from ``model``'s frozen backbone and pooling."""
+        adapter = RewardModuleAdapter(model, self.config.device)
+        emb = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32, device=adapter.device)
+        if emb.ndim != 2 or emb.shape[0] != len(responses) or len(prompts) != len(responses):
+            raise ConfigError(
+                f"add_embeddings: got {len(prompts)} prompts, {len(responses)} responses and "
+                f"embeddings of shape {tuple(emb.shape)}; expected one (H,) row per pair."
+            )
+        cache = self.cache_for(adapter)
+        for key, vec in zip(zip(prompts, responses, strict=True), emb, strict=True):
+            cache[key] = vec
+
     # -- stages -------------------------------------------------------------------------------
     def _dataset(self, records: Any, weights: Mapping[str, float] | None,
                  policy_samples: PolicySamples | None) -> FeedbackDataset:

@@ -198,3 +198,13 @@ def test_freeze_flag_clash_with_model_raises():
     with pytest.raises(ConfigError, match="build the model with freeze_backbone=False"):
         RewardModelTrainer(RewardTrainerConfig(freeze_backbone=False)).fit(
             model, _comparisons(20))
+
+
+def test_trainer_embedding_cache_is_filled_once_and_can_be_seeded(bow_model):
+    trainer = RewardModelTrainer(FAST)
+    emb = trainer.embed(bow_model, ["p", "p"], ["good fun", "bad"])
+    assert emb.shape == (2, 16) and len(trainer.embedding_cache) == 2
+    trainer.add_embeddings(bow_model, ["p"], ["new text"], np.zeros((1, 16)))
+    assert torch.equal(trainer.embed(bow_model, ["p"], ["new text"])[0], torch.zeros(16))
+    with pytest.raises(ConfigError, match="one \\(H,\\) row per pair"):
+        trainer.add_embeddings(bow_model, ["p"], ["x"], np.zeros((2, 16)))

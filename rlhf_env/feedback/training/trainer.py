@@ -453,6 +453,7 @@ class _TrainState:
         self.adapter: RewardModuleAdapter
         self.data: FeedbackDataset
         self.rows: list[dict] = []
+        self._other: tuple[FeedbackDataset, list[dict]] | None = None
         self.item_len: np.ndarray
         self.features: Tensor | None = None
         self.codes: Tensor | None = None
@@ -533,14 +534,21 @@ class _TrainState:
         if features is not None:
             return ad.head_scores(features[torch.as_tensor(items, device=ad.device)], codes)
         uniq, inv = np.unique(items, return_inverse=True)
-        rows = self.rows if data is self.data else ad.tokenize([data.items[i] for i in uniq])
-        picked = [rows[i] for i in uniq] if data is self.data else rows
-        tensors = ad.pad(picked)
+        rows = self._rows_for(data)
+        tensors = ad.pad([rows[i] for i in uniq])
         inv_t = torch.as_tensor(inv.reshape(-1), device=ad.device)
         if ad.splittable and (codes is not None or self.frozen):
             pooled = ad.embed(tensors)
             return ad.head_scores(pooled[inv_t], codes)
         return ad.forward(tensors)[inv_t]
+
+    def _rows_for(self, data: FeedbackDataset) -> list[dict]:
+        """Token rows of ``data``'s items, tokenized once per data set."""
+        if data is self.data:
+            return self.rows
+        if self._other is None or self._other[0] is not data:
+            self._other = (data, self.adapter.tokenize(data.items))
+        return self._other[1]
 
     def batch_loss(self, data: FeedbackDataset, batch: _Batch,
                    rng: np.random.Generator | None, train: bool,

@@ -208,3 +208,11 @@ def test_trainer_embedding_cache_is_filled_once_and_can_be_seeded(bow_model):
     assert torch.equal(trainer.embed(bow_model, ["p"], ["new text"])[0], torch.zeros(16))
     with pytest.raises(ConfigError, match="one \\(H,\\) row per pair"):
         trainer.add_embeddings(bow_model, ["p"], ["x"], np.zeros((2, 16)))
+
+
+def test_frozen_backbone_without_cache_trains_head_only(bow_model):
+    before = bow_model.encoder.weight.detach().clone()
+    cfg = RewardTrainerConfig(**{**FAST.__dict__, "cache_embeddings": False})
+    RewardModelTrainer(cfg).fit(bow_model, _comparisons(400))
+    assert torch.equal(before, bow_model.encoder.weight)
+    assert evaluate(bow_model, _held_out()).pairwise_accuracy > 0.85

@@ -180,10 +180,11 @@ def _negatives_for(demos: Sequence[Demonstration], policy_samples: PolicySamples
                 "return exactly one per prompt."
             )
         return out
-    pool = policy_samples if policy_samples is not None else fallback
+    given = policy_samples or {}
     out = []
     for i, d in enumerate(demos):
-        cands = [r for r in pool.get(d.prompt, ()) if r != d.response]
+        cands = [r for r in given.get(d.prompt, ()) if r != d.response] or [
+            r for r in fallback.get(d.prompt, ()) if r != d.response]
         if not cands:
             raise FeedbackError(
                 f"demonstration for prompt {d.prompt[:60]!r} has no policy sample to be "
@@ -230,8 +231,8 @@ def build_dataset(
         annotator_weights: reliability weight per annotator id (e.g. from
             :mod:`rlhf_env.feedback.quality`), multiplied into every example's weight.
         policy_samples: responses demonstrations are preferred over (see
-            :data:`PolicySamples`); by default, other responses to the same prompt in
-            ``records``.
+            :data:`PolicySamples`); prompts a mapping does not cover (or all, when it is
+            ``None``) use other responses to the same prompt in ``records``.
         use_margins: turn each comparison's ``strength`` into a Bradley–Terry margin.
         normalize_ratings: z-score each annotator's ratings (else map them to [0, 1]).
     """

@@ -230,7 +230,7 @@ class RewardModelTrainer:
     def __init__(self, config: RewardTrainerConfig | None = None) -> None:
         self.config = config or RewardTrainerConfig()
         self.embedding_cache: dict[tuple[str, str], Tensor] = {}
-        self._cache_owner: int | None = None
+        self._cache_owner: tuple[Any, str, int] | None = None
 
     # -- public API -------------------------------------------------------------------------
     def fit(
@@ -303,9 +303,10 @@ class RewardModelTrainer:
     def cache_for(self, adapter: RewardModuleAdapter) -> dict[tuple[str, str], Tensor]:
         """:attr:`embedding_cache`, emptied first when a different backbone (or input format
         or token limit) comes along."""
-        owner = hash((id(find_backbone(adapter.model)), adapter.input_format,
-                      adapter.max_length))
-        if self._cache_owner != owner:
+        # the backbone object itself is kept (not its id, which a new object could reuse)
+        owner = (find_backbone(adapter.model), adapter.input_format, adapter.max_length)
+        old = self._cache_owner
+        if old is None or old[0] is not owner[0] or old[1:] != owner[1:]:
             self.embedding_cache.clear()
             self._cache_owner = owner
         return self.embedding_cache

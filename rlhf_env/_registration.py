@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-ENV_IDS = ("RLHF-Text-v0",)
+CONTROL_ENV_IDS = {
+    # id: (underlying task, horizon); see rlhf_env.control.envs for the fixed-horizon design
+    "RLHF-CartPole-v0": ("CartPole-v1", 200),
+    "RLHF-Pendulum-v0": ("Pendulum-v1", 200),
+    "RLHF-HalfCheetah-v0": ("HalfCheetah-v5", 1000),
+}
+
+ENV_IDS = ("RLHF-Text-v0", *CONTROL_ENV_IDS)
 
 
 def register_envs() -> None:
@@ -16,3 +23,10 @@ def register_envs() -> None:
             # One step = one whole response; the episode always ends after it.
             max_episode_steps=None,
         )
+    for env_id, (base_id, horizon) in CONTROL_ENV_IDS.items():
+        if env_id not in registry:
+            register(
+                id=env_id,
+                entry_point="rlhf_env.control.envs:make_control_env",
+                kwargs={"base_id": base_id, "horizon": horizon},
+            )

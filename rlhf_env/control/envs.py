@@ -1,0 +1,181 @@
+"""Fixed-horizon control tasks whose reward can be replaced by a learned reward model.
+
+Why a fixed horizon
+-------------------
+CartPole pays +1 on every step and ends the episode when the pole falls. Cut its
+trajectories into segments of equal length and every segment has the same true return, so
+a labeler comparing returns has nothing to prefer and preference learning fails. The
+control ids here never end an episode early instead:
+
+- every episode lasts exactly ``horizon`` steps (``truncated=True`` at the end,
+  ``terminated`` is always ``False``);
+- when the underlying task would terminate (the pole falls, the cart leaves the track),
+  the env enters an **absorbing failure state**: the observation freezes at the failure
+  state (visibly bad: the pole lies beyond the failure angle), actions do nothing and the
+  true reward is ``absorbing_reward`` (0 for CartPole) on every remaining step.
+
+So a segment that contains a failure has a lower true return than one that does not, and
+segments in the absorbing state score lowest: the preference signal exists. Tasks that never
+terminate (Pendulum, HalfCheetah) are just cut at ``horizon``.
+
+Rewards
+-------
+The registered ids pay the **true** task reward by default (that is what data collection
+and the true-reward baseline need); pass ``reward_model=`` (a trajectory reward model with
+``score(obs, act, next_obs)``) to get the learned reward instead. With a reward model the
+true reward is always kept in ``info["true_reward"]``; ``info["failed"]`` says whether the
+episode is in the absorbing failure state.
+
+=========================  ====================  =======  ==========================
+id                         underlying task       horizon  absorbing reward
+=========================  ====================  =======  ==========================
+``RLHF-CartPole-v0``       ``CartPole-v1``       200      0.0
+``RLHF-Pendulum-v0``       ``Pendulum-v1``       200      (never terminates)
+``RLHF-HalfCheetah-v0``    ``HalfCheetah-v5``    1000     (never terminates; needs
+                                                          ``pip install mujoco``)
+=========================  ====================  =======  ==========================
+
+Version history: v0 — first version.
+
+    >>> import gymnasium as gym
+    >>> import rlhf_env
+    >>> env = gym.make("RLHF-CartPole-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> steps = 0
+    >>> terminated = truncated = False
+    >>> while not (terminated or truncated):
+    ...     obs, reward, terminated, truncated, info = env.step(0)
+    ...     steps += 1
+    >>> steps, terminated, info["failed"]
+    (200, False, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from rlhf_env.errors import ConfigError, MissingDependencyError
+
+
+@dataclass(frozen=True)
+class ControlTask:
+    """A registered control id: which task it wraps and how."""
+
+    base_id: str
+    """The Gymnasium id of the underlying task."""
+    horizon: int
+    """Steps per episode."""
+    absorbing_reward: float = 0.0
+    """True reward per step in the absorbing failure state."""
+
+
+CONTROL_TASKS: dict[str, ControlTask] = {
+    "RLHF-CartPole-v0": ControlTask("CartPole-v1", 200, 0.0),
+    "RLHF-Pendulum-v0": ControlTask("Pendulum-v1", 200, 0.0),
+    "RLHF-HalfCheetah-v0": ControlTask("HalfCheetah-v5", 1000, 0.0),
+}
+"""Every registered control id (see the module docstring)."""
+
+
+class FixedHorizon(gym.Wrapper):
+    """Run ``env`` for exactly ``horizon`` steps; termination becomes an absorbing state.
+
+    Args:
+        env: the task (its own time limit should be longer than ``horizon``).
+        horizon: steps per episode (``truncated`` becomes ``True`` on the last one).
+        absorbing_reward: true reward paid on every step after the task terminated.
+    """
+
+    def __init__(self, env: gym.Env, horizon: int, absorbing_reward: float = 0.0) -> None:
+        if int(horizon) < 1:
+            raise ConfigError(f"FixedHorizon: horizon must be >= 1, got {horizon}.")
+        super().__init__(env)
+        self.horizon = int(horizon)
+        self.absorbing_reward = float(absorbing_reward)
+        self._t = 0
+        self._failed = False
+        self._last_obs: Any = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._t, self._failed, self._last_obs = 0, False, obs
+        return obs, {**info, "failed": False}
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self._failed:
+            obs, reward, info = self._last_obs, self.absorbing_reward, {}
+        else:
+            obs, reward, terminated, _, info = self.env.step(action)
+            self._failed = bool(terminated)
+            self._last_obs = obs
+        self._t += 1
+        out = np.array(obs, copy=True) if isinstance(obs, np.ndarray) else obs
+        return out, float(reward), False, self._t >= self.horizon, {
+            **info, "failed": self._failed}
+
+
+def _make_base(base_id: str, horizon: int, render_mode: str | None, **kwargs: Any) -> gym.Env:
+    try:
+        return gym.make(base_id, render_mode=render_mode, max_episode_steps=horizon + 1,
+                        disable_env_checker=True, **kwargs)
+    except gym.error.DependencyNotInstalled as exc:
+        raise MissingDependencyError(
+            f"{base_id} needs the MuJoCo simulator: install it with `pip install mujoco` "
+            f"({exc})."
+        ) from exc
+
+
+def make_control_env(
+    base_id: str,
+    horizon: int,
+    absorbing_reward: float = 0.0,
+    reward_model: Any = None,
+    render_mode: str | None = None,
+    **kwargs: Any,
+) -> gym.Env:
+    """The fixed-horizon form of ``base_id``, with its reward replaced when a model is given.
+
+    Args:
+        base_id: any Gymnasium id (``"CartPole-v1"``, ``"HalfCheetah-v5"``…).
+        horizon: steps per episode.
+        absorbing_reward: true reward per step once the task terminated.
+        reward_model: a trajectory reward model (``score(obs, act, next_obs)``); ``None``
+            keeps the true reward.
+        render_mode: passed to the underlying task (``"rgb_array"`` for clips).
+        kwargs: passed to the underlying task's constructor.
+    """
+    env: gym.Env = FixedHorizon(_make_base(base_id, horizon, render_mode, **kwargs),
+                                horizon, absorbing_reward)
+    if reward_model is not None:
+        from rlhf_env.control.wrappers import LearnedRewardWrapper
+
+        env = LearnedRewardWrapper(env, reward_model)
+    return env
+
+
+def make_rlhf_env(env_id: str, reward_model: Any = None, horizon: int | None = None,
+                  **kwargs: Any) -> gym.Env:
+    """Any env id as a fixed-horizon task with (optionally) a learned reward.
+
+    Registered control ids (``RLHF-CartPole-v0``…) go through ``gym.make``; any other id is
+    wrapped directly, with ``horizon`` defaulting to its registered episode limit (or 1000).
+    """
+    task = CONTROL_TASKS.get(env_id)
+    if task is not None:
+        extra = {} if horizon is None else {"horizon": horizon}
+        return gym.make(env_id, reward_model=reward_model, **extra, **kwargs)
+    if horizon is None:
+        try:
+            spec = gym.spec(env_id)
+        except gym.error.Error as exc:
+            raise ConfigError(f"unknown env id {env_id!r}: {exc}") from exc
+        horizon = spec.max_episode_steps or 1000
+    return make_control_env(env_id, horizon, reward_model=reward_model, **kwargs)
+
+
+__all__ = ["CONTROL_TASKS", "ControlTask", "FixedHorizon", "make_control_env", "make_rlhf_env"]

@@ -9,7 +9,7 @@ CONTROL_ENV_IDS = {
     "RLHF-HalfCheetah-v0": ("HalfCheetah-v5", 1000),
 }
 
-ENV_IDS = ("RLHF-Text-v0", *CONTROL_ENV_IDS)
+ENV_IDS = ("RLHF-Text-v0", "RLHF-TextToken-v0", *CONTROL_ENV_IDS)
 
 
 def register_envs() -> None:
@@ -21,6 +21,14 @@ def register_envs() -> None:
             entry_point="rlhf_env.text.bandit:TextBanditEnv",
             vector_entry_point="rlhf_env.text.vector:TextBanditVectorEnv",
             # One step = one whole response; the episode always ends after it.
+            max_episode_steps=None,
+        )
+    if "RLHF-TextToken-v0" not in registry:
+        register(
+            id="RLHF-TextToken-v0",
+            entry_point="rlhf_env.text.token_env:TextTokenEnv",
+            vector_entry_point="rlhf_env.text.token_vector:TextTokenVectorEnv",
+            # One step = one token; the env ends episodes itself (EOS or max_response_tokens).
             max_episode_steps=None,
         )
     for env_id, (base_id, horizon) in CONTROL_ENV_IDS.items():

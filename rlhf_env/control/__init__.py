@@ -1,0 +1,48 @@
+"""Control tasks with human feedback: the env reward replaced by one learned from preferences.
+
+==========================  ===============================================================
+:mod:`.envs`                fixed-horizon ids (``RLHF-CartPole-v0``…) and ``make_rlhf_env``
+:mod:`.wrappers`            ``LearnedRewardWrapper`` (one env) and ``LearnedRewardVecEnv`` (SB3)
+:mod:`.segments`            segment records, sampling from rollouts, the ``SegmentBank``
+:mod:`.models`              trajectory reward models (MLP, ensembles, observation normalisation)
+:mod:`.training`            segment comparisons through the text ``RewardModelTrainer``
+:mod:`.labeling`            synthetic labels from true segment returns (Boltzmann, 10% slips)
+:mod:`.clips`               segments as GIF clips queued for human labeling
+:mod:`.loop`                ``PreferenceLearningLoop``: collect → select → label → fit → RL
+:mod:`.cli`                 the ``rlhf-env prefs`` command
+==========================  ===============================================================
+
+Submodules load on first attribute access (torch and SB3 are imported only then).
+"""
+
+from __future__ import annotations
+
+from rlhf_env._lazy import lazy_getattr
+
+_EXPORTS = {
+    "CONTROL_TASKS": "rlhf_env.control.envs:CONTROL_TASKS",
+    "FixedHorizon": "rlhf_env.control.envs:FixedHorizon",
+    "make_control_env": "rlhf_env.control.envs:make_control_env",
+    "make_rlhf_env": "rlhf_env.control.envs:make_rlhf_env",
+    "LearnedRewardWrapper": "rlhf_env.control.wrappers:LearnedRewardWrapper",
+    "LearnedRewardVecEnv": "rlhf_env.control.wrappers:LearnedRewardVecEnv",
+    "Segment": "rlhf_env.control.segments:Segment",
+    "SegmentBank": "rlhf_env.control.segments:SegmentBank",
+    "collect_trajectories": "rlhf_env.control.segments:collect_trajectories",
+    "sample_segments": "rlhf_env.control.segments:sample_segments",
+    "RewardNetConfig": "rlhf_env.control.models:RewardNetConfig",
+    "TrajectoryRewardNet": "rlhf_env.control.models:TrajectoryRewardNet",
+    "TrajectoryRewardEnsemble": "rlhf_env.control.models:TrajectoryRewardEnsemble",
+    "fit_segment_model": "rlhf_env.control.training:fit_segment_model",
+    "fit_segment_ensemble": "rlhf_env.control.training:fit_segment_ensemble",
+    "segment_returns": "rlhf_env.control.training:segment_returns",
+    "SegmentLabeler": "rlhf_env.control.labeling:SegmentLabeler",
+    "write_clip": "rlhf_env.control.clips:write_clip",
+    "enqueue_segment_pairs": "rlhf_env.control.clips:enqueue_segment_pairs",
+    "LoopConfig": "rlhf_env.control.loop:LoopConfig",
+    "PreferenceLearningLoop": "rlhf_env.control.loop:PreferenceLearningLoop",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

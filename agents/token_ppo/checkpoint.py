@@ -1,0 +1,75 @@
+"""Save and resume a :class:`~agents.token_ppo.TokenPPOTrainer` exactly.
+
+A checkpoint holds everything that decides the rest of a run: policy (LM, LoRA adapters,
+value head, reference) weights, optimizer state, the KL controller, the step count, the
+metrics so far and every random state the trainer draws from (prompt choice, sampling and
+shuffling, torch's global generator). Loading it into a trainer built with the same config,
+env and initial model, then training on, gives the same weights and metrics as a run that
+was never interrupted (on the same device and thread count).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from rlhf_env.errors import ConfigError
+
+if TYPE_CHECKING:
+    from agents.token_ppo.trainer import TokenPPOTrainer
+
+FORMAT_VERSION = 1
+"""Bumped when the checkpoint layout changes."""
+
+
+def save_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> Path:
+    """Write the trainer's full state to ``path`` (a file; parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "config": dataclasses.asdict(trainer.config),
+        "policy": trainer.policy.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "kl_controller": trainer.kl_controller.state_dict(),
+        "step": trainer.step_count,
+        "metrics": trainer.metrics,
+        "numpy_rng": trainer.rng.bit_generator.state,
+        "sampling_rng": trainer.generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> TokenPPOTrainer:
+    """Restore a state written by :func:`save_checkpoint` into ``trainer``; returns it."""
+    state = torch.load(Path(path), map_location=trainer.config.device, weights_only=False)
+    if state.get("format_version") != FORMAT_VERSION:
+        raise ConfigError(f"{path} is not a token-PPO checkpoint of format {FORMAT_VERSION}.")
+    _check_config(state["config"], dataclasses.asdict(trainer.config), path)
+    trainer.policy.load_state_dict(state["policy"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.kl_controller.load_state_dict(state["kl_controller"])
+    trainer.step_count = int(state["step"])
+    trainer.metrics = list(state["metrics"])
+    trainer.rng.bit_generator.state = state["numpy_rng"]
+    trainer.generator.set_state(state["sampling_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    return trainer
+
+
+_FREE_FIELDS = {"log_dir", "progress_bar", "device", "num_sample_responses"}
+"""Config fields that may differ between the saved and the resuming run."""
+
+
+def _check_config(saved: dict[str, Any], current: dict[str, Any], path: str | Path) -> None:
+    differ = sorted(k for k in saved if k not in _FREE_FIELDS and saved[k] != current.get(k))
+    if differ:
+        raise ConfigError(f"{path} was saved with a different config ({', '.join(differ)}); "
+                          f"resume with the saved settings, e.g. TokenPPOConfig(**saved).")

@@ -1,0 +1,156 @@
+"""The one configuration record of the token-level PPO trainer."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rlhf_env.errors import ConfigError
+from rlhf_env.kl import KL_ESTIMATORS
+
+ADVANTAGE_ESTIMATORS = ("gae", "rloo", "grpo")
+"""``gae``: value head + GAE; ``rloo``: leave-one-out baseline over a prompt's group;
+``grpo``: group-relative (mean/std-normalised) returns."""
+
+
+@dataclass(frozen=True)
+class TokenPPOConfig:
+    """Settings of :class:`~agents.token_ppo.TokenPPOTrainer`. Validated on construction."""
+
+    model: str = "smollm2-135m-instruct"
+    """Policy model: bundled name, local path or hub id (ignored when a policy is passed)."""
+    task: str = "sentiment"
+    """Task of the ``RLHF-Text-v0`` env built when no env is passed."""
+    seed: int = 0
+    """Seeds prompt choice, sampling and the value head; runs are reproducible under it."""
+    batch_size: int = 16
+    """Episodes (prompt + response) per rollout; the env is built with this many sub-envs."""
+    minibatch_size: int = 8
+    """Episodes per optimizer step; must divide ``batch_size``."""
+    grad_accum_steps: int = 1
+    """Micro-batches per minibatch (gradients accumulated); must divide ``minibatch_size``."""
+    ppo_epochs: int = 1
+    """Passes over each rollout."""
+    learning_rate: float = 1e-5
+    """AdamW learning rate (for the trainable weights: all, or LoRA adapters + value head)."""
+    max_new_tokens: int = 16
+    """Response length limit in tokens."""
+    max_prompt_tokens: int = 64
+    """Prompt length limit in tokens (env built here only)."""
+    temperature: float = 1.0
+    """Sampling temperature; log-probs for the PPO ratio use the same value."""
+    top_k: int = 0
+    """Keep the k most likely tokens when sampling (0: off); also applied to log-probs."""
+    top_p: float = 1.0
+    """Nucleus sampling mass (1: off); also applied to log-probs."""
+    allowed_token_ids: tuple[int, ...] | None = None
+    """Restrict sampling to these token ids (EOS is always allowed); ``None``: all tokens.
+    Part of the sampling transform, so it is applied to policy and reference log-probs."""
+    kl_coef: float = 0.05
+    """Initial coefficient β of the per-token penalty ``−β · KL_t``."""
+    kl_estimator: str = "k1"
+    """Per-token KL estimator in the reward: ``k1``, ``k2`` or ``k3`` (see rlhf_env.kl)."""
+    adaptive_kl: bool = False
+    """Adapt β with the proportional controller toward ``target_kl``."""
+    target_kl: float = 6.0
+    """Target of the adaptive controller: summed KL per response, in nats."""
+    kl_horizon: int = 10_000
+    """Horizon of the adaptive controller, in episodes."""
+    advantage: str = "gae"
+    """Advantage estimator: one of :data:`ADVANTAGE_ESTIMATORS`."""
+    group_size: int = 1
+    """Responses per prompt in a rollout (≥ 2 for ``rloo``/``grpo``); divides batch_size."""
+    gamma: float = 1.0
+    """Discount per token."""
+    lam: float = 0.95
+    """GAE λ."""
+    whiten_rewards: bool = False
+    """Normalise the env scores over the batch (scale only) before building token rewards."""
+    whiten_advantages: bool = True
+    """Normalise advantages over the batch's response tokens."""
+    clip_range: float = 0.2
+    """PPO ratio clip ε."""
+    clip_range_value: float = 0.2
+    """Value clip around the rollout's values (0: no value clipping)."""
+    vf_coef: float = 0.1
+    """Weight of the value loss (``gae`` only)."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip (``inf``: off)."""
+    missing_eos_penalty: float | None = None
+    """Subtracted from the score of responses that hit ``max_new_tokens`` without EOS."""
+    lora_r: int = 0
+    """LoRA rank (0: train all weights). LoRA needs ``peft``; the reference is then the base
+    model with adapters disabled, sharing its frozen weights."""
+    lora_alpha: float = 16.0
+    """LoRA scaling α."""
+    lora_target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    """Module names that get LoRA adapters."""
+    log_dir: str | None = None
+    """TensorBoard folder (``None``: no TensorBoard)."""
+    num_sample_responses: int = 2
+    """Responses written to the metrics/TensorBoard text per step."""
+    progress_bar: bool = True
+    """Show a tqdm progress bar in :meth:`TokenPPOTrainer.train`."""
+    device: str = "cpu"
+    """Torch device of policy and reference."""
+
+    def __post_init__(self) -> None:
+        _check_batches(self)
+        _check_sampling(self)
+        _check_objective(self)
+
+
+def _fail(msg: str) -> None:
+    raise ConfigError(msg)
+
+
+def _check_batches(c: TokenPPOConfig) -> None:
+    for name in ("batch_size", "minibatch_size", "grad_accum_steps", "ppo_epochs",
+                 "max_new_tokens", "max_prompt_tokens", "group_size", "kl_horizon"):
+        if int(getattr(c, name)) < 1:
+            _fail(f"{name} must be ≥ 1, got {getattr(c, name)}.")
+    if c.batch_size % c.minibatch_size:
+        _fail(f"batch_size={c.batch_size} is not divisible by minibatch_size="
+              f"{c.minibatch_size}; pick a minibatch_size that divides it (e.g. "
+              f"{math.gcd(c.batch_size, c.minibatch_size)}).")
+    if c.minibatch_size % c.grad_accum_steps:
+        _fail(f"minibatch_size={c.minibatch_size} is not divisible by grad_accum_steps="
+              f"{c.grad_accum_steps}.")
+    if c.batch_size % c.group_size:
+        _fail(f"batch_size={c.batch_size} is not divisible by group_size={c.group_size}.")
+    if c.advantage not in ADVANTAGE_ESTIMATORS:
+        _fail(f"advantage must be one of {ADVANTAGE_ESTIMATORS}, got {c.advantage!r}.")
+    if c.advantage in ("rloo", "grpo") and c.group_size < 2:
+        _fail(f"advantage={c.advantage!r} compares responses to the same prompt: set "
+              f"group_size ≥ 2 (got {c.group_size}).")
+
+
+def _check_sampling(c: TokenPPOConfig) -> None:
+    if not c.temperature > 0:
+        _fail(f"temperature must be > 0, got {c.temperature}.")
+    if c.top_k < 0:
+        _fail(f"top_k must be ≥ 0 (0 disables it), got {c.top_k}.")
+    if not 0 < c.top_p <= 1:
+        _fail(f"top_p must lie in (0, 1], got {c.top_p}.")
+    if c.allowed_token_ids is not None and len(c.allowed_token_ids) == 0:
+        _fail("allowed_token_ids must name at least one token, or be None for all tokens.")
+
+
+def _check_objective(c: TokenPPOConfig) -> None:
+    if c.kl_estimator not in KL_ESTIMATORS:
+        _fail(f"kl_estimator must be one of {KL_ESTIMATORS}, got {c.kl_estimator!r}.")
+    for name in ("kl_coef", "clip_range_value", "vf_coef", "ent_coef"):
+        value = getattr(c, name)
+        if not (math.isfinite(value) and value >= 0):
+            _fail(f"{name} must be a finite number ≥ 0, got {value}.")
+    for name in ("learning_rate", "clip_range", "target_kl", "max_grad_norm", "lora_alpha"):
+        if not getattr(c, name) > 0:
+            _fail(f"{name} must be > 0, got {getattr(c, name)}.")
+    if not (0 <= c.gamma <= 1 and 0 <= c.lam <= 1):
+        _fail(f"gamma and lam must lie in [0, 1], got {c.gamma} and {c.lam}.")
+    if c.lora_r < 0:
+        _fail(f"lora_r must be ≥ 0 (0 disables LoRA), got {c.lora_r}.")
+    if c.num_sample_responses < 0:
+        _fail(f"num_sample_responses must be ≥ 0, got {c.num_sample_responses}.")

@@ -1,0 +1,138 @@
+"""A causal language model with a scalar value head, and its frozen reference.
+
+The value head reads the LM's last hidden state at the position that predicts a token, so
+``values[:, t]`` estimates the return from the state *before* response token ``t``.
+
+The reference policy (for the KL penalty) is either a frozen deep copy of the initial model
+or, with LoRA, the same model with its adapters disabled: then policy and reference share
+every frozen base weight and the reference costs no extra memory.
+
+Dropout is never switched on: the model stays in ``eval`` mode during updates, so the
+log-probs of the generation pass and of the training forward describe the same policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from rlhf_env.errors import ConfigError, MissingDependencyError
+
+
+@dataclass
+class LMStep:
+    """One incremental forward during generation: last-position logits/values and the cache."""
+
+    logits: torch.Tensor
+    """``(B, V)`` raw next-token logits."""
+    values: torch.Tensor
+    """``(B,)`` value estimates of the current state."""
+    cache: Any
+    """The KV cache to pass to the next step."""
+
+
+def _hidden_size(lm: Any) -> int:
+    config = lm.config.get_text_config() if hasattr(lm.config, "get_text_config") else lm.config
+    return int(config.hidden_size)
+
+
+def vocab_size(lm: Any) -> int:
+    """Rows of the LM's input embedding (its usable vocabulary)."""
+    return int(lm.get_input_embeddings().weight.shape[0])
+
+
+def _apply_lora(lm: Any, r: int, alpha: float, targets: tuple[str, ...]) -> Any:
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise MissingDependencyError("peft", "LoRA (lora_r > 0)") from exc
+    config = LoraConfig(r=r, lora_alpha=alpha,  # type: ignore[arg-type]  # peft accepts floats target_modules=list(targets), lora_dropout=0.0,
+                        bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(lm, config)
+
+
+class PolicyWithValue(nn.Module):
+    """``lm`` (any ``AutoModelForCausalLM``) + a linear value head + the reference policy.
+
+    ``reference``: ``None`` builds the default (adapters disabled with LoRA, else a frozen
+    copy of ``lm`` as it is now); or pass another causal LM with the same vocabulary.
+    """
+
+    def __init__(self, lm: Any, *, lora_r: int = 0, lora_alpha: float = 16.0,
+                 lora_target_modules: tuple[str, ...] = ("q_proj", "v_proj"),
+                 reference: Any = None, seed: int = 0) -> None:
+        super().__init__()
+        lm.eval()
+        self.uses_lora = lora_r > 0
+        if reference is not None:
+            _check_same_vocab(lm, reference)
+            self.reference = reference.eval().requires_grad_(False)
+        elif not self.uses_lora:
+            self.reference = copy.deepcopy(lm).eval().requires_grad_(False)
+        else:
+            self.reference = None
+        self.lm = _apply_lora(lm, lora_r, lora_alpha, lora_target_modules) if self.uses_lora \
+            else lm
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.value_head = nn.Linear(_hidden_size(lm), 1)
+            nn.init.normal_(self.value_head.weight, std=1e-3)
+            nn.init.zeros_(self.value_head.bias)
+        self.value_head.to(next(lm.parameters()).device)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters the optimizer updates (LoRA adapters and value head, or all)."""
+        return [p for name, p in self.named_parameters()
+                if p.requires_grad and not name.startswith("reference.")]
+
+    def lm_step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                positions: torch.Tensor, cache: Any) -> LMStep:
+        """Incremental forward for generation (call under ``no_grad``)."""
+        out = self.lm(input_ids=input_ids, attention_mask=attention_mask,
+                      position_ids=positions, past_key_values=cache, use_cache=True,
+                      output_hidden_states=True, logits_to_keep=1)
+        values = self.value_head(out.hidden_states[-1][:, -1].float()).squeeze(-1)
+        return LMStep(out.logits[:, -1], values, out.past_key_values)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                positions: torch.Tensor, n_response: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(B, R, V)`` predicting the ``R = n_response`` last tokens, and values
+        ``(B, R)`` of the states before them (with grad)."""
+        out = self.lm(input_ids=input_ids, attention_mask=attention_mask,
+                      position_ids=positions, output_hidden_states=True,
+                      logits_to_keep=n_response + 1)
+        hidden = out.hidden_states[-1][:, -(n_response + 1):-1]
+        values = self.value_head(hidden.float()).squeeze(-1)
+        return out.logits[:, :-1], values
+
+    @torch.no_grad()
+    def reference_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                         positions: torch.Tensor, n_response: int) -> torch.Tensor:
+        """Reference logits ``(B, R, V)`` for the ``R`` last tokens, in one forward pass."""
+        with self._reference_model() as ref:
+            out = ref(input_ids=input_ids, attention_mask=attention_mask,
+                      position_ids=positions, logits_to_keep=n_response + 1)
+        return out.logits[:, :-1]
+
+    @contextlib.contextmanager
+    def _reference_model(self) -> Iterator[Any]:
+        if self.reference is not None:
+            yield self.reference
+            return
+        with self.lm.disable_adapter():
+            yield self.lm
+
+
+def _check_same_vocab(lm: Any, reference: Any) -> None:
+    if vocab_size(reference) != vocab_size(lm):
+        raise ConfigError(
+            f"the reference model has a vocabulary of {vocab_size(reference)} tokens but the "
+            f"policy has {vocab_size(lm)}; per-token KL needs both to share one tokenizer. "
+            f"Pass a reference of the policy's model family, or none (a frozen copy of the "
+            f"initial policy).")

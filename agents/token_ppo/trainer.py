@@ -1,0 +1,319 @@
+"""Token-level PPO against ``RLHF-Text-v0``: generate → score → KL → advantages → update.
+
+One :meth:`TokenPPOTrainer.step` is the sequence of named stages below, each a short method:
+
+1. :meth:`~TokenPPOTrainer.collect_rollout` — the env gives prompts; the policy samples
+   responses with the KV cache, returning old log-probs and values from that same pass; the
+   env scores the responses (one reward-model call); the reference scores them (one forward).
+2. :meth:`~TokenPPOTrainer.compute_rewards` — per-token reward ``−β · KL_t`` plus the score
+   (minus the missing-EOS penalty, optionally whitened) on the last token.
+3. :meth:`~TokenPPOTrainer.compute_advantages` — GAE with the value head, or RLOO /
+   group-relative baselines over responses to the same prompt.
+4. :meth:`~TokenPPOTrainer.update` — PPO epochs over shuffled minibatches, gradient
+   accumulation and clipping.
+5. :meth:`~TokenPPOTrainer.record` — metrics, TensorBoard, KL controller update.
+
+KL decomposition: the env runs with ``kl_coef=0``; the trainer owns both sides of the
+per-token log-ratio ``log π(y_t) − log π_ref(y_t)``. The reward uses ``kl_estimator`` (``k1``
+by default, which may be negative on single tokens); the logged ``kl`` is the ``k3`` estimate
+summed over the response, which has the same expectation and is never negative, and
+``kl_k1`` is logged next to it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.token_ppo import advantages as adv
+from agents.token_ppo.config import TokenPPOConfig
+from agents.token_ppo.generation import SamplingTransform, position_ids
+from agents.token_ppo.losses import entropy, explained_variance, policy_loss, value_loss
+from agents.token_ppo.policy import PolicyWithValue, vocab_size
+from agents.token_ppo.rollout import Rollout, collect, pick_prompts
+from rlhf_env.errors import ConfigError
+from rlhf_env.kl import AdaptiveKLController, FixedKLController, kl_estimate
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the update fits, per response token ``(B, R)``."""
+
+    advantages: torch.Tensor
+    """Policy-gradient weights."""
+    returns: torch.Tensor | None
+    """Value targets (GAE only; ``None`` for critic-free estimators)."""
+
+
+def build_env(config: TokenPPOConfig) -> Any:
+    """The ``RLHF-Text-v0`` vector env the trainer needs for ``config`` (KL done here)."""
+    import gymnasium as gym
+
+    import rlhf_env  # noqa: F401  (registers the ids)
+
+    return gym.make_vec("RLHF-Text-v0", num_envs=config.batch_size, task=config.task,
+                        model=config.model, max_response_tokens=config.max_new_tokens,
+                        max_prompt_tokens=config.max_prompt_tokens, action_vocab=None,
+                        kl_coef=0.0)
+
+
+def _check_env(env: Any, config: TokenPPOConfig) -> Any:
+    core = getattr(env.unwrapped, "core", None)
+    if core is None:
+        raise ConfigError("the trainer needs the batched RLHF-Text-v0 env "
+                          "(gym.make_vec('RLHF-Text-v0', num_envs=batch_size, ...)).")
+    if env.num_envs != config.batch_size:
+        raise ConfigError(f"the env has {env.num_envs} sub-envs but batch_size="
+                          f"{config.batch_size}; build it with num_envs=batch_size.")
+    if core.config.action_vocab is not None:
+        raise ConfigError("build the env with action_vocab=None: the trainer's actions are "
+                          "token ids (restrict sampling with allowed_token_ids instead).")
+    if core.config.kl_coef != 0:
+        raise ConfigError("build the env with kl_coef=0: the trainer adds the per-token KL "
+                          "penalty itself (a non-zero env kl_coef would count it twice).")
+    if core.config.max_response_tokens < config.max_new_tokens:
+        raise ConfigError(f"the env's max_response_tokens={core.config.max_response_tokens} "
+                          f"is below max_new_tokens={config.max_new_tokens}.")
+    return core
+
+
+def _eos_id(tokenizer: Any) -> int:
+    if tokenizer.eos_token_id is None:
+        raise ConfigError("the tokenizer has no EOS token, so responses cannot end; set one "
+                          "with `tokenizer.eos_token = ...` (a token the model emits at the end).")
+    return int(tokenizer.eos_token_id)
+
+
+class TokenPPOTrainer:
+    """Token-level PPO for a causal LM with a value head (see the module docstring).
+
+    ``env``: a batched ``RLHF-Text-v0`` with ``num_envs = batch_size``, ``action_vocab=None``
+    and ``kl_coef=0`` (built from the config when ``None``). ``policy``: a causal LM or a
+    :class:`PolicyWithValue` (loaded from ``config.model`` when ``None``). ``reference``: a
+    causal LM for the KL term (default: the initial policy).
+    """
+
+    def __init__(self, config: TokenPPOConfig, *, env: Any = None, policy: Any = None,
+                 reference: Any = None) -> None:
+        self.config = config
+        self.env = env if env is not None else build_env(config)
+        core = _check_env(self.env, config)
+        self.tokenizer = core.tokenizer
+        self.n_prompts = len(core.prompts)
+        self.eos_id = _eos_id(self.tokenizer)
+        self.policy = self._build_policy(policy, reference)
+        self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters(),
+                                           lr=config.learning_rate)
+        self.kl_controller = (
+            AdaptiveKLController(config.kl_coef, config.target_kl, config.kl_horizon)
+            if config.adaptive_kl else FixedKLController(config.kl_coef))
+        self.rng = np.random.default_rng(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.transform = self._transform()
+        self.step_count = 0
+        self.metrics: list[dict[str, Any]] = []
+        self.writer = _summary_writer(config.log_dir)
+
+    def _build_policy(self, policy: Any, reference: Any) -> PolicyWithValue:
+        c = self.config
+        if policy is None:
+            from rlhf_env.models import load_causal_lm
+
+            policy = load_causal_lm(c.model)
+        if not isinstance(policy, PolicyWithValue):
+            policy = PolicyWithValue(policy, lora_r=c.lora_r, lora_alpha=c.lora_alpha,
+                                     lora_target_modules=c.lora_target_modules,
+                                     reference=reference, seed=c.seed)
+        policy.to(c.device)
+        if vocab_size(policy.lm) < len(self.tokenizer):
+            raise ConfigError(f"the policy has {vocab_size(policy.lm)} token embeddings but the "
+                              f"env's tokenizer has {len(self.tokenizer)} tokens; pass the "
+                              f"policy's own tokenizer/model name to the env.")
+        return policy
+
+    def _transform(self) -> SamplingTransform:
+        c = self.config
+        allowed = None
+        if c.allowed_token_ids is not None:
+            n = vocab_size(self.policy.lm)
+            ids = [*c.allowed_token_ids, self.eos_id]
+            if min(ids) < 0 or max(ids) >= n:
+                raise ConfigError(f"allowed_token_ids must lie in [0, {n - 1}].")
+            allowed = torch.zeros(n, dtype=torch.bool, device=c.device)
+            allowed[ids] = True
+        return SamplingTransform(c.temperature, c.top_k, c.top_p, allowed)
+
+    # -- the stages ------------------------------------------------------------------------
+    def step(self) -> dict[str, Any]:
+        """One PPO iteration: rollout, rewards, advantages, update, record. Returns metrics."""
+        start = time.perf_counter()
+        rollout = self.collect_rollout()
+        kl, rewards = self.compute_rewards(rollout)
+        targets = self.compute_advantages(rollout, rewards)
+        stats = self.update(rollout, targets)
+        self.step_count += 1
+        return self.record(rollout, kl, targets, stats, time.perf_counter() - start)
+
+    def collect_rollout(self) -> Rollout:
+        """Prompts from the env, sampled responses, scores, reference log-probs."""
+        c = self.config
+        indices = pick_prompts(self.rng, self.n_prompts, c.batch_size, c.group_size)
+        return collect(self.env, self.policy, indices, max_new_tokens=c.max_new_tokens,
+                       eos_id=self.eos_id, transform=self.transform, generator=self.generator)
+
+    def compute_rewards(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token KL estimates and rewards, both ``(B, R)``."""
+        c, gen = self.config, rollout.generation
+        scores = rollout.scores.clone()
+        if c.missing_eos_penalty is not None:
+            scores = scores - c.missing_eos_penalty * gen.hit_limit.to(scores.dtype)
+        if c.whiten_rewards:
+            scores = adv.whiten(scores, torch.ones_like(scores, dtype=torch.bool),
+                                shift_mean=False)
+        kl = kl_estimate(gen.logprobs, rollout.ref_logprobs, c.kl_estimator) * gen.mask
+        return kl, adv.token_rewards(scores, kl, gen.mask, self.kl_controller.value)
+
+    def compute_advantages(self, rollout: Rollout, rewards: torch.Tensor) -> Targets:
+        """GAE (value head) or a per-response baseline, then optional whitening."""
+        c, mask = self.config, rollout.generation.mask
+        if c.advantage == "gae":
+            advantages, returns = adv.gae(rewards, rollout.generation.values, mask, c.gamma,
+                                          c.lam)
+        else:
+            seq = adv.sequence_returns(rewards, mask)
+            base = adv.rloo if c.advantage == "rloo" else adv.group_relative
+            advantages, returns = adv.broadcast(base(seq, c.group_size), mask), None
+        if c.whiten_advantages:
+            advantages = adv.whiten(advantages, mask)
+        return Targets(advantages, returns)
+
+    def update(self, rollout: Rollout, targets: Targets) -> dict[str, float]:
+        """PPO epochs over shuffled minibatches; returns mean loss statistics."""
+        c = self.config
+        totals: dict[str, list[float]] = {}
+        micro = c.minibatch_size // c.grad_accum_steps
+        for _ in range(c.ppo_epochs):
+            order = torch.randperm(c.batch_size, generator=self.generator)
+            for start in range(0, c.batch_size, c.minibatch_size):
+                self.optimizer.zero_grad(set_to_none=True)
+                for m in range(start, start + c.minibatch_size, micro):
+                    stats = self._micro_step(rollout, targets, order[m:m + micro])
+                    for key, value in stats.items():
+                        totals.setdefault(key, []).append(value)
+                self._optimizer_step()
+        return {key: float(np.mean(values)) for key, values in totals.items()}
+
+    def _optimizer_step(self) -> None:
+        params = self.policy.trainable_parameters()
+        if np.isfinite(self.config.max_grad_norm):
+            torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        self.optimizer.step()
+
+    def _micro_step(self, rollout: Rollout, targets: Targets,
+                    rows: torch.Tensor) -> dict[str, float]:
+        """Forward, loss and backward on a micro-batch (rows of the rollout)."""
+        c, gen = self.config, rollout.generation
+        ids, mask, n = _slice(rollout, rows)
+        resp_mask = gen.mask[rows, :n]
+        logits, values = self.policy(ids, mask, position_ids(mask), n)
+        logp_all = self.transform(logits).log_softmax(-1)
+        logp = logp_all.gather(-1, gen.tokens[rows, :n, None]).squeeze(-1)
+        pl = policy_loss(logp, gen.logprobs[rows, :n], targets.advantages[rows, :n], resp_mask,
+                         c.clip_range)
+        ent = entropy(logp_all, resp_mask) if c.ent_coef > 0 else _no_grad_entropy(
+            logp_all, resp_mask)
+        loss = pl.loss - c.ent_coef * ent
+        stats = {"policy_loss": float(pl.loss.detach()), "clip_fraction": float(pl.clip_fraction),
+                 "approx_kl": float(pl.approx_kl), "entropy": float(ent.detach())}
+        if targets.returns is not None:
+            vl = value_loss(values, gen.values[rows, :n], targets.returns[rows, :n], resp_mask,
+                            c.clip_range_value)
+            loss = loss + c.vf_coef * vl
+            stats["value_loss"] = float(vl.detach())
+        (loss / c.grad_accum_steps).backward()
+        return stats
+
+    def record(self, rollout: Rollout, kl: torch.Tensor, targets: Targets,
+               stats: dict[str, float], seconds: float) -> dict[str, Any]:
+        """Build this step's metrics, log them, and update the KL controller."""
+        gen = rollout.generation
+        k3 = kl_estimate(gen.logprobs, rollout.ref_logprobs, "k3") * gen.mask
+        k1 = (gen.logprobs - rollout.ref_logprobs) * gen.mask
+        metrics: dict[str, Any] = {
+            "step": self.step_count, "score": float(rollout.scores.mean()),
+            "kl": float(k3.sum(-1).mean()), "kl_k1": float(k1.sum(-1).mean()),
+            "kl_penalty": float(kl.sum(-1).mean()),
+            "kl_coef": self.kl_controller.value,
+            "response_length": float(gen.mask.sum(-1).float().mean()),
+            "missing_eos": float(gen.hit_limit.float().mean()), "seconds": seconds, **stats}
+        if rollout.gold_scores is not None:
+            metrics["gold_score"] = float(rollout.gold_scores.mean())
+        if targets.returns is not None:
+            metrics["explained_variance"] = explained_variance(
+                rollout.generation.values, targets.returns, gen.mask)
+        k = self.config.num_sample_responses
+        metrics["samples"] = [{"prompt": p, "response": r, "score": float(s)} for p, r, s in
+                              zip(rollout.prompts[:k], rollout.responses[:k],
+                                  rollout.scores[:k].tolist(), strict=True)]
+        self.kl_controller.update(metrics["kl"], self.config.batch_size)
+        self.metrics.append(metrics)
+        self._tensorboard(metrics)
+        return metrics
+
+    def _tensorboard(self, metrics: dict[str, Any]) -> None:
+        if self.writer is None:
+            return
+        for key, value in metrics.items():
+            if isinstance(value, float) and key != "seconds":
+                self.writer.add_scalar(f"token_ppo/{key}", value, self.step_count)
+        text = "\n\n".join(f"**{s['prompt']}** → {s['response']} ({s['score']:.3f})"
+                           for s in metrics["samples"])
+        if text:
+            self.writer.add_text("token_ppo/samples", text, self.step_count)
+        self.writer.flush()
+
+    def train(self, num_steps: int) -> list[dict[str, Any]]:
+        """Run ``num_steps`` iterations with a progress bar; returns all metrics so far."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(range(num_steps), desc="token PPO", disable=not self.config.progress_bar)
+        for _ in bar:
+            m = self.step()
+            bar.set_postfix(score=f"{m['score']:.3f}", kl=f"{m['kl']:.3f}",
+                            kl_coef=f"{m['kl_coef']:.3g}")
+        return self.metrics
+
+    def close(self) -> None:
+        """Close the TensorBoard writer and the env."""
+        if self.writer is not None:
+            self.writer.close()
+        self.env.close()
+
+
+def _slice(rollout: Rollout, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The rows' ids and mask, trimmed to their own longest prompt and response."""
+    mask = rollout.attention_mask[rows]
+    r_total = rollout.generation.tokens.shape[1]
+    n = max(int(rollout.generation.mask[rows].sum(-1).max()), 1)
+    ids = rollout.input_ids[rows]
+    stop = ids.shape[1] - (r_total - n)
+    used = mask[:, :stop].bool().any(0).nonzero()
+    start = int(used[0]) if used.numel() else 0
+    return ids[:, start:stop], mask[:, start:stop], n
+
+
+def _no_grad_entropy(logp_all: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return entropy(logp_all, mask)
+
+
+def _summary_writer(log_dir: str | None) -> Any:
+    if log_dir is None:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir)

@@ -312,7 +312,7 @@ class TextTokenEnv(gym.Env):
         if self.episodes.episodes[0] is None:
             raise gym.error.ResetNeeded("call reset() before step(), and again after the "
                                         "episode ended.")
-        index = check_token_actions(action, int(self.action_space.n), batch=None)
+        index = check_token_actions(action, self.core.vocab.size, batch=None)
         tokens = self.core.vocab.to_token_ids(index.reshape(1))
         result = self.episodes.step(tokens)
         obs = self._obs()

@@ -79,7 +79,7 @@ class TextTokenVectorEnv(VectorEnv):
     def step(self, actions: Any):
         if not self._started:
             raise RuntimeError("call reset() before step().")
-        indices = check_token_actions(actions, int(self.single_action_space.n), self.num_envs)
+        indices = check_token_actions(actions, self.core.vocab.size, self.num_envs)
         result = self.episodes.step(self.core.vocab.to_token_ids(indices))
         done = result.terminated | result.truncated
         infos: dict[str, Any] = {}

@@ -1,0 +1,385 @@
+"""The online preference-learning loop for control tasks.
+
+One round, each stage a small method of :class:`PreferenceLearningLoop`::
+
+    collect_segments ─ the agent's own rollouts (true reward only used by the labeler)
+          │                cut into fixed-length segments, paired at random
+    select_queries   ─ uncertainty: the pairs the reward ensemble disagrees on most
+          │                (random in round 0, before any model exists)
+    label            ─ SegmentLabeler (or any Labeler) → Comparison records
+    fit_reward       ─ every ensemble member, on a bootstrap of all labels so far, through
+          │                RewardModelTrainer (Bradley–Terry over segment returns)
+    train_agent      ─ agent.learn(...) on LearnedRewardVecEnv (the learned reward only)
+    log / checkpoint
+
+The label budget is spent by a schedule (:func:`label_schedule`): a share up front, the rest
+over the remaining rounds, evenly (``"constant"``) or front-loaded (``"hyperbolic"``).
+Metrics (TensorBoard and CSV when ``log_dir`` is set, and :attr:`history` always):
+
+=============================  ==========================================================
+``rlhf/true_return``           mean true return of the agent's episodes in the round
+``rlhf/learned_return``        mean learned (normalised) return of the same episodes
+``rlhf/reward_val_accuracy``   held-out pairwise accuracy of the reward ensemble
+``rlhf/new_label_accuracy``    accuracy on the round's new labels *before* training on them
+``rlhf/labels_used``           labels spent so far
+=============================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlhf_env.control.envs import make_rlhf_env
+from rlhf_env.control.labeling import SegmentLabeler, segment_query
+from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble
+from rlhf_env.control.segments import Segment, SegmentBank, collect_trajectories, sample_segments
+from rlhf_env.control.training import (
+    default_trainer_config,
+    fit_segment_ensemble,
+    segment_returns,
+    validation_accuracy,
+)
+from rlhf_env.control.wrappers import LearnedRewardVecEnv
+from rlhf_env.errors import ConfigError
+from rlhf_env.feedback.labelers import ComparisonQuery
+from rlhf_env.feedback.records import Comparison, FeedbackRecord, record_from_dict
+from rlhf_env.feedback.selection import RandomSelector, UncertaintySelector
+
+SCHEDULES = ("constant", "hyperbolic")
+SELECTIONS = ("uncertainty", "random")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Settings of :class:`PreferenceLearningLoop`."""
+
+    total_timesteps: int = 100_000
+    """Agent environment steps over the whole run."""
+    total_labels: int = 500
+    """Label budget (pairwise comparisons)."""
+    rounds: int = 10
+    """Collect/label/fit/train rounds."""
+    initial_label_fraction: float = 0.3
+    """Share of the budget spent in round 0 (before the agent trains)."""
+    schedule: str = "hyperbolic"
+    """How the rest of the budget spreads over rounds: ``"constant"`` or ``"hyperbolic"``."""
+    segment_length: int = 25
+    """Transitions per segment."""
+    candidates_per_label: int = 4
+    """Candidate pairs scored per label asked (the pool uncertainty selection picks from)."""
+    selection: str = "uncertainty"
+    """``"uncertainty"`` (ensemble disagreement) or ``"random"``."""
+    ensemble_size: int = 3
+    """Reward models in the ensemble (>= 2 for uncertainty selection)."""
+    hidden: tuple[int, ...] = (64, 64)
+    """Hidden widths of each reward MLP."""
+    reward_epochs: int = 20
+    """Maximum trainer epochs per round (early stopping on held-out labels)."""
+    temperature: float = 1.0
+    """Boltzmann temperature of the synthetic labeler (return units)."""
+    error_rate: float = 0.1
+    """Slip probability of the synthetic labeler."""
+    n_envs: int = 4
+    """Parallel envs the agent trains on."""
+    horizon: int | None = None
+    """Episode length (``None``: the id's default)."""
+    seed: int = 0
+    """Seed of everything (envs, agent, labeler, sampling, reward models)."""
+
+    def __post_init__(self) -> None:
+        owner = "LoopConfig"
+        for name in ("total_timesteps", "total_labels", "rounds", "segment_length",
+                     "candidates_per_label", "ensemble_size", "reward_epochs", "n_envs"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{owner}: {name} must be >= 1, got {getattr(self, name)}.")
+        if not 0.0 <= self.initial_label_fraction <= 1.0:
+            raise ConfigError(f"{owner}: initial_label_fraction must be in [0, 1], got "
+                              f"{self.initial_label_fraction}.")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"{owner}: schedule must be one of {SCHEDULES}, got "
+                              f"{self.schedule!r}.")
+        if self.selection not in SELECTIONS:
+            raise ConfigError(f"{owner}: selection must be one of {SELECTIONS}, got "
+                              f"{self.selection!r}.")
+        if self.total_labels < self.rounds:
+            raise ConfigError(f"{owner}: total_labels ({self.total_labels}) must be >= rounds "
+                              f"({self.rounds}): every round asks for at least one label.")
+
+
+def label_schedule(total: int, rounds: int, initial_fraction: float, kind: str) -> list[int]:
+    """Labels per round: ``initial_fraction`` of ``total`` first, the rest spread by ``kind``.
+
+    >>> label_schedule(100, 4, 0.4, "constant")
+    [40, 20, 20, 20]
+    """
+    first = max(1, round(total * initial_fraction)) if rounds > 1 else total
+    rest = total - first
+    if rounds == 1:
+        return [total]
+    k = np.arange(1, rounds, dtype=np.float64)
+    weights = np.ones_like(k) if kind == "constant" else 1.0 / k
+    raw = rest * weights / weights.sum()
+    counts = np.floor(raw).astype(int)
+    counts[np.argsort(raw - counts)[::-1][:rest - counts.sum()]] += 1
+    counts = np.maximum(counts, 1)
+    counts[0] -= counts.sum() - rest
+    return [first, *counts.tolist()]
+
+
+@dataclass
+class LoopState:
+    """What a checkpoint restores besides the agent, the reward model and the data."""
+
+    round: int = 0
+    labels_used: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+ALGORITHMS = ("PPO", "A2C", "SAC", "TD3", "DQN", "DDPG")
+
+
+def _algorithm_class(name: str) -> Any:
+    import stable_baselines3 as sb3
+
+    cls = getattr(sb3, name, None)
+    if cls is None:
+        try:
+            import sb3_contrib
+
+            cls = getattr(sb3_contrib, name, None)
+        except ImportError:
+            cls = None
+    if cls is None:
+        raise ConfigError(f"unknown SB3 algorithm {name!r}; try one of {ALGORITHMS}.")
+    return cls
+
+
+class PreferenceLearningLoop:
+    """Learn a control task's reward from segment preferences while an SB3 agent trains.
+
+    Args:
+        env_id: a control id (``"RLHF-CartPole-v0"``…) or any Gymnasium id (wrapped in the
+            fixed-horizon form by :func:`~rlhf_env.control.envs.make_rlhf_env`).
+        config: budgets, schedule, reward model and labeler settings.
+        algorithm: an SB3 (or sb3-contrib) algorithm name.
+        algorithm_kwargs: extra constructor arguments of the algorithm.
+        labeler: anything with ``label(queries) -> records``; default: a
+            :class:`SegmentLabeler` over true returns with the config's noise.
+        log_dir: TensorBoard + CSV logs (``None``: keep :attr:`history` only).
+        checkpoint_dir: where :meth:`checkpoint` writes after every round (``None``: never).
+    """
+
+    def __init__(self, env_id: str, config: LoopConfig | None = None, *,
+                 algorithm: str = "PPO", algorithm_kwargs: dict[str, Any] | None = None,
+                 labeler: Any = None, log_dir: str | Path | None = None,
+                 checkpoint_dir: str | Path | None = None) -> None:
+        self.env_id, self.config = env_id, config or LoopConfig()
+        self.algorithm, self.algorithm_kwargs = algorithm, dict(algorithm_kwargs or {})
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        cfg = self.config
+        self.collect_env = make_rlhf_env(env_id, horizon=cfg.horizon)
+        self.bank = SegmentBank()
+        self.records: list[FeedbackRecord] = []
+        self.labeler = labeler or SegmentLabeler(self.bank, temperature=cfg.temperature,
+                                                 error_rate=cfg.error_rate, seed=cfg.seed,
+                                                 task=env_id)
+        self.ensemble = TrajectoryRewardEnsemble.build(
+            self.collect_env.observation_space, self.collect_env.action_space,
+            cfg.ensemble_size, RewardNetConfig(hidden=tuple(cfg.hidden)), seed=cfg.seed)
+        self.venv = self._make_venv()
+        self.agent = _algorithm_class(algorithm)("MlpPolicy", self.venv, seed=cfg.seed,
+                                                 verbose=0, **self.algorithm_kwargs)
+        self.state = LoopState()
+        self._rng = np.random.default_rng(cfg.seed)
+        self._setup_logger()
+
+    # -- construction -------------------------------------------------------------------
+    def _make_venv(self) -> LearnedRewardVecEnv:
+        from stable_baselines3.common.env_util import make_vec_env
+
+        cfg = self.config
+        venv = make_vec_env(lambda: make_rlhf_env(self.env_id, horizon=cfg.horizon),
+                            n_envs=cfg.n_envs, seed=cfg.seed)
+        return LearnedRewardVecEnv(venv, self.ensemble)
+
+    def _setup_logger(self) -> None:
+        if self.log_dir is None:
+            return
+        from stable_baselines3.common.logger import configure
+
+        formats = ["csv"]
+        try:
+            import tensorboard  # noqa: F401
+
+            formats.append("tensorboard")
+        except ImportError:
+            pass
+        self.agent.set_logger(configure(str(self.log_dir), formats))
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """One dict of metrics per finished round."""
+        return self.state.history
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> list[dict[str, float]]:
+        """Run the remaining rounds (all of them, or those left after :meth:`resume`)."""
+        cfg = self.config
+        schedule = label_schedule(cfg.total_labels, cfg.rounds, cfg.initial_label_fraction,
+                                  cfg.schedule)
+        steps = cfg.total_timesteps // cfg.rounds
+        while self.state.round < cfg.rounds:
+            left = cfg.total_labels - self.state.labels_used
+            last = self.state.round == cfg.rounds - 1
+            self.run_round(left if last else min(schedule[self.state.round], left), steps)
+        return self.history
+
+    def run_round(self, n_labels: int, n_steps: int) -> dict[str, float]:
+        """One round: collect → select → label → fit the reward → train the agent → log."""
+        r = self.state.round
+        self._rng = np.random.default_rng([self.config.seed, r])
+        new: list[FeedbackRecord] = []
+        before = val_acc = float("nan")
+        if n_labels > 0:
+            candidates = self.collect_segments(n_labels * self.config.candidates_per_label)
+            new = self.label(self.select_queries(candidates, n_labels))
+            before = self.accuracy_on(new) if self.records else float("nan")
+            self.records.extend(new)
+            val_acc = self.fit_reward()
+        self.venv.episode_true_returns.clear()
+        self.venv.episode_learned_returns.clear()
+        self.agent.learn(n_steps, reset_num_timesteps=False)
+        self.state.labels_used += len(new)
+        self.state.round += 1
+        metrics = self._metrics(val_acc, before)
+        self.state.history.append(metrics)
+        self._log(metrics)
+        if self.checkpoint_dir is not None:
+            self.checkpoint(self.checkpoint_dir)
+        return metrics
+
+    def collect_segments(self, n_pairs: int) -> list[tuple[Segment, Segment]]:
+        """Candidate segment pairs from the current agent's rollouts (added to the bank)."""
+        cfg = self.config
+        horizon = getattr(self.collect_env.unwrapped, "horizon", None) or cfg.segment_length
+        steps = max(2 * n_pairs * cfg.segment_length // 4, 2 * horizon)
+        trajs = collect_trajectories(self.collect_env, self.agent, steps,
+                                     seed=int(self._rng.integers(2**31)))
+        segs = sample_segments(trajs, cfg.segment_length, 2 * n_pairs, self._rng, self.env_id)
+        self.bank.add(segs)
+        return [(segs[2 * i], segs[2 * i + 1]) for i in range(n_pairs)]
+
+    def select_queries(self, pairs: list[tuple[Segment, Segment]], n: int
+                       ) -> list[ComparisonQuery]:
+        """The ``n`` pairs to ask about (uncertainty selection once a model is trained)."""
+        queries = [segment_query(a, b, self.env_id) for a, b in pairs]
+        if self.config.selection == "random" or not self.records \
+                or self.config.ensemble_size < 2:
+            idx = RandomSelector().select(queries, n, self._rng)
+        else:
+            selector = UncertaintySelector(
+                lambda _p, refs: segment_returns(self.ensemble, self.bank, refs))
+            idx = selector.select(queries, n, self._rng)
+        return [queries[int(i)] for i in idx]
+
+    def label(self, queries: list[ComparisonQuery]) -> list[FeedbackRecord]:
+        """Ask the labeler."""
+        return list(self.labeler.label(queries))
+
+    def fit_reward(self) -> float:
+        """Retrain the ensemble on every label so far; returns held-out accuracy."""
+        cfg = self.config
+        tcfg = default_trainer_config(epochs=cfg.reward_epochs,
+                                      seed=cfg.seed * 1000 + self.state.round)
+        results = fit_segment_ensemble(self.ensemble, self.records, self.bank, tcfg)
+        return validation_accuracy(results)
+
+    def accuracy_on(self, records: list[FeedbackRecord]) -> float:
+        """Share of strict comparisons the current ensemble ranks as the labeler did."""
+        comps = [r for r in records if isinstance(r, Comparison) and r.preference != "tie"]
+        if not comps:
+            return float("nan")
+        chosen = segment_returns(self.ensemble, self.bank, [c.chosen for c in comps])
+        rejected = segment_returns(self.ensemble, self.bank, [c.rejected for c in comps])
+        return float(np.mean(chosen.mean(0) > rejected.mean(0)))
+
+    # -- metrics -----------------------------------------------------------------------------
+    def _metrics(self, val_acc: float, new_acc: float) -> dict[str, float]:
+        def mean(values: Any) -> float:
+            return float(np.mean(values)) if len(values) else float("nan")
+
+        return {
+            "round": float(self.state.round),
+            "env_steps": float(self.agent.num_timesteps),
+            "labels_used": float(self.state.labels_used),
+            "true_return": mean(self.venv.episode_true_returns),
+            "learned_return": mean(self.venv.episode_learned_returns),
+            "reward_val_accuracy": val_acc,
+            "new_label_accuracy": new_acc,
+        }
+
+    def _log(self, metrics: dict[str, float]) -> None:
+        if self.log_dir is None:
+            return
+        logger = self.agent.logger
+        for key, value in metrics.items():
+            if key not in ("round", "env_steps") and np.isfinite(value):
+                logger.record(f"rlhf/{key}", value)
+        logger.dump(self.agent.num_timesteps)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def checkpoint(self, directory: str | Path) -> Path:
+        """Write agent, reward model, segments, feedback and loop state to ``directory``."""
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        self.agent.save(path / "agent.zip")
+        torch.save(self.ensemble.state_dict(), path / "reward_model.pt")
+        self.bank.save(path / "segments.npz")
+        with open(path / "feedback.jsonl", "w", encoding="utf-8") as fh:
+            for rec in self.records:
+                fh.write(json.dumps(rec.to_dict()) + "\n")
+        state = {"env_id": self.env_id, "algorithm": self.algorithm,
+                 "config": asdict(self.config), **asdict(self.state)}
+        tmp = path / "state.json.tmp"
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(path / "state.json")  # written last: a checkpoint is complete or absent
+        return path
+
+    @classmethod
+    def resume(cls, directory: str | Path, *, config: LoopConfig | None = None,
+               **kwargs: Any) -> PreferenceLearningLoop:
+        """Rebuild a loop from :meth:`checkpoint` output; ``config`` may extend the run
+        (e.g. more rounds or labels)."""
+        path = Path(directory)
+        if not (path / "state.json").exists():
+            raise ConfigError(f"{path} holds no checkpoint (no state.json); run the loop with "
+                              "checkpoint_dir= first.")
+        state = json.loads((path / "state.json").read_text())
+        saved = state["config"]
+        saved["hidden"] = tuple(saved["hidden"])
+        loop = cls(state["env_id"], config or LoopConfig(**saved),
+                   algorithm=state["algorithm"], **kwargs)
+        loop.ensemble.load_state_dict(torch.load(path / "reward_model.pt"))
+        loop.bank.add(SegmentBank.load(path / "segments.npz").segments())
+        with open(path / "feedback.jsonl", encoding="utf-8") as fh:
+            loop.records = [record_from_dict(json.loads(line)) for line in fh if line.strip()]
+        loop.agent = loop.agent.load(path / "agent.zip", env=loop.venv)
+        loop._setup_logger()
+        loop.state = LoopState(state["round"], state["labels_used"], state["history"])
+        return loop
+
+
+def with_overrides(config: LoopConfig, **changes: Any) -> LoopConfig:
+    """A copy of ``config`` with some fields changed (validated again)."""
+    return replace(config, **changes)
+
+
+__all__ = ["ALGORITHMS", "SCHEDULES", "SELECTIONS", "LoopConfig", "LoopState",
+           "PreferenceLearningLoop", "label_schedule", "with_overrides"]

@@ -83,7 +83,7 @@ class TokenPPOConfig:
     lora_r: int = 0
     """LoRA rank (0: train all weights). LoRA needs ``peft``; the reference is then the base
     model with adapters disabled, sharing its frozen weights."""
-    lora_alpha: float = 16.0
+    lora_alpha: int = 16
     """LoRA scaling α."""
     lora_target_modules: tuple[str, ...] = ("q_proj", "v_proj")
     """Module names that get LoRA adapters."""

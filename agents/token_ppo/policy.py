@@ -47,12 +47,12 @@ def vocab_size(lm: Any) -> int:
     return int(lm.get_input_embeddings().weight.shape[0])
 
 
-def _apply_lora(lm: Any, r: int, alpha: float, targets: tuple[str, ...]) -> Any:
+def _apply_lora(lm: Any, r: int, alpha: int, targets: tuple[str, ...]) -> Any:
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError as exc:
         raise MissingDependencyError("peft", "LoRA (lora_r > 0)") from exc
-    config = LoraConfig(r=r, lora_alpha=alpha,  # type: ignore[arg-type]  # peft accepts floats target_modules=list(targets), lora_dropout=0.0,
+    config = LoraConfig(r=r, lora_alpha=alpha, target_modules=list(targets), lora_dropout=0.0,
                         bias="none", task_type="CAUSAL_LM")
     return get_peft_model(lm, config)
 
@@ -64,7 +64,7 @@ class PolicyWithValue(nn.Module):
     copy of ``lm`` as it is now); or pass another causal LM with the same vocabulary.
     """
 
-    def __init__(self, lm: Any, *, lora_r: int = 0, lora_alpha: float = 16.0,
+    def __init__(self, lm: Any, *, lora_r: int = 0, lora_alpha: int = 16,
                  lora_target_modules: tuple[str, ...] = ("q_proj", "v_proj"),
                  reference: Any = None, seed: int = 0) -> None:
         super().__init__()

@@ -48,6 +48,8 @@ from rlhf_env.rewards.embedding_cache import EmbeddingCache
 from rlhf_env.rewards.heads import HeadConfig, build_head
 
 POOLINGS = ("mean", "cls")
+LOAD_OVERRIDES = frozenset({"batch_size", "cache_size", "max_length", "freeze_backbone"})
+"""Config fields :meth:`EncoderHeadReward.from_pretrained` may change: none alters the weights."""
 
 
 @dataclass(frozen=True)
@@ -265,8 +267,13 @@ class EncoderHeadReward(nn.Module):
     def from_pretrained(cls, folder: str | Path, *, device: Any = None,
                         **overrides: Any) -> EncoderHeadReward:
         """Load a folder written by :meth:`save_pretrained`. ``overrides`` replace config
-        fields that do not change the weights (``batch_size``, ``cache_size``…)."""
+        fields that do not change the weights (see :data:`LOAD_OVERRIDES`)."""
         from safetensors.torch import load_file
+
+        fixed = sorted(set(overrides) - LOAD_OVERRIDES)
+        if fixed:
+            raise ConfigError(f"from_pretrained cannot override {fixed} (the saved weights "
+                              f"depend on them); allowed: {sorted(LOAD_OVERRIDES)}.")
 
         folder = Path(folder).expanduser()
         body = read_folder_config(folder)

@@ -111,6 +111,13 @@ def test_config_is_validated(fields):
         EncoderHeadConfig(**fields)
 
 
+def test_from_pretrained_only_overrides_weight_free_settings(tmp_path):
+    folder = _model().save_pretrained(tmp_path / "rm")
+    assert EncoderHeadReward.from_pretrained(folder, batch_size=7).config.batch_size == 7
+    with pytest.raises(ConfigError, match=r"cannot override \['head'\]"):
+        EncoderHeadReward.from_pretrained(folder, head=HeadConfig(kind="mlp"))
+
+
 def test_from_pretrained_rejects_other_folders(tmp_path):
     with pytest.raises(ModelLoadError, match="not an encoder-head"):
         EncoderHeadReward.from_pretrained(tmp_path)

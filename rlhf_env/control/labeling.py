@@ -76,7 +76,9 @@ class SegmentLabeler:
         return [r for r in self.labeler.label(queries) if isinstance(r, Comparison)]
 
     def compare_segments(self, pairs: Sequence[tuple[Segment, Segment]]) -> list[Comparison]:
-        """Label ``(a, b)`` segment pairs (the segments are added to the bank)."""
+        """Label ``(a, b)`` segment pairs (added to the bank); pairs of one identical segment
+        are skipped, since a comparison needs two different items."""
+        pairs = [(a, b) for a, b in pairs if a.id != b.id]
         self.bank.add(s for pair in pairs for s in pair)
         return self.label([segment_query(a, b, self.task) for a, b in pairs])
 

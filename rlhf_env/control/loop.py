@@ -274,7 +274,8 @@ class PreferenceLearningLoop:
                                      seed=int(self._rng.integers(2**31)))
         segs = sample_segments(trajs, cfg.segment_length, 2 * n_pairs, self._rng, self.env_id)
         self.bank.add(segs)
-        return [(segs[2 * i], segs[2 * i + 1]) for i in range(n_pairs)]
+        return [(segs[2 * i], segs[2 * i + 1]) for i in range(n_pairs)
+                if segs[2 * i].id != segs[2 * i + 1].id]
 
     def select_queries(self, pairs: list[tuple[Segment, Segment]], n: int
                        ) -> list[ComparisonQuery]:

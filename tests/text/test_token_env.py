@@ -279,3 +279,12 @@ def test_counting_reward_sees_decoded_text():
     great = word_ids(env, ["great"])[0]
     total = sum(env.step(action_of(env, great))[1] for _ in range(4))
     assert total == 4.0 and reward.calls == [1]
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from rlhf_env.text import token_env
+
+    result = doctest.testmod(token_env)
+    assert result.attempted > 0 and result.failed == 0

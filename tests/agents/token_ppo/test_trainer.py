@@ -1,0 +1,116 @@
+"""The token-level PPO trainer end to end on the tiny Llama and the keyword rule task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.token_ppo import load_checkpoint, save_checkpoint
+
+
+def _weights(trainer) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in trainer.policy.state_dict().items()}
+
+
+def test_reward_rises_on_the_keyword_task(make_trainer, word_ids):
+    trainer = make_trainer(batch_size=16, minibatch_size=8, ppo_epochs=2, learning_rate=3e-3,
+                           kl_coef=0.01, allowed_token_ids=word_ids)
+    metrics = trainer.train(14)
+    first = np.mean([m["score"] for m in metrics[:3]])
+    last = np.mean([m["score"] for m in metrics[-3:]])
+    assert first < 2.0  # random choice among 13 tokens: ≈ 4 · 4/13 keywords
+    assert last > 3.0 and last > first + 1.0
+    assert all(m["kl"] >= 0 for m in metrics)
+    assert metrics[-1]["kl"] > 0  # moved away from the reference
+
+
+def test_an_update_changes_the_parameters_and_logs_everything(make_trainer, tmp_path):
+    trainer = make_trainer(learning_rate=1e-3, log_dir=str(tmp_path / "tb"))
+    before = _weights(trainer)
+    m = trainer.step()
+    after = _weights(trainer)
+    changed = [k for k in before if not k.startswith("reference.")
+               and not torch.equal(before[k], after[k])]
+    assert any(k.startswith("value_head.") for k in changed)
+    assert any(k.startswith("lm.") for k in changed)
+    ref = [k for k in before if k.startswith("reference.")]
+    assert ref and all(torch.equal(before[k], after[k]) for k in ref)  # reference stays frozen
+    for key in ("score", "kl", "kl_k1", "kl_coef", "entropy", "clip_fraction", "approx_kl",
+                "value_loss", "explained_variance", "policy_loss", "samples"):
+        assert key in m
+    trainer.close()
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("estimator", ["rloo", "grpo"])
+def test_critic_free_estimators_train(make_trainer, word_ids, estimator):
+    trainer = make_trainer(advantage=estimator, group_size=4, learning_rate=1e-3,
+                           allowed_token_ids=word_ids)
+    before = _weights(trainer)
+    m = trainer.step()
+    assert "value_loss" not in m
+    assert not torch.equal(before["lm.model.embed_tokens.weight"],
+                           trainer.policy.state_dict()["lm.model.embed_tokens.weight"])
+    rollout = trainer.collect_rollout()  # rows of a group answer the same prompt
+    assert rollout.prompts[0:4] == [rollout.prompts[0]] * 4
+    assert rollout.prompts[4:8] == [rollout.prompts[4]] * 4
+
+
+@pytest.mark.parametrize(("target", "direction"), [(1e-4, 1), (1e4, -1)])
+def test_adaptive_kl_coefficient_moves_toward_its_target(make_trainer, word_ids, target,
+                                                         direction):
+    trainer = make_trainer(adaptive_kl=True, kl_coef=0.1, target_kl=target, kl_horizon=16,
+                           learning_rate=3e-3, allowed_token_ids=word_ids)
+    coefs = [m["kl_coef"] for m in trainer.train(4)] + [trainer.kl_controller.value]
+    steps = np.diff(coefs[1:])  # after the first update the policy differs from the reference
+    assert (np.sign(steps) == direction).all()
+
+
+def test_missing_eos_penalty_lowers_rewards_of_unfinished_responses(make_trainer, word_ids):
+    trainer = make_trainer(allowed_token_ids=word_ids, missing_eos_penalty=5.0, kl_coef=0.0)
+    rollout = trainer.collect_rollout()
+    _, rewards = trainer.compute_rewards(rollout)
+    totals = rewards.sum(-1)
+    hit = rollout.generation.hit_limit
+    assert hit.any()
+    assert torch.allclose(totals[hit], rollout.scores[hit] - 5.0)
+    assert torch.allclose(totals[~hit], rollout.scores[~hit])
+
+
+def test_resume_equals_uninterrupted(make_trainer, word_ids, tmp_path):
+    kwargs = {"allowed_token_ids": word_ids, "learning_rate": 3e-3, "adaptive_kl": True,
+              "target_kl": 0.5, "kl_horizon": 32, "seed": 7, "grad_accum_steps": 2}
+    straight = make_trainer(**kwargs)
+    straight.train(4)
+
+    first = make_trainer(**kwargs)
+    first.train(2)
+    save_checkpoint(first, tmp_path / "ckpt.pt")
+    first.train(1)  # work done after the checkpoint must not leak into the resumed run
+    resumed = load_checkpoint(make_trainer(**kwargs), tmp_path / "ckpt.pt")
+    resumed.train(2)
+
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    strip = [{k: v for k, v in m.items() if k != "seconds"} for m in straight.metrics]
+    assert strip == [{k: v for k, v in m.items() if k != "seconds"} for m in resumed.metrics]
+    assert straight.kl_controller.value == resumed.kl_controller.value
+    other_seed = make_trainer(**{**kwargs, "seed": 8})
+    other_seed.train(1)
+    assert other_seed.metrics[0]["samples"] != straight.metrics[0]["samples"] or \
+        other_seed.metrics[0]["score"] != straight.metrics[0]["score"]
+
+
+def test_lora_shares_the_frozen_base_as_reference(make_trainer):
+    pytest.importorskip("peft")
+    trainer = make_trainer(lora_r=4, learning_rate=1e-2)
+    assert trainer.policy.reference is None
+    names = [n for n, p in trainer.policy.named_parameters() if p.requires_grad]
+    assert names and all("lora_" in n or n.startswith("value_head.") for n in names)
+    base_before = {n: p.detach().clone() for n, p in trainer.policy.named_parameters()
+                   if not p.requires_grad}
+    trainer.train(2)
+    assert trainer.metrics[-1]["kl"] > 0  # the adapters moved the policy off the base
+    assert all(torch.equal(p, base_before[n]) for n, p in trainer.policy.named_parameters()
+               if not p.requires_grad)

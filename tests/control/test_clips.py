@@ -1,0 +1,56 @@
+"""Segments become clips, wait in the labeling queue, and the answers train a reward model."""
+
+from __future__ import annotations
+
+import io
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from PIL import Image
+
+from rlhf_env.control.clips import draw_cartpole, enqueue_segment_pairs, write_clip
+from rlhf_env.control.models import TrajectoryRewardNet
+from rlhf_env.control.segments import SegmentBank
+from rlhf_env.control.training import fit_segment_model
+from rlhf_env.errors import ConfigError
+from rlhf_env.feedback.records import Comparison
+from rlhf_env.feedback.store import FeedbackStore
+from rlhf_env.feedback.terminal import TerminalLabeler
+
+
+def test_cartpole_frames_show_the_failure() -> None:
+    upright = draw_cartpole(np.array([0.0, 0.0, 0.0, 0.0]))
+    fallen = draw_cartpole(np.array([0.0, 0.0, 0.5, 0.0]))
+    red = np.array([200, 30, 30], dtype=np.uint8)
+    assert not (upright == red).all(axis=2).any()
+    assert (fallen == red).all(axis=2).sum() > 20
+
+
+def test_write_clip_makes_an_animated_gif(tmp_path) -> None:
+    frames = np.stack([draw_cartpole(np.array([x, 0, 0, 0])) for x in np.linspace(-1, 1, 6)])
+    path = write_clip(frames, tmp_path / "c.gif")
+    with Image.open(path) as img:
+        assert img.n_frames == 6 and img.size == (160, 100)
+    with pytest.raises(ConfigError, match="must end in .gif or .mp4"):
+        write_clip(frames, tmp_path / "c.avi")
+
+
+def test_queued_clips_are_labeled_in_the_terminal_and_train(cartpole_segments, tmp_path) -> None:
+    segs = [s for s in cartpole_segments if s.true_return in (0.0, 20.0)][:6]
+    pairs = [(segs[0], segs[1]), (segs[2], segs[3]), (segs[4], segs[5])]
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    ids = enqueue_segment_pairs(store, pairs, tmp_path / "clips", task="cartpole")
+    assert len(ids) == 3 and len(list((tmp_path / "clips").glob("*.gif"))) == 6
+    out = io.StringIO()
+    TerminalLabeler(store, "alice", stdin=io.StringIO("1\n2\n1\n"), stdout=out).run()
+    assert ".gif" in out.getvalue()  # the terminal shows the clips as files to open
+    records = [r for r in store.records() if isinstance(r, Comparison)]
+    assert len(records) == 3 and records[0].response_a.endswith(".gif")
+    bank = SegmentBank(segs)
+    assert bank.get(records[0].chosen).id == segs[0].id  # clip path → segment
+    env = gym.make("CartPole-v1")
+    net = TrajectoryRewardNet(env.observation_space, env.action_space, seed=0)
+    before = [p.detach().clone() for p in net.parameters()]
+    fit_segment_model(net, records, bank)
+    assert any(not np.allclose(a, b.detach()) for a, b in zip(before, net.parameters()))

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rlhf_env.errors import ConfigError, ModelLoadError, UnknownNameError
-from rlhf_env.rewards._format import CONFIG_FILE, is_encoder_head_folder
+from rlhf_env.rewards._format import CONFIG_FILE, read_folder_config
 
 ENTRY_POINT_GROUP = "rlhf_env.reward_models"
 
@@ -123,18 +123,36 @@ def _from_name(name: str, kwargs: dict[str, Any]) -> Any | None:
     return None
 
 
-def _from_folder(folder: Path, kwargs: dict[str, Any]) -> Any:
-    if is_encoder_head_folder(folder):
-        from rlhf_env.rewards.encoder_head import EncoderHeadReward
+FOLDER_FORMATS: dict[str, str] = {
+    "rlhf_env.encoder_head": "rlhf_env.rewards.encoder_head:EncoderHeadReward",
+    "rlhf_env.annotator_conditioned":
+        "rlhf_env.feedback.training.conditioned:AnnotatorConditionedReward",
+}
+"""Saved-folder formats (the ``"format"`` key of ``config.json``) → the class whose
+``from_pretrained(folder, **kwargs)`` loads them. Strings, so nothing imports until used."""
 
-        return EncoderHeadReward.from_pretrained(folder, **kwargs)
+
+def register_folder_format(format_name: str, loader: str, overwrite: bool = False) -> None:
+    """Let :func:`make_reward_model` load folders whose config says ``"format": format_name``
+    with ``loader`` (``"module:Class"``, a class with ``from_pretrained(folder, **kwargs)``)."""
+    if format_name in FOLDER_FORMATS and not overwrite:
+        raise ConfigError(f"the folder format {format_name!r} is registered already; pass "
+                          f"overwrite=True to replace it.")
+    FOLDER_FORMATS[format_name] = loader
+
+
+def _from_folder(folder: Path, kwargs: dict[str, Any]) -> Any:
+    config = read_folder_config(folder)
+    loader = FOLDER_FORMATS.get(str((config or {}).get("format")))
+    if loader is not None:
+        return _import_path(loader).from_pretrained(folder, **kwargs)
     if (folder / CONFIG_FILE).is_file():
         from rlhf_env.rewards.hf_classifier import HFClassifierReward
 
         return HFClassifierReward(str(folder), **kwargs)
     raise ModelLoadError(
-        f"{folder} has no config.json, so it is neither an encoder-head reward model (saved "
-        f"with EncoderHeadReward.save_pretrained) nor a Hugging Face classifier folder."
+        f"{folder} has no config.json, so it is neither a reward model saved here (formats: "
+        f"{', '.join(FOLDER_FORMATS)}) nor a Hugging Face classifier folder."
     )
 
 

@@ -135,3 +135,32 @@ def test_folder_without_config_and_hub_id(tmp_path):
         make_reward_model(tmp_path)
     with pytest.raises(ModelLoadError, match="Offline options"):
         make_reward_model("someone-xyz/missing-reward-model")
+
+
+def test_folder_formats_dispatch_on_the_config_format(tmp_path):
+    import json
+
+    from rlhf_env.errors import ConfigError
+    from rlhf_env.rewards import make_reward_model
+    from rlhf_env.rewards.registry import FOLDER_FORMATS, register_folder_format
+
+    class Loader:
+        @classmethod
+        def from_pretrained(cls, folder, **kwargs):
+            return ("loaded", str(folder), kwargs)
+
+    import sys
+    import types
+
+    module = types.ModuleType("fake_format_module")
+    module.Loader = Loader
+    sys.modules["fake_format_module"] = module
+    (tmp_path / "config.json").write_text(json.dumps({"format": "test.fake"}), encoding="utf-8")
+    register_folder_format("test.fake", "fake_format_module:Loader")
+    try:
+        assert make_reward_model(str(tmp_path), x=1) == ("loaded", str(tmp_path), {"x": 1})
+        with pytest.raises(ConfigError, match="registered already"):
+            register_folder_format("test.fake", "fake_format_module:Loader")
+    finally:
+        FOLDER_FORMATS.pop("test.fake")
+        sys.modules.pop("fake_format_module")

@@ -1,0 +1,303 @@
+"""Benchmark the token-level PPO trainer against TRL and against bare ``model.generate``.
+
+    python benchmarks/bench_token_ppo.py [--steps 4] [--batch 16] [--group 4]
+        [--new-tokens 16] [--threads 1] [--smollm] [--skip-trl] [--skip-memory]
+
+Same model, prompts, batch and lengths for every contender:
+
+* **training**: our :class:`~agents.token_ppo.TokenPPOTrainer` (RLOO advantages, one PPO
+  epoch, KL against a frozen reference) versus TRL's ``RLOOTrainer`` (``beta`` > 0, so it also
+  keeps a reference model), both on the keyword rule reward, ``batch`` completions per step in
+  groups of ``group`` per prompt. Reported: episodes/s and generated tokens/s after one
+  warm-up step, and the ratio ours / TRL.
+* **generation**: our KV-cached sampler (which also returns log-probs and values) versus a
+  bare ``model.generate(do_sample=True)`` on the same prompt batch, tokens/s and the ratio.
+* **memory**: peak RSS of a fresh process running two training steps, full fine-tuning
+  (reference = frozen copy) versus LoRA (reference = the shared base), when ``peft`` is
+  installed.
+
+The default model is a random-init Llama sized like a small real model (6 layers, 256 wide,
+tiny tokenizer, 5.2M parameters); ``--smollm`` uses the bundled SmolLM2-135M-Instruct (slow
+on CPU). Results: ``benchmarks/results/token_ppo.json`` and ``.md`` (``token_ppo_smollm``
+with ``--smollm``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import machine, write_results  # noqa: E402
+
+PROMPTS = [
+    "Write a short review of your favourite cafe.", "Describe your weekend in one sentence.",
+    "Say something about the weather today.", "Tell a friend about a movie you saw.",
+    "Write a message to thank a colleague.", "Describe the food at a new restaurant.",
+    "What do you think of your new phone?", "Write one line about a trip to the sea.",
+]
+"""The prompts every contender uses."""
+
+
+def build_model(smollm: bool, seed: int = 0) -> tuple[Any, str]:
+    """The benchmark policy and the model name whose tokenizer the env uses."""
+    from rlhf_env.models import load_causal_lm
+
+    if smollm:
+        return load_causal_lm("smollm2-135m-instruct"), "smollm2-135m-instruct"
+    from rlhf_env.models.tiny import tiny_causal_lm
+
+    model = tiny_causal_lm(seed=seed, hidden_size=256, intermediate_size=768,
+                           num_hidden_layers=6, num_attention_heads=8, num_key_value_heads=4)
+    return model, "tiny-random-llama"
+
+
+def _env(args: argparse.Namespace, model_name: str) -> Any:
+    import gymnasium as gym
+
+    import rlhf_env  # noqa: F401
+
+    return gym.make_vec("RLHF-Text-v0", num_envs=args.batch, task="keyword", model=model_name,
+                        prompts=PROMPTS, max_prompt_tokens=96,
+                        max_response_tokens=args.new_tokens, kl_coef=0.0)
+
+
+def _our_config(args: argparse.Namespace, model_name: str, lora: bool = False) -> Any:
+    from agents.token_ppo import TokenPPOConfig
+
+    return TokenPPOConfig(model=model_name, task="keyword", batch_size=args.batch,
+                          minibatch_size=args.batch, max_new_tokens=args.new_tokens,
+                          advantage="rloo", group_size=args.group, kl_coef=0.05,
+                          learning_rate=1e-5, progress_bar=False, lora_r=8 if lora else 0)
+
+
+def bench_ours(args: argparse.Namespace) -> dict[str, Any]:
+    """Our trainer: seconds per step after one warm-up step."""
+    from agents.token_ppo import TokenPPOTrainer
+
+    model, name = build_model(args.smollm)
+    trainer = TokenPPOTrainer(_our_config(args, name), env=_env(args, name), policy=model)
+    trainer.step()
+    start = time.perf_counter()
+    metrics = [trainer.step() for _ in range(args.steps)]
+    seconds = time.perf_counter() - start
+    tokens = sum(m["response_length"] * args.batch for m in metrics)
+    return {"seconds": seconds, "steps": args.steps, "episodes_per_s": args.steps * args.batch
+            / seconds, "tokens_per_s": tokens / seconds,
+            "mean_response_tokens": tokens / (args.steps * args.batch)}
+
+
+def bench_trl(args: argparse.Namespace) -> dict[str, Any]:
+    """TRL's RLOOTrainer on the same model, prompts, batch, group size and lengths."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import RLOOConfig, RLOOTrainer
+
+    from rlhf_env.models import load_tokenizer
+    from rlhf_env.rewards.rules import KeywordReward
+    from rlhf_env.text.words import KEYWORDS
+
+    model, name = build_model(args.smollm)
+    tokenizer = load_tokenizer(name)
+    reward = KeywordReward(KEYWORDS)
+
+    def keyword_reward(prompts: list, completions: list, **_: Any) -> list[float]:
+        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        return [float(x) for x in reward.score([""] * len(texts), texts)]
+
+    times: list[float] = []
+    lengths: list[float] = []
+
+    class Clock(TrainerCallback):  # type: ignore[misc]
+        def on_step_end(self, *a: Any, **k: Any) -> None:
+            times.append(time.perf_counter())
+
+        def on_log(self, *a: Any, logs: dict | None = None, **k: Any) -> None:
+            if logs and "completions/mean_length" in logs:
+                lengths.append(float(logs["completions/mean_length"]))
+
+    prompts = [{"prompt": [{"role": "user", "content": p}]} for p in PROMPTS] * 64
+    with tempfile.TemporaryDirectory() as out:
+        # TRL builds its reference model from the policy's path: give it a saved folder.
+        model.save_pretrained(f"{out}/model")
+        tokenizer.save_pretrained(f"{out}/model")
+        config = RLOOConfig(
+            output_dir=out, per_device_train_batch_size=args.batch,
+            num_generations=args.group, max_completion_length=args.new_tokens,
+            max_steps=args.steps + 1, learning_rate=1e-5, beta=0.05, logging_steps=1,
+            report_to="none", save_strategy="no", use_cpu=True, bf16=False, seed=0,
+            disable_dropout=True, dataloader_num_workers=0, disable_tqdm=True,
+            model_init_kwargs={"dtype": "float32"})
+        trainer = RLOOTrainer(model=f"{out}/model", reward_funcs=keyword_reward, args=config,
+                              train_dataset=Dataset.from_list(prompts),
+                              processing_class=tokenizer, callbacks=[Clock()])
+        trainer.train()
+    seconds = times[-1] - times[0]
+    mean_len = sum(lengths[1:]) / max(len(lengths) - 1, 1) if lengths else args.new_tokens
+    return {"seconds": seconds, "steps": args.steps,
+            "episodes_per_s": args.steps * args.batch / seconds,
+            "tokens_per_s": args.steps * args.batch * mean_len / seconds,
+            "mean_response_tokens": mean_len}
+
+
+def bench_generation(args: argparse.Namespace, repeats: int = 3) -> dict[str, Any]:
+    """Our sampler (tokens + log-probs + values) versus bare ``model.generate``."""
+    import torch
+
+    from agents.token_ppo import PolicyWithValue, SamplingTransform, generate
+
+    model, name = build_model(args.smollm)
+    env = _env(args, name)
+    obs, _ = env.reset(seed=0, options={"prompt_index": [i % len(PROMPTS)
+                                                         for i in range(args.batch)]})
+    ids, mask = torch.as_tensor(obs["input_ids"]), torch.as_tensor(obs["attention_mask"])
+    keep = mask.any(0)
+    ids, mask = ids[:, keep], mask[:, keep]
+    eos = int(env.unwrapped.core.tokenizer.eos_token_id)
+    policy = PolicyWithValue(model)
+
+    def ours() -> int:
+        gen = generate(policy, ids, mask, max_new_tokens=args.new_tokens, eos_id=eos,
+                       transform=SamplingTransform(), generator=torch.Generator().manual_seed(0))
+        return int(gen.mask.sum())
+
+    def bare() -> int:
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, top_k=0,
+                                 max_new_tokens=args.new_tokens, pad_token_id=eos,
+                                 eos_token_id=eos)
+        new = out[:, ids.shape[1]:]
+        done_before = (new == eos).long().cumsum(1) - (new == eos).long()
+        return int((done_before == 0).sum())
+
+    results = {}
+    for label, fn in (("ours", ours), ("model.generate", bare)):
+        fn()
+        start, tokens = time.perf_counter(), 0
+        for _ in range(repeats):
+            tokens += fn()
+        results[label] = {"tokens_per_s": tokens / (time.perf_counter() - start),
+                          "tokens": tokens}
+    results["ratio"] = results["ours"]["tokens_per_s"] / results["model.generate"]["tokens_per_s"]
+    return results
+
+
+def memory_child(args: argparse.Namespace) -> None:
+    """Run in a fresh process: two training steps; print peak RSS in MiB as JSON."""
+    from agents.token_ppo import TokenPPOTrainer
+
+    model, name = build_model(args.smollm)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    trainer = TokenPPOTrainer(_our_config(args, name, lora=args.memory_child == "lora"),
+                              env=_env(args, name), policy=model)
+    trainer.step()
+    trainer.step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_rss_mib": peak, "after_model_load_mib": base,
+                      "trainable_params": sum(p.numel() for p in
+                                              trainer.policy.trainable_parameters())}))
+
+
+def bench_memory(args: argparse.Namespace) -> dict[str, Any]:
+    """Peak RSS with full fine-tuning and with LoRA, each in a fresh interpreter."""
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        return {"skipped": "peft is not installed"}
+    out = {}
+    for mode in ("full", "lora"):
+        cmd = [sys.executable, __file__, "--memory-child", mode, "--batch", str(args.batch),
+               "--group", str(args.group), "--new-tokens", str(args.new_tokens),
+               "--threads", str(args.threads)] + (["--smollm"] if args.smollm else [])
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _markdown(command: str, payload: dict[str, Any]) -> str:
+    ours, trl, gen = payload["ours"], payload.get("trl"), payload["generation"]
+    lines = [f"# Token-level PPO benchmark\n\n```\n{command}\n```\n",
+             f"Model: {payload['model']}; batch {payload['batch']} (groups of "
+             f"{payload['group']}), up to {payload['new_tokens']} new tokens, "
+             f"{payload['machine']['torch_threads']} torch thread(s), "
+             f"{payload['machine']['cpus']} CPUs.\n",
+             "| trainer | episodes/s | tokens/s | mean response tokens |", "|---|---|---|---|",
+             f"| ours (TokenPPOTrainer, RLOO) | {ours['episodes_per_s']:.2f} | "
+             f"{ours['tokens_per_s']:.1f} | {ours['mean_response_tokens']:.1f} |"]
+    if isinstance(trl, dict) and "episodes_per_s" in trl:
+        lines.append(f"| TRL {payload['trl_version']} RLOOTrainer | {trl['episodes_per_s']:.2f} "
+                     f"| {trl['tokens_per_s']:.1f} | {trl['mean_response_tokens']:.1f} |")
+        lines.append(f"\n**ours / TRL: {payload['speedup_vs_trl']:.2f}x episodes/s.**\n")
+    elif trl is not None:
+        lines.append(f"\nTRL did not run: {trl}\n")
+    lines += ["| generation | tokens/s |", "|---|---|",
+              f"| ours (tokens + log-probs + values) | {gen['ours']['tokens_per_s']:.1f} |",
+              f"| bare model.generate | {gen['model.generate']['tokens_per_s']:.1f} |",
+              f"\n**ours / model.generate: {gen['ratio']:.2f}x.**\n"]
+    mem = payload.get("memory")
+    if isinstance(mem, dict) and "full" in mem:
+        lines += ["| memory | peak RSS (MiB) | trainable params |", "|---|---|---|"]
+        lines += [f"| {k} | {v['peak_rss_mib']:.0f} | {v['trainable_params']:,} |"
+                  for k, v in mem.items()]
+    elif mem:
+        lines.append(f"\nMemory: {mem}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the arguments, run every part, write the result files."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--group", type=int, default=4)
+    p.add_argument("--new-tokens", type=int, default=16)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--smollm", action="store_true")
+    p.add_argument("--skip-trl", action="store_true")
+    p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--memory-child", choices=["full", "lora"], help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.memory_child:
+        memory_child(args)
+        return
+    command = "python benchmarks/bench_token_ppo.py " + " ".join(sys.argv[1:] if argv is None
+                                                                  else argv)
+    payload: dict[str, Any] = {
+        "command": command.strip(), "machine": machine(),
+        "model": "SmolLM2-135M-Instruct" if args.smollm else
+        "random Llama, 6 layers x 256, vocab 2,048 (5.2M params)",
+        "batch": args.batch, "group": args.group, "new_tokens": args.new_tokens,
+        "ours": bench_ours(args), "generation": bench_generation(args)}
+    if not args.skip_trl:
+        import trl
+
+        payload["trl_version"] = trl.__version__
+        try:
+            payload["trl"] = bench_trl(args)
+            payload["speedup_vs_trl"] = (payload["ours"]["episodes_per_s"]
+                                         / payload["trl"]["episodes_per_s"])
+        except Exception as exc:  # noqa: BLE001  (report why TRL could not run)
+            payload["trl"] = f"{type(exc).__name__}: {exc}"
+    if not args.skip_memory:
+        payload["memory"] = bench_memory(args)
+    name = "token_ppo_smollm" if args.smollm else "token_ppo"
+    paths = write_results(name, payload, _markdown(payload["command"], payload))
+    print(_markdown(payload["command"], payload))
+    print("wrote", *paths)
+
+
+if __name__ == "__main__":
+    main()

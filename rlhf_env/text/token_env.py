@@ -69,23 +69,34 @@ class TokenEpisodes:
     """``B`` token-level episodes over one :class:`TextBanditCore`, stepped as a batch.
 
     Row ``b`` holds prompt ``b`` and its response so far. :meth:`step` appends one token per
-    row, computes ``kl_coef · log π_ref(token | prompt, response so far)`` for all rows in
-    one reference forward pass, ends rows at EOS (terminated) or at ``max_response_tokens``
-    (truncated), and scores every ended response in one reward-model (and gold) call.
+    row, computes ``kl_coef · log π_ref(token | prompt, response so far)`` for all rows,
+    ends rows at EOS (terminated) or at ``max_response_tokens`` (truncated), and scores every
+    ended response in one reward-model (and gold) call.
+
+    The reference log-probs come from a :class:`CachedReference` (``kv_cache=True``): one
+    length-1 forward per step for all rows, plus one batched prefill for the rows that
+    started a new prompt. With ``kv_cache=False`` (or a model whose cache layout it does not
+    know) every step is one batched forward over the full left-padded contexts.
     """
 
-    def __init__(self, core: TextBanditCore, rows: int) -> None:
+    def __init__(self, core: TextBanditCore, rows: int, kv_cache: bool = True) -> None:
         self.core = core
         self.limit = core.config.max_response_tokens
         self.length = core.config.max_prompt_tokens + self.limit
         self.episodes: list[_Episode | None] = [None] * rows
+        self.cache: CachedReference | None = None
+        self._fresh: set[int] = set()  # rows whose new context is not in the cache yet
         if core.reference is not None:  # one forward pass for all rows of a step
             core.reference.batch_size = max(core.reference.batch_size, rows)
+            if kv_cache:
+                self.cache = CachedReference(core.reference.model,
+                                             core.tokenizer.pad_token_id, rows)
 
     def start(self, row: int, index: int) -> dict[str, Any]:
         """Begin prompt ``index`` in ``row``; return the reset info."""
         ids, truncated = self.core.encode_prompt(index)
         self.episodes[row] = _Episode(index, ids)
+        self._fresh.add(row)
         return {"prompt": self.core.prompts[index], "prompt_index": index,
                 "prompt_truncated": truncated}
 
@@ -123,6 +134,8 @@ class TokenEpisodes:
         lengths = np.array([len(e.tokens) for e in episodes])
         terminated = np.asarray(tokens) == self.core.vocab.eos_id
         truncated = ~terminated & (lengths >= self.limit)
+        if self.cache is not None and not (terminated | truncated).all():
+            self.cache.advance(tokens)
         rewards = kl.astype(np.float64)
         infos: list[dict[str, Any]] = [{"token": int(t)} for t in tokens]
         ended = np.flatnonzero(terminated | truncated)
@@ -138,6 +151,13 @@ class TokenEpisodes:
         reference = self.core.reference
         if reference is None:
             return np.zeros(len(tokens), dtype=np.float64)
+        if self.cache is not None and self._fresh:
+            rows = sorted(self._fresh)
+            if not self.cache.prefill(rows, [self.context(row) for row in rows]):
+                self.cache = None  # not a plain DynamicCache: full forwards from now on
+            self._fresh.clear()
+        if self.cache is not None:
+            return self.cache.logprobs(tokens)
         contexts = [self.context(row) for row in range(len(tokens))]
         targets = [np.asarray([t], dtype=np.int64) for t in tokens]
         return np.array([lp[0] for lp in reference.token_logprobs(contexts, targets)],
@@ -179,6 +199,133 @@ class TokenEpisodes:
         so_far = self.core.decode([np.asarray(episode.tokens, np.int64)])[0]
         return format_episode({"prompt": self.core.prompts[episode.index]}) + \
             f"SO FAR   {so_far!r}\n"
+
+
+class CachedReference:
+    """``log π_ref`` of each next token from a KV cache kept per row (sub-env).
+
+    The cache of all rows lives in one batch, left-padded along time: row ``b``'s real
+    positions are where ``mask[b]`` is 1, its position ids count them (``lengths[b]``), so
+    RoPE and attention see exactly its unpadded context. After every forward the log-softmax
+    of each row's next-token logits is kept (``next_logp``), so a step's reference log-prob
+    is a lookup; then one forward of the ``B`` new tokens (length 1 each) extends the cache.
+    A new episode in a row is prefilled (all new rows of a step in one forward) and written
+    over that row. Models whose cache is not a plain ``DynamicCache`` (sliding windows,
+    recurrent layers) are not handled: :meth:`prefill` returns ``False`` and the caller
+    falls back to full forwards.
+    """
+
+    def __init__(self, model: Any, pad_id: int, rows: int) -> None:
+        import torch
+
+        self.model = model
+        self.pad_id = int(pad_id)
+        self.device = next(model.parameters()).device
+        self.keys: list[Any] = []
+        self.values: list[Any] = []
+        self.mask = torch.zeros(rows, 0, dtype=torch.long, device=self.device)
+        self.lengths = torch.zeros(rows, dtype=torch.long, device=self.device)
+        self.next_logp: Any = None
+
+    def prefill(self, rows: Sequence[int], contexts: Sequence[np.ndarray]) -> bool:
+        """Encode ``contexts`` (one per row) into the cache; ``False`` if unsupported."""
+        import torch
+
+        width = max(c.size for c in contexts)
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for i, context in enumerate(contexts):
+            ids[i, width - context.size:] = context
+            mask[i, width - context.size:] = 1
+        ids_t, mask_t = (torch.from_numpy(a).to(self.device) for a in (ids, mask))
+        with torch.no_grad():  # (inference tensors could not be updated in place)
+            out = self.model(input_ids=ids_t, attention_mask=mask_t,
+                             position_ids=(mask_t.cumsum(-1) - 1).clamp(min=0),
+                             use_cache=True, logits_to_keep=1)
+        layers = _kv_layers(out.past_key_values)
+        if layers is None:
+            return False
+        self._widen(width, layers, out.logits.shape[-1])
+        index = torch.as_tensor(list(rows), device=self.device)
+        start = self.mask.shape[1] - width
+        for store, fresh in ((self.keys, [k for k, _ in layers]),
+                             (self.values, [v for _, v in layers])):
+            for cached, new in zip(store, fresh, strict=True):
+                cached[index] = 0
+                cached[index, :, start:] = new
+        self.mask[index] = 0
+        self.mask[index, start:] = mask_t
+        self.lengths[index] = mask_t.sum(-1)
+        self.next_logp[index] = out.logits[:, -1].float().log_softmax(-1)
+        return True
+
+    def _widen(self, width: int, layers: list[tuple[Any, Any]], vocab: int) -> None:
+        """Allocate the batch on first use; left-pad it with masked columns to ``width``."""
+        import torch
+
+        rows = self.mask.shape[0]
+        if not self.keys:
+            self.keys = [k.new_zeros(rows, k.shape[1], 0, k.shape[3]) for k, _ in layers]
+            self.values = [v.new_zeros(rows, v.shape[1], 0, v.shape[3]) for _, v in layers]
+            self.next_logp = torch.zeros(rows, vocab, device=self.device)
+        extra = width - self.mask.shape[1]
+        if extra > 0:
+            self.keys = [_left_pad(t, extra) for t in self.keys]
+            self.values = [_left_pad(t, extra) for t in self.values]
+            self.mask = torch.nn.functional.pad(self.mask, (extra, 0))
+
+    def logprobs(self, tokens: np.ndarray) -> np.ndarray:
+        """``log π_ref(tokens[b] | context of row b)``, float64 ``(B,)``."""
+        import torch
+
+        index = torch.as_tensor(np.asarray(tokens), device=self.device)
+        picked = self.next_logp.gather(-1, index[:, None])[:, 0]
+        return picked.cpu().numpy().astype(np.float64)
+
+    def advance(self, tokens: np.ndarray) -> None:
+        """Append one token per row: one forward of length 1 over the cached contexts."""
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache(ddp_cache_data=list(zip(self.keys, self.values, strict=True)))
+        ones = torch.ones_like(self.mask[:, :1])
+        mask = torch.cat([self.mask, ones], dim=1)
+        ids = torch.as_tensor(np.asarray(tokens), device=self.device)[:, None]
+        with torch.no_grad():
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=self.lengths[:, None],
+                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+        layers = _kv_layers(out.past_key_values)
+        if layers is None:  # pragma: no cover - the same model passed prefill
+            raise RuntimeError("the reference model's KV cache changed layout.")
+        self.keys, self.values = [k for k, _ in layers], [v for _, v in layers]
+        self.mask, self.lengths = mask, self.lengths + 1
+        self.next_logp = out.logits[:, -1].float().log_softmax(-1)
+        self._trim()
+
+    def _trim(self) -> None:
+        """Drop leading columns that no row uses any more."""
+        used = self.mask.any(dim=0)
+        first = int(used.int().argmax()) if bool(used.any()) else self.mask.shape[1]
+        if first:
+            self.keys = [t[:, :, first:] for t in self.keys]
+            self.values = [t[:, :, first:] for t in self.values]
+            self.mask = self.mask[:, first:]
+
+
+def _kv_layers(cache: Any) -> list[tuple[Any, Any]] | None:
+    """``(keys, values)`` per layer of a plain ``DynamicCache``, else ``None``."""
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
+        return None
+    pairs = [(getattr(layer, "keys", None), getattr(layer, "values", None)) for layer in layers]
+    return None if any(k is None or v is None for k, v in pairs) else pairs
+
+
+def _left_pad(tensor: Any, extra: int) -> Any:
+    """Prepend ``extra`` zero time steps to a ``(B, H, T, D)`` cache tensor."""
+    import torch
+
+    return torch.nn.functional.pad(tensor, (0, 0, extra, 0))
 
 
 def token_spaces(core: TextBanditCore) -> tuple[spaces.Dict, TokenDiscrete]:
@@ -331,4 +478,5 @@ class TextTokenEnv(gym.Env):
         return self.episodes.render_lines(0, self._last)
 
 
-__all__ = ["TextTokenEnv", "TokenDiscrete", "TokenEpisodes", "TokenStep", "check_token_actions"]
+__all__ = ["CachedReference", "TextTokenEnv", "TokenDiscrete", "TokenEpisodes", "TokenStep",
+           "check_token_actions"]

@@ -17,10 +17,12 @@ from rlhf_env.text.token_env import TokenEpisodes, check_token_actions, pick_pro
 class TextTokenVectorEnv(VectorEnv):
     """``num_envs`` token-level text episodes stepped together.
 
-    Each step appends one token to every sub-env's response. The reference log-probs of all
-    ``num_envs`` tokens come from one batched forward pass (left-padded contexts, position ids
-    from the mask, only the last position through the LM head); every response that ended in
-    the step is scored in one reward-model call (and one gold call).
+    Each step appends one token to every sub-env's response. With a reference model, a KV
+    cache per sub-env (:class:`~rlhf_env.text.token_env.CachedReference`, all sub-envs in
+    one left-padded batch) makes a step's reference log-probs a lookup plus one length-1
+    forward for all sub-envs; sub-envs that start a new prompt are prefilled together in one
+    more forward. Every response that ended in the step is scored in one reward-model call
+    (and one gold call).
 
     Episodes have different lengths, so a sub-env that ends resets in the same step
     (``AutoresetMode.SAME_STEP``): ``step`` returns its next prompt, with the finished

@@ -288,3 +288,48 @@ def test_docstring_example_runs():
 
     result = doctest.testmod(token_env)
     assert result.attempted > 0 and result.failed == 0
+
+
+def _kl_vec(tiny_lm, n=3, **kwargs):
+    return gym.make_vec("RLHF-TextToken-v0", num_envs=n, **{
+        **KW, "kl_coef": 1.0, "reference_model": tiny_lm, "reward_model": FixedReward(),
+        "max_prompt_tokens": 64, **kwargs})
+
+
+def test_kv_cache_gives_the_full_forward_logprobs_with_one_token_forwards(tiny_lm):
+    cached, full = _kl_vec(tiny_lm), _kl_vec(tiny_lm)
+    full.episodes.cache = None  # the reference path without a cache: full contexts each step
+    lengths: list[int] = []
+    hook = tiny_lm.register_forward_pre_hook(
+        lambda _, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
+    acts = _actions(np.random.default_rng(1), cached.core.vocab.eos_action, 14, 3)
+    try:
+        cached.reset(seed=4)
+        full.reset(seed=4)
+        calls, width = [], []
+        for t in range(14):
+            before = len(lengths)
+            _, r_cached, *_ = cached.step(acts[t])
+            calls.append(lengths[before:])
+            width.append(cached.episodes.cache.mask.shape[1])
+            _, r_full, *_ = full.step(acts[t])
+            np.testing.assert_allclose(r_cached, r_full, rtol=1e-4, atol=1e-4)
+    finally:
+        hook.remove()
+    # per step: at most one prefill of the rows that started a prompt, one length-1 forward
+    assert all(len(c) <= 2 and sum(n > 1 for n in c) <= 1 for c in calls)
+    assert sum(n == 1 for c in calls for n in c) >= 10
+    assert max(width) <= 64 + 4 + 1  # leading columns no row uses are dropped
+
+
+def test_kv_cache_falls_back_to_full_forwards_for_unknown_cache_layouts(tiny_lm, monkeypatch):
+    from rlhf_env.text import token_env
+
+    reference = _kl_vec(tiny_lm, n=2)
+    reference.reset(seed=0)
+    want = reference.step(np.array([3, 5]))[1]
+    monkeypatch.setattr(token_env, "_kv_layers", lambda cache: None)
+    venv = _kl_vec(tiny_lm, n=2)
+    venv.reset(seed=0)
+    np.testing.assert_allclose(venv.step(np.array([3, 5]))[1], want, rtol=1e-4, atol=1e-4)
+    assert venv.episodes.cache is None

@@ -50,6 +50,14 @@ def _custom_reward_function(out: str) -> None:
     assert after > before
 
 
+def _feedback_to_reward_model(out: str) -> None:
+    assert re.search(r"^records\s+168$", out, re.M), out  # 120 pairs + 2 x 24 shared
+    kappa = re.search(rf"^comparison\s+\d+\s+{NUMBER}\s+({NUMBER})", out, re.M)
+    assert kappa and 0.0 < float(kappa.group(1)) <= 1.0, out
+    assert re.search(rf"held-out pairwise accuracy {NUMBER} on \d+ pairs", out)
+    assert re.search(rf"with the trained reward model: .* -> score {NUMBER}", out)
+
+
 def _prints_a_number(out: str) -> None:
     """Examples without a specific check must at least print a result."""
     assert re.search(r"\d", out), out
@@ -59,6 +67,7 @@ CHECKS = {
     "random_rollout.py": _random_rollout,
     "sb3_ppo.py": _sb3_ppo,
     "custom_reward_function.py": _custom_reward_function,
+    "feedback_to_reward_model.py": _feedback_to_reward_model,
 }
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.distributions import Distribution
@@ -109,6 +110,7 @@ class CausalLMPolicy(ActorCriticPolicy):
         n_actions = int(self.action_space.n)  # type: ignore[attr-defined]
         vocab = int(self.lm.get_output_embeddings().weight.shape[0])
         self.register_buffer("action_token_ids", self._action_index(n_actions, vocab))
+        self._check_ids_fit(int(self.lm.get_input_embeddings().weight.shape[0]))
         hidden = int(self.lm.get_input_embeddings().weight.shape[1])
         self.value_net = nn.Linear(hidden, 1)
         nn.init.zeros_(self.value_net.weight)
@@ -134,6 +136,19 @@ class CausalLMPolicy(ActorCriticPolicy):
             raise ConfigError(f"action_token_ids {bad[:3]} are outside the LM's vocabulary "
                               f"[0, {vocab - 1}].")
         return torch.tensor(ids, dtype=torch.long)
+
+    def _check_ids_fit(self, embeddings: int) -> None:
+        """The observation's largest token id must index the LM's embedding table."""
+        space = getattr(self.observation_space, "spaces", {}).get("input_ids")
+        if space is None:
+            raise ConfigError("CausalLMPolicy needs a Dict observation space with 'input_ids' "
+                              "and 'attention_mask' (use it with RLHF-TextToken-v0).")
+        high = int(np.max(space.high))
+        if high >= embeddings:
+            raise ConfigError(
+                f"the env's token ids go up to {high} but the LM has {embeddings} embeddings: "
+                f"the policy model must share the env's tokenizer (pass policy_kwargs="
+                f"{{'model': <the env's model>}}).")
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

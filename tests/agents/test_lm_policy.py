@@ -119,3 +119,17 @@ def test_bad_configurations_fail_clearly(space, kwargs, message, tiny_lm):
     env = gym.make(TOKEN_ID, **TINY_KWARGS)
     with pytest.raises(ConfigError, match=message):
         CausalLMPolicy(env.observation_space, space, lambda _: 1e-3, model=tiny_lm, **kwargs)
+
+
+def test_an_lm_with_a_smaller_vocabulary_than_the_env_is_rejected():
+    from rlhf_env.models import tiny_causal_lm
+
+    env = gym.make(TOKEN_ID, **TINY_KWARGS)
+    small = tiny_causal_lm(vocab_size=1000)
+    with pytest.raises(ConfigError, match="share the env's tokenizer"):
+        CausalLMPolicy(env.observation_space, spaces.Discrete(5), lambda _: 1e-3, model=small,
+                       action_token_ids=[1, 2, 3, 4, 5])
+    box = spaces.Box(0, 1, (4,))
+    with pytest.raises(ConfigError, match="Dict observation space"):
+        CausalLMPolicy(box, spaces.Discrete(5), lambda _: 1e-3, model=small,
+                       action_token_ids=[1, 2, 3, 4, 5])

@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import machine, write_results  # noqa: E402
+from benchmarks._common import machine, write_results
 
 PROMPTS = [
     "Write a short review of your favourite cafe.", "Describe your weekend in one sentence.",
@@ -110,14 +110,14 @@ def bench_trl(args: argparse.Namespace) -> dict[str, Any]:
     tokenizer = load_tokenizer(name)
     reward = KeywordReward(KEYWORDS)
 
-    def keyword_reward(prompts: list, completions: list, **_: Any) -> list[float]:
+    def keyword_reward(prompts: list, completions: list, **_: Any) -> list[float | None]:
         texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
         return [float(x) for x in reward.score([""] * len(texts), texts)]
 
     times: list[float] = []
     lengths: list[float] = []
 
-    class Clock(TrainerCallback):  # type: ignore[misc]
+    class Clock(TrainerCallback):
         def on_step_end(self, *a: Any, **k: Any) -> None:
             times.append(time.perf_counter())
 
@@ -179,7 +179,7 @@ def bench_generation(args: argparse.Namespace, repeats: int = 3) -> dict[str, An
         done_before = (new == eos).long().cumsum(1) - (new == eos).long()
         return int((done_before == 0).sum())
 
-    results = {}
+    results: dict[str, Any] = {}
     for label, fn in (("ours", ours), ("model.generate", bare)):
         fn()
         start, tokens = time.perf_counter(), 0
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
             payload["trl"] = bench_trl(args)
             payload["speedup_vs_trl"] = (payload["ours"]["episodes_per_s"]
                                          / payload["trl"]["episodes_per_s"])
-        except Exception as exc:  # noqa: BLE001  (report why TRL could not run)
+        except Exception as exc:
             payload["trl"] = f"{type(exc).__name__}: {exc}"
     if not args.skip_memory:
         payload["memory"] = bench_memory(args)

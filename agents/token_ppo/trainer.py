@@ -18,6 +18,20 @@ per-token log-ratio ``log π(y_t) − log π_ref(y_t)``. The reward uses ``kl_es
 by default, which may be negative on single tokens); the logged ``kl`` is the ``k3`` estimate
 summed over the response, which has the same expectation and is never negative, and
 ``kl_k1`` is logged next to it.
+
+Metrics (one dict per step in ``trainer.metrics``; scalars also under ``token_ppo/`` in
+TensorBoard, samples as text):
+
+* ``score`` / ``gold_score``: mean reward-model / gold score of the rollout's responses;
+* ``kl`` (k3, ≥ 0), ``kl_k1``, ``kl_penalty`` (the reward's estimator): KL to the reference
+  summed over a response, in nats, averaged over responses; ``kl_coef``: β used this step;
+* ``entropy``: mean per-token entropy of the sampling distribution during the update;
+* ``clip_fraction``: share of tokens whose ratio left ``1 ± clip_range``; ``approx_kl``:
+  ``E[(ρ − 1) − log ρ]``, how far the update moved the policy from the sampling policy;
+* ``policy_loss``, ``value_loss``; ``explained_variance`` of the value head's predictions
+  against the GAE returns (1 is perfect, ≤ 0 is no better than a constant);
+* ``response_length`` (tokens, EOS included), ``missing_eos`` (share of responses cut at
+  the limit), ``seconds`` (wall time of the step), ``samples`` (prompt, response, score).
 """
 
 from __future__ import annotations

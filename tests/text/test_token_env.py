@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -105,8 +107,12 @@ def test_gymnasium_and_sb3_checkers_pass():
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-    check_env(TextTokenEnv(**KW), skip_render_check=True)
-    sb3_check_env(make(), warn=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no checker warning either
+        check_env(make(render_mode="ansi").unwrapped)
+        check_env(make(action_vocab=None, kl_coef=0.1).unwrapped)
+        sb3_check_env(make(), warn=True)
+    assert isinstance(make().unwrapped, TextTokenEnv)
 
 
 def test_eos_terminates_and_the_limit_truncates():

@@ -79,7 +79,9 @@ class CausalLMPolicy(ActorCriticPolicy):
         lr_schedule: SB3's learning-rate schedule.
         model: the LM (any ``AutoModelForCausalLM``), or a bundled name, local path or hub id
             loaded with :func:`rlhf_env.models.load_causal_lm`. Default: the bundled
-            SmolLM2-135M-Instruct.
+            SmolLM2-135M-Instruct. A passed model is trained in place and its
+            ``requires_grad`` flags are kept (frozen base weights under LoRA stay frozen), so
+            do not pass the env's reference model object: pass a copy.
         action_token_ids: token id of each action index, for a restricted action vocabulary.
             ``None``: taken from the action space (``RLHF-TextToken-v0``'s
             ``action_space.token_ids``), else action ``i`` is token ``i``.

@@ -38,7 +38,8 @@ def save_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> Path:
         "step": trainer.step_count,
         "metrics": trainer.metrics,
         "numpy_rng": trainer.rng.bit_generator.state,
-        "sampling_rng": trainer.generator.get_state(),
+        "shuffle_rng": trainer.generator.get_state(),
+        "sampling_rng": trainer.sampler.get_state(),
         "torch_rng": torch.get_rng_state(),
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -59,7 +60,8 @@ def load_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> TokenPPOTrain
     trainer.step_count = int(state["step"])
     trainer.metrics = list(state["metrics"])
     trainer.rng.bit_generator.state = state["numpy_rng"]
-    trainer.generator.set_state(state["sampling_rng"])
+    trainer.generator.set_state(state["shuffle_rng"].cpu())
+    trainer.sampler.set_state(state["sampling_rng"].cpu())
     torch.set_rng_state(state["torch_rng"])
     return trainer
 

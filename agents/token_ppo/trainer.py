@@ -126,7 +126,8 @@ class TokenPPOTrainer:
             AdaptiveKLController(config.kl_coef, config.target_kl, config.kl_horizon)
             if config.adaptive_kl else FixedKLController(config.kl_coef))
         self.rng = np.random.default_rng(config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)  # shuffling (CPU)
+        self.sampler = torch.Generator(device=config.device).manual_seed(config.seed)
         self.transform = self._transform()
         self.step_count = 0
         self.metrics: list[dict[str, Any]] = []
@@ -177,7 +178,7 @@ class TokenPPOTrainer:
         c = self.config
         indices = pick_prompts(self.rng, self.n_prompts, c.batch_size, c.group_size)
         return collect(self.env, self.policy, indices, max_new_tokens=c.max_new_tokens,
-                       eos_id=self.eos_id, transform=self.transform, generator=self.generator)
+                       eos_id=self.eos_id, transform=self.transform, generator=self.sampler)
 
     def compute_rewards(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token KL estimates and rewards, both ``(B, R)``."""

@@ -49,17 +49,22 @@ class SegmentLabeler:
         bank: where the referenced segments live.
         config: a full :class:`SyntheticLabelerConfig` (overrides the two shortcuts below).
         temperature: Boltzmann temperature in return units (0: always the higher return).
-        error_rate: probability of answering at random-flip (slips).
+        error_rate: probability of flipping the answer (slips).
+        tie_threshold: returns closer than this are answered ``tie`` (by default only equal
+            returns, e.g. two CartPole segments spent wholly in the failure state: a tie
+            teaches "equally bad" instead of a coin flip).
         seed: seed of the labeler's random generator.
         task: task name written into the records.
     """
 
     def __init__(self, bank: SegmentBank, config: SyntheticLabelerConfig | None = None, *,
                  temperature: float = 1.0, error_rate: float = CLASSIC_ERROR_RATE,
-                 seed: int | None = 0, task: str = "control") -> None:
+                 tie_threshold: float = 1e-6, seed: int | None = 0, task: str = "control"
+                 ) -> None:
         self.bank = bank
         self.config = config or SyntheticLabelerConfig(
-            temperature=temperature, error_rate=error_rate, annotator_id="synthetic-return")
+            temperature=temperature, error_rate=error_rate, tie_threshold=tie_threshold,
+            annotator_id="synthetic-return")
         self.labeler = SyntheticLabeler(self._gold, self.config, seed=seed, task=task)
         self.task = task
 

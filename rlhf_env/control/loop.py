@@ -28,6 +28,7 @@ Metrics (TensorBoard and CSV when ``log_dir`` is set, and :attr:`history` always
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,11 @@ class LoopConfig:
     """Reward models in the ensemble (>= 2 for uncertainty selection)."""
     hidden: tuple[int, ...] = (64, 64)
     """Hidden widths of each reward MLP."""
+    reward_uses_action: bool = False
+    """Feed actions to the reward nets. Off by default: with few labels a net easily learns
+    "action X is good" from correlations in the labeled segments, and the agent then
+    exploits it (e.g. always pushing one way on CartPole); ``r(s, s')`` still sees each
+    action's effect."""
     reward_epochs: int = 20
     """Maximum trainer epochs per round (early stopping on held-out labels)."""
     temperature: float = 1.0
@@ -192,7 +198,9 @@ class PreferenceLearningLoop:
                                                  task=env_id)
         self.ensemble = TrajectoryRewardEnsemble.build(
             self.collect_env.observation_space, self.collect_env.action_space,
-            cfg.ensemble_size, RewardNetConfig(hidden=tuple(cfg.hidden)), seed=cfg.seed)
+            cfg.ensemble_size,
+            RewardNetConfig(hidden=tuple(cfg.hidden), use_action=cfg.reward_uses_action),
+            seed=cfg.seed)
         self.venv = self._make_venv()
         self.agent = _algorithm_class(algorithm)("MlpPolicy", self.venv, seed=cfg.seed,
                                                  verbose=0, **self.algorithm_kwargs)
@@ -231,15 +239,20 @@ class PreferenceLearningLoop:
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> list[dict[str, float]]:
         """Run the remaining rounds (all of them, or those left after :meth:`resume`)."""
+        for _ in self.run_rounds():
+            pass
+        return self.history
+
+    def run_rounds(self) -> Iterator[dict[str, float]]:
+        """Run the remaining rounds, yielding each round's metrics."""
         cfg = self.config
         schedule = label_schedule(cfg.total_labels, cfg.rounds, cfg.initial_label_fraction,
                                   cfg.schedule)
         steps = cfg.total_timesteps // cfg.rounds
         while self.state.round < cfg.rounds:
-            left = cfg.total_labels - self.state.labels_used
+            left = max(cfg.total_labels - self.state.labels_used, 0)
             last = self.state.round == cfg.rounds - 1
-            self.run_round(left if last else min(schedule[self.state.round], left), steps)
-        return self.history
+            yield self.run_round(left if last else min(schedule[self.state.round], left), steps)
 
     def run_round(self, n_labels: int, n_steps: int) -> dict[str, float]:
         """One round: collect → select → label → fit the reward → train the agent → log."""

@@ -1,0 +1,106 @@
+"""``rlhf-env prefs ENV_ID``: learn a control task from synthetic segment preferences.
+
+    rlhf-env prefs RLHF-CartPole-v0 --labels 500 --timesteps 60000 --out runs/cartpole
+    rlhf-env prefs RLHF-CartPole-v0 --resume runs/cartpole --rounds 15   # go on
+
+``--out`` holds the checkpoint (agent, reward model, segments, feedback, state) and the
+TensorBoard/CSV logs (``--out/logs``). Also runnable alone:
+``python -m rlhf_env.control.cli prefs …``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from rlhf_env.errors import RLHFEnvError
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from rlhf_env.control.loop import LoopConfig
+
+    return LoopConfig(total_timesteps=args.timesteps, total_labels=args.labels,
+                      rounds=args.rounds, segment_length=args.segment_length,
+                      selection=args.selection, ensemble_size=args.ensemble,
+                      error_rate=args.error_rate, n_envs=args.n_envs, horizon=args.horizon,
+                      seed=args.seed)
+
+
+def _cmd_prefs(args: argparse.Namespace) -> int:
+    import torch
+
+    from rlhf_env.control.loop import PreferenceLearningLoop
+
+    torch.set_num_threads(args.threads)
+    logs = f"{args.out}/logs" if args.out else None
+    if args.resume:
+        loop = PreferenceLearningLoop.resume(args.resume, log_dir=f"{args.resume}/logs",
+                                             checkpoint_dir=args.resume)
+        if args.rounds_given:
+            loop.config = replace(loop.config, rounds=args.rounds)
+    else:
+        loop = PreferenceLearningLoop(args.env_id, _config(args), algorithm=args.algo,
+                                      log_dir=logs, checkpoint_dir=args.out)
+    for _ in loop.run_rounds():
+        m = loop.history[-1]
+        print(f"round {int(m['round'])}: steps {int(m['env_steps'])} labels "
+              f"{int(m['labels_used'])} true return {m['true_return']:.1f} reward acc "
+              f"{m['reward_val_accuracy']:.2f}", flush=True)
+    if args.json:
+        print(json.dumps(loop.history[-1]))
+    return 0
+
+
+def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``prefs`` to an ``rlhf-env`` subparsers object."""
+    p = subparsers.add_parser("prefs", help="learn a control task's reward from segment "
+                                            "preferences while an SB3 agent trains")
+    p.add_argument("env_id", nargs="?", default="RLHF-CartPole-v0",
+                   help="control id (RLHF-CartPole-v0, RLHF-Pendulum-v0, "
+                        "RLHF-HalfCheetah-v0) or any Gymnasium id")
+    p.add_argument("--labels", type=int, default=500, help="label budget")
+    p.add_argument("--timesteps", type=int, default=100_000, help="agent env steps")
+    p.add_argument("--rounds", type=int, default=None, help="rounds (default 10)")
+    p.add_argument("--segment-length", type=int, default=25)
+    p.add_argument("--selection", choices=("uncertainty", "random"), default="uncertainty")
+    p.add_argument("--ensemble", type=int, default=3, help="reward models in the ensemble")
+    p.add_argument("--error-rate", type=float, default=0.1, help="synthetic labeler slips")
+    p.add_argument("--algo", default="PPO", help="SB3 algorithm name")
+    p.add_argument("--n-envs", type=int, default=4)
+    p.add_argument("--horizon", type=int, default=None, help="episode length")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--out", default=None, help="checkpoint + log folder")
+    p.add_argument("--resume", default=None, help="continue the run saved in this folder")
+    p.add_argument("--json", action="store_true", help="print the last metrics as JSON")
+    p.set_defaults(func=_guarded(_cmd_prefs))
+
+
+def _guarded(func: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        args.rounds_given = args.rounds is not None
+        if args.rounds is None:
+            args.rounds = 10
+        try:
+            return int(func(args))
+        except (RLHFEnvError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the control commands on their own."""
+    parser = argparse.ArgumentParser(prog="rlhf-env", description="control commands")
+    add_control_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -166,6 +166,17 @@ def _algorithm_class(name: str) -> Any:
     return cls
 
 
+def _on_policy_defaults(algorithm: str, cfg: LoopConfig) -> dict[str, Any]:
+    """PPO/A2C rollouts no longer than a round (so short runs stay short)."""
+    if algorithm not in ("PPO", "A2C"):
+        return {}
+    n_steps = int(np.clip(cfg.total_timesteps // cfg.rounds // cfg.n_envs, 8, 2048))
+    out: dict[str, Any] = {"n_steps": n_steps}
+    if algorithm == "PPO":
+        out["batch_size"] = min(64, n_steps * cfg.n_envs)
+    return out
+
+
 class PreferenceLearningLoop:
     """Learn a control task's reward from segment preferences while an SB3 agent trains.
 
@@ -202,8 +213,9 @@ class PreferenceLearningLoop:
             RewardNetConfig(hidden=tuple(cfg.hidden), use_action=cfg.reward_uses_action),
             seed=cfg.seed)
         self.venv = self._make_venv()
+        kwargs = {**_on_policy_defaults(algorithm, cfg), **self.algorithm_kwargs}
         self.agent = _algorithm_class(algorithm)("MlpPolicy", self.venv, seed=cfg.seed,
-                                                 verbose=0, **self.algorithm_kwargs)
+                                                 verbose=0, **kwargs)
         self.state = LoopState()
         self._rng = np.random.default_rng(cfg.seed)
         self._setup_logger()

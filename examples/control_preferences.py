@@ -1,0 +1,79 @@
+"""Teach CartPole from preferences alone: an SB3 PPO agent never sees the true reward.
+
+User story: "I have a control task but no reward function; a (here: simulated) person
+compares short clips of the agent, and the agent learns from a reward model trained on
+those comparisons."
+
+    python examples/control_preferences.py                 # ~60k steps, 500 labels
+    python examples/control_preferences.py --smoke         # a tiny run (seconds)
+
+The synthetic person prefers the segment with the higher true return (Boltzmann-rational,
+10% slips). ``RLHF-CartPole-v0`` runs fixed 200-step episodes in which a fall is an
+absorbing, visibly bad state, so segments carry a preference signal. TensorBoard logs go to
+``--out/logs`` (``tensorboard --logdir runs/control``); clips of the best and the worst
+labeled segment are written as GIFs for a look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlhf_env.control.clips import write_segment_clip
+from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop
+
+
+def random_return(loop: PreferenceLearningLoop, episodes: int = 5) -> float:
+    """Mean true return of the uniform random policy (for scale)."""
+    env = loop.collect_env
+    env.action_space.seed(0)
+    total = 0.0
+    for ep in range(episodes):
+        env.reset(seed=ep)
+        done = False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total += float(reward)
+            done = terminated or truncated
+    return total / episodes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a tiny, fast run")
+    parser.add_argument("--labels", type=int, default=500)
+    parser.add_argument("--timesteps", type=int, default=60_000)
+    parser.add_argument("--out", default=None, help="logs, checkpoint and clips")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.smoke:
+        config = LoopConfig(total_timesteps=1536, total_labels=48, rounds=3, segment_length=15,
+                            n_envs=2, ensemble_size=2, reward_epochs=5, horizon=100)
+        ppo = {"n_steps": 256, "batch_size": 64, "n_epochs": 4}
+    else:
+        config = LoopConfig(total_timesteps=args.timesteps, total_labels=args.labels)
+        ppo = {"n_steps": 256, "batch_size": 128, "n_epochs": 10, "gamma": 0.98,
+               "learning_rate": 1e-3}
+    out = Path(args.out or tempfile.mkdtemp(prefix="control-prefs-"))
+    loop = PreferenceLearningLoop("RLHF-CartPole-v0", config, algorithm_kwargs=ppo,
+                                  log_dir=out / "logs", checkpoint_dir=out / "checkpoint")
+    for m in loop.run_rounds():
+        print(f"round {int(m['round'])}: labels {int(m['labels_used'])}, env steps "
+              f"{int(m['env_steps'])}, true return {m['true_return']:.1f}, learned return "
+              f"{m['learned_return']:.1f}, reward accuracy {m['reward_val_accuracy']:.2f}")
+    last = loop.history[-1]
+    segs = sorted(loop.bank.segments(), key=lambda s: s.true_return)
+    clips = [write_segment_clip(s, out / "clips") for s in (segs[-1], segs[0])]
+    print(f"clips: best {clips[0]} worst {clips[1]}")
+    print(f"result: true return {last['true_return']:.1f} (random policy "
+          f"{random_return(loop):.1f}) after {int(last['env_steps'])} env steps on the learned "
+          f"reward, {int(last['labels_used'])} labels, reward-model held-out accuracy "
+          f"{np.nan_to_num(last['reward_val_accuracy']):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -114,3 +114,19 @@ def test_lora_shares_the_frozen_base_as_reference(make_trainer):
     assert trainer.metrics[-1]["kl"] > 0  # the adapters moved the policy off the base
     assert all(torch.equal(p, base_before[n]) for n, p in trainer.policy.named_parameters()
                if not p.requires_grad)
+
+
+def test_trainer_builds_its_own_env_and_policy_from_the_config(word_ids):
+    from agents.token_ppo import TokenPPOConfig, TokenPPOTrainer
+
+    cfg = TokenPPOConfig(model="tiny-random-llama", task="keyword", batch_size=4,
+                         minibatch_size=2, max_new_tokens=3, progress_bar=False,
+                         allowed_token_ids=word_ids)
+    trainer = TokenPPOTrainer(cfg)
+    try:
+        assert trainer.env.num_envs == 4
+        m = trainer.step()
+        assert 1 <= m["response_length"] <= 3
+        assert all(isinstance(s["response"], str) for s in m["samples"])
+    finally:
+        trainer.close()

@@ -34,7 +34,7 @@ def draw_cartpole(obs: np.ndarray, width: int = 160, height: int = 100) -> np.nd
     ground = int(height * 0.75)
     frame[ground, :] = 0
     x, theta = float(obs[0]), float(obs[2])
-    cx = int(round((x / 4.8 + 0.5) * (width - 1)))
+    cx = round((x / 4.8 + 0.5) * (width - 1))
     cart_w, cart_h = width // 10, height // 12
     x0, x1 = max(cx - cart_w // 2, 0), min(cx + cart_w // 2, width - 1)
     frame[ground - cart_h:ground, x0:x1 + 1] = (40, 40, 40)
@@ -42,8 +42,8 @@ def draw_cartpole(obs: np.ndarray, width: int = 160, height: int = 100) -> np.nd
     color = (200, 30, 30) if failed else (200, 140, 60)
     length = height * 0.55
     for t in np.linspace(0.0, 1.0, int(length) * 2):
-        px = int(round(cx + np.sin(theta) * length * t))
-        py = int(round(ground - cart_h - np.cos(theta) * length * t))
+        px = round(cx + float(np.sin(theta)) * length * t)
+        py = round(ground - cart_h - float(np.cos(theta)) * length * t)
         if 0 <= px < width and 0 <= py < height:
             frame[max(py - 1, 0):py + 1, max(px - 1, 0):px + 2] = color
     return frame
@@ -84,9 +84,8 @@ def write_clip(frames: Any, path: str | Path, fps: int = 30) -> Path:
             imageio.mimwrite(path, list(arr), fps=fps)
         except (ImportError, ValueError, RuntimeError) as exc:
             raise MissingDependencyError(
-                "writing MP4 clips needs imageio with ffmpeg: `pip install imageio "
-                f"imageio-ffmpeg` (or write .gif clips) ({exc})."
-            ) from exc
+                "imageio-ffmpeg", f"writing MP4 clips (or write .gif clips; {exc})",
+                "pip install imageio imageio-ffmpeg") from exc
         return path
     raise ConfigError(f"clip path must end in .gif or .mp4, got {path.name!r}.")
 

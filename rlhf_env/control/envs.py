@@ -107,8 +107,10 @@ class FixedHorizon(gym.Wrapper):
         return obs, {**info, "failed": False}
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        info: dict[str, Any] = {}
+        reward: SupportsFloat = self.absorbing_reward
         if self._failed:
-            obs, reward, info = self._last_obs, self.absorbing_reward, {}
+            obs = self._last_obs
         else:
             obs, reward, terminated, _, info = self.env.step(action)
             self._failed = bool(terminated)
@@ -124,10 +126,8 @@ def _make_base(base_id: str, horizon: int, render_mode: str | None, **kwargs: An
         return gym.make(base_id, render_mode=render_mode, max_episode_steps=horizon + 1,
                         disable_env_checker=True, **kwargs)
     except gym.error.DependencyNotInstalled as exc:
-        raise MissingDependencyError(
-            f"{base_id} needs the MuJoCo simulator: install it with `pip install mujoco` "
-            f"({exc})."
-        ) from exc
+        raise MissingDependencyError("mujoco", f"{base_id} (the MuJoCo simulator; {exc})"
+                                     ) from exc
 
 
 def make_control_env(
@@ -167,7 +167,7 @@ def make_rlhf_env(env_id: str, reward_model: Any = None, horizon: int | None = N
     """
     task = CONTROL_TASKS.get(env_id)
     if task is not None:
-        extra = {} if horizon is None else {"horizon": horizon}
+        extra: dict[str, Any] = {} if horizon is None else {"horizon": horizon}
         return gym.make(env_id, reward_model=reward_model, **extra, **kwargs)
     if horizon is None:
         try:

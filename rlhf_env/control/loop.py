@@ -332,8 +332,8 @@ class PreferenceLearningLoop:
         comps = [r for r in records if isinstance(r, Comparison) and r.preference != "tie"]
         if not comps:
             return float("nan")
-        chosen = segment_returns(self.ensemble, self.bank, [c.chosen for c in comps])
-        rejected = segment_returns(self.ensemble, self.bank, [c.rejected for c in comps])
+        chosen = segment_returns(self.ensemble, self.bank, [str(c.chosen) for c in comps])
+        rejected = segment_returns(self.ensemble, self.bank, [str(c.rejected) for c in comps])
         return float(np.mean(chosen.mean(0) > rejected.mean(0)))
 
     # -- metrics -----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -75,6 +75,10 @@ def _space_dims(observation_space: spaces.Space, action_space: spaces.Space) -> 
 class RunningNorm(nn.Module):
     """Running mean and variance of ``(n, dim)`` inputs; ``forward`` standardises (clip ±10)."""
 
+    mean: Tensor
+    var: Tensor
+    count: Tensor
+
     def __init__(self, dim: int, eps: float = 1e-8) -> None:
         super().__init__()
         self.eps = eps
@@ -118,6 +122,9 @@ class TrajectoryRewardNet(nn.Module):
         name: shown in error messages.
         seed: seed of the initial weights (``None``: torch's global RNG).
     """
+
+    out_shift: Tensor
+    out_scale: Tensor
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
                  config: RewardNetConfig | None = None, *, name: str = "trajectory-mlp",
@@ -230,8 +237,9 @@ def check_transitions(model: Any, obs: Any, act: Any, next_obs: Any
         raise RewardModelError(
             f"reward model {who!r} expects actions of shape {shape}, got shape {a.shape}."
         )
-    for label, x in (("observations", o), ("actions", a.astype(np.float64)),
-                     ("next observations", o2)):
+    checks: tuple[tuple[str, np.ndarray], ...] = (
+        ("observations", o), ("actions", a.astype(np.float64)), ("next observations", o2))
+    for label, x in checks:
         bad = ~np.isfinite(x.reshape(n, -1)).all(axis=1) if n else np.zeros(0, bool)
         if bad.any():
             raise RewardModelError(
@@ -263,32 +271,37 @@ class TrajectoryRewardEnsemble(nn.Module):
                                         name=f"member-{i}", seed=seed * 1000 + i)
                     for i in range(k)])
 
+    @property
+    def nets(self) -> list[TrajectoryRewardNet]:
+        """The members, typed."""
+        return [cast(TrajectoryRewardNet, m) for m in self.members]
+
     def forward(self, obs: Tensor, act: Tensor, next_obs: Tensor) -> Tensor:
         """Mean normalised reward ``(n,)``."""
         return self.member_forward(obs, act, next_obs).mean(0)
 
     def member_forward(self, obs: Tensor, act: Tensor, next_obs: Tensor) -> Tensor:
         """Normalised rewards of every member, ``(K, n)``."""
-        return torch.stack([m.normalized(m(obs, act, next_obs)) for m in self.members])
+        return torch.stack([m.normalized(m(obs, act, next_obs)) for m in self.nets])
 
     @torch.no_grad()
     def member_scores(self, obs: Any, act: Any, next_obs: Any) -> np.ndarray:
         """``(K, n)`` float32 rewards of every member (eval mode, no grad)."""
-        return np.stack([m.score(obs, act, next_obs) for m in self.members])
+        return np.stack([m.score(obs, act, next_obs) for m in self.nets])
 
     def score(self, obs: Any, act: Any, next_obs: Any) -> np.ndarray:
         """Mean of the members' rewards, ``float32 (n,)``."""
-        scores = self.member_scores(obs, act, next_obs).mean(0)
+        scores = self.member_scores(obs, act, next_obs).mean(0).astype(np.float32)
         return validate_scores(scores, scores.shape[0], self)
 
     def update_normalization(self, obs: Any) -> None:
         """Update every member's observation statistics."""
-        for m in self.members:
+        for m in self.nets:
             m.update_normalization(obs)
 
     def set_output_normalization(self, obs: Any, act: Any, next_obs: Any) -> None:
         """Give every member zero-mean, unit-std rewards over these transitions."""
-        for m in self.members:
+        for m in self.nets:
             m.set_output_normalization(obs, act, next_obs)
 
 

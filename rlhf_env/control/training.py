@@ -132,7 +132,7 @@ def fit_segment_ensemble(ensemble: TrajectoryRewardEnsemble, records: Sequence[F
     data = build_dataset(records)
     obs, act, nxt = bank.transitions()
     results = []
-    for i, member in enumerate(ensemble.members):
+    for i, member in enumerate(ensemble.nets):
         rng = np.random.default_rng([config.seed, i])
         sample = bootstrap(data, rng) if len(ensemble.members) > 1 else data
         member.norm.reset()

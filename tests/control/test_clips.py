@@ -32,11 +32,12 @@ def test_write_clip_makes_an_animated_gif(tmp_path) -> None:
     path = write_clip(frames, tmp_path / "c.gif")
     with Image.open(path) as img:
         assert img.n_frames == 6 and img.size == (160, 100)
-    with pytest.raises(ConfigError, match="must end in .gif or .mp4"):
+    with pytest.raises(ConfigError, match=r"must end in \.gif or \.mp4"):
         write_clip(frames, tmp_path / "c.avi")
 
 
-def test_queued_clips_are_labeled_in_the_terminal_and_train(cartpole_segments, tmp_path) -> None:
+def test_queued_clips_are_labeled_in_the_terminal_and_train(cartpole_segments,
+                                                             tmp_path) -> None:
     segs = [s for s in cartpole_segments if s.true_return in (0.0, 20.0)][:6]
     pairs = [(segs[0], segs[1]), (segs[2], segs[3]), (segs[4], segs[5])]
     store = FeedbackStore(tmp_path / "fb.sqlite")
@@ -53,4 +54,5 @@ def test_queued_clips_are_labeled_in_the_terminal_and_train(cartpole_segments, t
     net = TrajectoryRewardNet(env.observation_space, env.action_space, seed=0)
     before = [p.detach().clone() for p in net.parameters()]
     fit_segment_model(net, records, bank)
-    assert any(not np.allclose(a, b.detach()) for a, b in zip(before, net.parameters()))
+    after = list(net.parameters())
+    assert any(not np.allclose(a, b.detach()) for a, b in zip(before, after, strict=True))

@@ -44,9 +44,9 @@ def test_ppo_loop_trains_checkpoints_and_resumes(tmp_path) -> None:
     loop.run_round(schedule[1], 256)
     assert loop.agent.num_timesteps == 512 and loop.state.labels_used == sum(schedule[:2])
     assert any(not np.allclose(a, b.detach())
-               for a, b in zip(policy_before, loop.agent.policy.parameters()))
+               for a, b in zip(policy_before, loop.agent.policy.parameters(), strict=True))
     assert any(not np.allclose(a, b.detach())
-               for a, b in zip(reward_before, loop.ensemble.parameters()))
+               for a, b in zip(reward_before, loop.ensemble.parameters(), strict=True))
     m = loop.history[-1]
     assert np.isfinite(m["true_return"]) and 0.0 <= m["reward_val_accuracy"] <= 1.0
     assert (logs / "progress.csv").read_text().count("rlhf/labels_used") == 1

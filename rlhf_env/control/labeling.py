@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from rlhf_env.control.segments import Segment, SegmentBank
+from rlhf_env.errors import FeedbackError
 from rlhf_env.feedback.labelers import ComparisonQuery, SyntheticLabeler, SyntheticLabelerConfig
 from rlhf_env.feedback.records import Comparison
 
@@ -88,4 +89,23 @@ class SegmentLabeler:
         return self.label([segment_query(a, b, self.task) for a, b in pairs])
 
 
-__all__ = ["CLASSIC_ERROR_RATE", "SEGMENT_PROMPT", "SegmentLabeler", "segment_query"]
+def demonstration_comparisons(expert: Sequence[Segment], policy: Sequence[Segment],
+                              bank: SegmentBank, *, task: str = "control",
+                              annotator: str = "demonstration") -> list[Comparison]:
+    """Expert segments as preferred examples: one ``expert ≻ policy`` comparison per pair.
+
+    The control form of "demonstration ≻ policy sample": pass segments of a demonstrator
+    (a person driving the env, a scripted controller) and as many segments of the current
+    policy; both are added to ``bank`` and the records train like any other comparison.
+    """
+    if len(expert) != len(policy):
+        raise FeedbackError(f"got {len(expert)} expert segments but {len(policy)} policy "
+                            "segments; pair each demonstration with one policy segment.")
+    bank.add([*expert, *policy])
+    return [Comparison(SEGMENT_PROMPT, e.ref, p.ref, "a", annotator=annotator, task=task,
+                       metadata={"labeler": "demonstration"})
+            for e, p in zip(expert, policy, strict=True) if e.id != p.id]
+
+
+__all__ = ["CLASSIC_ERROR_RATE", "SEGMENT_PROMPT", "SegmentLabeler",
+           "demonstration_comparisons", "segment_query"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 from rlhf_env.control.labeling import SegmentLabeler, segment_query
 from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble, TrajectoryRewardNet
@@ -76,3 +77,24 @@ def test_uncertainty_selection_over_segments_prefers_disputed_pairs(cartpole_seg
     picked = selector.select(queries, 10, np.random.default_rng(0))
     dis = selector.disagreement(queries)
     assert dis[picked].mean() > np.median(dis)
+
+
+def test_expert_demonstrations_train_as_preferred_segments(cartpole_segments) -> None:
+    from rlhf_env.control.labeling import demonstration_comparisons
+    from rlhf_env.errors import FeedbackError
+
+    expert = [s for s in cartpole_segments if s.true_return == 20.0][:60]
+    policy = [s for s in cartpole_segments if s.true_return < 10.0][:60]
+    bank = SegmentBank()
+    records = demonstration_comparisons(expert, policy, bank)
+    assert len(records) == 60 and all(r.chosen == e.ref for r, e in zip(records, expert,
+                                                                         strict=True))
+    env = gym.make("CartPole-v1")
+    net = TrajectoryRewardNet(env.observation_space, env.action_space, seed=0)
+    fit_segment_model(net, records, bank)
+    held_out = [s for s in cartpole_segments[::-1] if s.true_return in (0.0, 20.0)][:40]
+    pred = segment_returns(net, SegmentBank(held_out), [s.ref for s in held_out])
+    true = np.array([s.true_return for s in held_out])
+    assert pred[true == 20.0].mean() > pred[true == 0.0].mean()
+    with pytest.raises(FeedbackError, match="pair each demonstration"):
+        demonstration_comparisons(expert[:2], policy[:1], bank)

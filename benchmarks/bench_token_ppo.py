@@ -12,9 +12,10 @@ Same model, prompts, batch and lengths for every contender:
   warm-up step, and the ratio ours / TRL.
 * **generation**: our KV-cached sampler (which also returns log-probs and values) versus a
   bare ``model.generate(do_sample=True)`` on the same prompt batch, tokens/s and the ratio.
-* **memory**: peak RSS of a fresh process running two training steps, full fine-tuning
-  (reference = frozen copy) versus LoRA (reference = the shared base), when ``peft`` is
-  installed.
+* **memory**: in a fresh process per mode, the RSS after loading the model and the peak RSS
+  (sampled every 5 ms) while building the trainer and running two steps: full fine-tuning
+  (reference = frozen copy, AdamW state for every weight) versus LoRA (reference = the
+  shared base), when ``peft`` is installed.
 
 The default model is a random-init Llama sized like a small real model (6 layers, 256 wide,
 tiny tokenizer, 5.2M parameters); ``--smollm`` uses the bundled SmolLM2-135M-Instruct (slow
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -191,18 +191,55 @@ def bench_generation(args: argparse.Namespace, repeats: int = 3) -> dict[str, An
     return results
 
 
+def _rss_mib() -> float:
+    """Current resident set size of this process (Linux ``/proc``), in MiB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class _PeakRSS:
+    """Samples the RSS every few milliseconds in a thread and keeps the maximum."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = _rss_mib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, _rss_mib())
+
+    def __enter__(self) -> _PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mib())
+
+
 def memory_child(args: argparse.Namespace) -> None:
-    """Run in a fresh process: two training steps; print peak RSS in MiB as JSON."""
+    """Run in a fresh process: build the trainer and run two steps; print, as JSON, the RSS
+    after loading the model and the peak RSS while building and training (MiB)."""
+    import gc
+
     from agents.token_ppo import TokenPPOTrainer
 
     model, name = build_model(args.smollm)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    trainer = TokenPPOTrainer(_our_config(args, name, lora=args.memory_child == "lora"),
-                              env=_env(args, name), policy=model)
-    trainer.step()
-    trainer.step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_rss_mib": peak, "after_model_load_mib": base,
+    env = _env(args, name)
+    gc.collect()
+    before = _rss_mib()
+    with _PeakRSS() as peak:
+        trainer = TokenPPOTrainer(_our_config(args, name, lora=args.memory_child == "lora"),
+                                  env=env, policy=model)
+        trainer.step()
+        trainer.step()
+    print(json.dumps({"rss_after_model_load_mib": before, "peak_rss_training_mib": peak.peak,
+                      "training_overhead_mib": peak.peak - before,
                       "trainable_params": sum(p.numel() for p in
                                               trainer.policy.trainable_parameters())}))
 
@@ -245,9 +282,12 @@ def _markdown(command: str, payload: dict[str, Any]) -> str:
               f"\n**ours / model.generate: {gen['ratio']:.2f}x.**\n"]
     mem = payload.get("memory")
     if isinstance(mem, dict) and "full" in mem:
-        lines += ["| memory | peak RSS (MiB) | trainable params |", "|---|---|---|"]
-        lines += [f"| {k} | {v['peak_rss_mib']:.0f} | {v['trainable_params']:,} |"
-                  for k, v in mem.items()]
+        lines += ["| fine-tuning | RSS after model load (MiB) | peak RSS while training "
+                  "(MiB) | training overhead (MiB) | trainable params |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {k} | {v['rss_after_model_load_mib']:.0f} | "
+                  f"{v['peak_rss_training_mib']:.0f} | {v['training_overhead_mib']:.0f} | "
+                  f"{v['trainable_params']:,} |" for k, v in mem.items()]
     elif mem:
         lines.append(f"\nMemory: {mem}")
     return "\n".join(lines) + "\n"

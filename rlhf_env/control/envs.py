@@ -10,9 +10,18 @@ control ids here never end an episode early instead:
 - every episode lasts exactly ``horizon`` steps (``truncated=True`` at the end,
   ``terminated`` is always ``False``);
 - when the underlying task would terminate (the pole falls, the cart leaves the track),
-  the env enters an **absorbing failure state**: the observation freezes at the failure
-  state (visibly bad: the pole lies beyond the failure angle), actions do nothing and the
-  true reward is ``absorbing_reward`` (0 for CartPole) on every remaining step.
+  the env enters an **absorbing failure state**: actions do nothing, the true reward is
+  ``absorbing_reward`` (0 for CartPole) on every remaining step, and the observation is one
+  fixed *failure observation* (CartPole: the cart centred, the pole lying at 0.4 rad, twice
+  the failure angle — visibly fallen in a clip). Tasks without a known failure observation
+  freeze the observation at the moment of failure instead.
+
+Why one fixed failure observation: a learned reward model sees only observations. If the
+absorbing state kept the last real observation, every way of falling would be a different
+state, and a reward model trained on a few hundred labels gives some of them (say, the
+state reached by pushing one way at full speed) a reward above the average; an agent then
+learns to fall fast on purpose (measured here: PPO fell in 9 steps). With one failure
+observation there is one absorbing value to learn, and the labels pin it below being up.
 
 So a segment that contains a failure has a lower true return than one that does not, and
 segments in the absorbing state score lowest: the preference signal exists. Tasks that never
@@ -60,6 +69,11 @@ import numpy as np
 
 from rlhf_env.errors import ConfigError, MissingDependencyError
 
+FAILURE_OBSERVATIONS: dict[str, tuple[float, ...]] = {
+    "CartPole-v1": (0.0, 0.0, 0.4, 0.0),
+}
+"""The fixed observation of the absorbing failure state, per underlying task id."""
+
 
 @dataclass(frozen=True)
 class ControlTask:
@@ -88,12 +102,22 @@ class FixedHorizon(gym.Wrapper):
         env: the task (its own time limit should be longer than ``horizon``).
         horizon: steps per episode (``truncated`` becomes ``True`` on the last one).
         absorbing_reward: true reward paid on every step after the task terminated.
+        failure_observation: the observation of the absorbing state from the terminating
+            step on (``None``: freeze the observation at the moment of failure).
     """
 
-    def __init__(self, env: gym.Env, horizon: int, absorbing_reward: float = 0.0) -> None:
+    def __init__(self, env: gym.Env, horizon: int, absorbing_reward: float = 0.0,
+                 failure_observation: Any = None) -> None:
         if int(horizon) < 1:
             raise ConfigError(f"FixedHorizon: horizon must be >= 1, got {horizon}.")
         super().__init__(env)
+        self.failure_observation = None
+        if failure_observation is not None:
+            space = env.observation_space
+            self.failure_observation = np.asarray(failure_observation, dtype=space.dtype)
+            if not space.contains(self.failure_observation):
+                raise ConfigError(f"FixedHorizon: failure_observation {failure_observation} "
+                                  f"is not in the observation space {space}.")
         self.horizon = int(horizon)
         self.absorbing_reward = float(absorbing_reward)
         self._t = 0
@@ -114,6 +138,8 @@ class FixedHorizon(gym.Wrapper):
         else:
             obs, reward, terminated, _, info = self.env.step(action)
             self._failed = bool(terminated)
+            if self._failed and self.failure_observation is not None:
+                obs = self.failure_observation
             self._last_obs = obs
         self._t += 1
         out = np.array(obs, copy=True) if isinstance(obs, np.ndarray) else obs
@@ -150,7 +176,7 @@ def make_control_env(
         kwargs: passed to the underlying task's constructor.
     """
     env: gym.Env = FixedHorizon(_make_base(base_id, horizon, render_mode, **kwargs),
-                                horizon, absorbing_reward)
+                                horizon, absorbing_reward, FAILURE_OBSERVATIONS.get(base_id))
     if reward_model is not None:
         from rlhf_env.control.wrappers import LearnedRewardWrapper
 
@@ -178,4 +204,4 @@ def make_rlhf_env(env_id: str, reward_model: Any = None, horizon: int | None = N
     return make_control_env(env_id, horizon, reward_model=reward_model, **kwargs)
 
 
-__all__ = ["CONTROL_TASKS", "ControlTask", "FixedHorizon", "make_control_env", "make_rlhf_env"]
+__all__ = ["CONTROL_TASKS", "FAILURE_OBSERVATIONS", "ControlTask", "FixedHorizon", "make_control_env", "make_rlhf_env"]

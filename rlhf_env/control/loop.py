@@ -80,11 +80,13 @@ class LoopConfig:
     """Reward models in the ensemble (>= 2 for uncertainty selection)."""
     hidden: tuple[int, ...] = (64, 64)
     """Hidden widths of each reward MLP."""
-    reward_uses_action: bool = False
-    """Feed actions to the reward nets. Off by default: with few labels a net easily learns
-    "action X is good" from correlations in the labeled segments, and the agent then
-    exploits it (e.g. always pushing one way on CartPole); ``r(s, s')`` still sees each
-    action's effect."""
+    reward_inputs: tuple[str, ...] = ("next_obs",)
+    """What the reward nets see, a subset of ``("obs", "action", "next_obs")``. The default,
+    a state reward ``r(s')``, is the one that survived optimisation here: with the action a
+    net learned "pushing left is good" from correlations in a few hundred labels, and with
+    ``(s, s')`` it put the credit of failing segments on the fall itself (the transition
+    into the failure state scored +4.6 and tilting states rose with the tilt), so PPO learned
+    to fall in 9 steps. A state reward cannot single out a transition."""
     reward_epochs: int = 20
     """Maximum trainer epochs per round (early stopping on held-out labels)."""
     temperature: float = 1.0
@@ -113,6 +115,10 @@ class LoopConfig:
         if self.selection not in SELECTIONS:
             raise ConfigError(f"{owner}: selection must be one of {SELECTIONS}, got "
                               f"{self.selection!r}.")
+        unknown = set(self.reward_inputs) - {"obs", "action", "next_obs"}
+        if unknown or not self.reward_inputs:
+            raise ConfigError(f"{owner}: reward_inputs must be a non-empty subset of ('obs', "
+                              f"'action', 'next_obs'), got {self.reward_inputs}.")
         if self.total_labels < self.rounds:
             raise ConfigError(f"{owner}: total_labels ({self.total_labels}) must be >= rounds "
                               f"({self.rounds}): every round asks for at least one label.")
@@ -210,7 +216,9 @@ class PreferenceLearningLoop:
         self.ensemble = TrajectoryRewardEnsemble.build(
             self.collect_env.observation_space, self.collect_env.action_space,
             cfg.ensemble_size,
-            RewardNetConfig(hidden=tuple(cfg.hidden), use_action=cfg.reward_uses_action),
+            RewardNetConfig(hidden=tuple(cfg.hidden), use_obs="obs" in cfg.reward_inputs,
+                            use_action="action" in cfg.reward_inputs,
+                            use_next_obs="next_obs" in cfg.reward_inputs),
             seed=cfg.seed)
         self.venv = self._make_venv()
         kwargs = {**_on_policy_defaults(algorithm, cfg), **self.algorithm_kwargs}
@@ -390,6 +398,7 @@ class PreferenceLearningLoop:
         state = json.loads((path / "state.json").read_text())
         saved = state["config"]
         saved["hidden"] = tuple(saved["hidden"])
+        saved["reward_inputs"] = tuple(saved["reward_inputs"])
         loop = cls(state["env_id"], config or LoopConfig(**saved),
                    algorithm=state["algorithm"], **kwargs)
         loop.ensemble.load_state_dict(torch.load(path / "reward_model.pt"))

@@ -45,6 +45,8 @@ class RewardNetConfig:
 
     hidden: tuple[int, ...] = (64, 64)
     """Widths of the hidden layers."""
+    use_obs: bool = True
+    """Feed the observation ``s`` to the net (off: ``r(s')`` or ``r(a, s')``)."""
     use_action: bool = True
     """Feed the action to the net."""
     use_next_obs: bool = True
@@ -53,6 +55,9 @@ class RewardNetConfig:
     """Normalise observations with running statistics (see :class:`RunningNorm`)."""
 
     def __post_init__(self) -> None:
+        if not (self.use_obs or self.use_action or self.use_next_obs):
+            raise ConfigError("RewardNetConfig: the net needs at least one input "
+                              "(use_obs, use_action or use_next_obs).")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ConfigError(f"RewardNetConfig: hidden widths must be >= 1, got {self.hidden}.")
 
@@ -144,8 +149,8 @@ class TrajectoryRewardNet(nn.Module):
 
     def _build_mlp(self, seed: int | None) -> nn.Sequential:
         cfg = self.config
-        width = self.obs_dim * (2 if cfg.use_next_obs else 1) + (self.act_dim if cfg.use_action
-                                                                else 0)
+        width = (self.obs_dim * (int(cfg.use_obs) + int(cfg.use_next_obs))
+                 + (self.act_dim if cfg.use_action else 0))
         layers: list[nn.Module] = []
         gen_state = torch.random.get_rng_state()
         if seed is not None:
@@ -162,7 +167,7 @@ class TrajectoryRewardNet(nn.Module):
     def features(self, obs: Tensor, act: Tensor, next_obs: Tensor) -> Tensor:
         """The MLP input ``(n, d)`` of a batch of transitions."""
         n = obs.shape[0]
-        parts = [self._obs(obs.reshape(n, -1))]
+        parts = [self._obs(obs.reshape(n, -1))] if self.config.use_obs else []
         if self.config.use_action:
             if self.discrete:
                 parts.append(nn.functional.one_hot(act.reshape(n).long(), self.act_dim).float())

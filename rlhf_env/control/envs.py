@@ -204,4 +204,5 @@ def make_rlhf_env(env_id: str, reward_model: Any = None, horizon: int | None = N
     return make_control_env(env_id, horizon, reward_model=reward_model, **kwargs)
 
 
-__all__ = ["CONTROL_TASKS", "FAILURE_OBSERVATIONS", "ControlTask", "FixedHorizon", "make_control_env", "make_rlhf_env"]
+__all__ = ["CONTROL_TASKS", "FAILURE_OBSERVATIONS", "ControlTask", "FixedHorizon",
+           "make_control_env", "make_rlhf_env"]

@@ -77,3 +77,17 @@ def test_unknown_id_raises_a_clear_error() -> None:
 
     with pytest.raises(ConfigError, match="unknown env id 'NoSuchEnv-v9'"):
         make_rlhf_env("NoSuchEnv-v9")
+
+
+def test_checkers_pass_with_a_learned_reward_model() -> None:
+    from rlhf_env.control.models import TrajectoryRewardNet
+
+    base = gym.make("RLHF-Pendulum-v0")
+    net = TrajectoryRewardNet(base.observation_space, base.action_space, seed=0)
+    env = gym.make("RLHF-Pendulum-v0", reward_model=net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_rlhf_env(env, warn=False)
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(env.action_space.sample())
+    assert reward != info["true_reward"] and "learned_reward" in info

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -411,10 +411,5 @@ class PreferenceLearningLoop:
         return loop
 
 
-def with_overrides(config: LoopConfig, **changes: Any) -> LoopConfig:
-    """A copy of ``config`` with some fields changed (validated again)."""
-    return replace(config, **changes)
-
-
 __all__ = ["ALGORITHMS", "SCHEDULES", "SELECTIONS", "LoopConfig", "LoopState",
-           "PreferenceLearningLoop", "label_schedule", "with_overrides"]
+           "PreferenceLearningLoop", "label_schedule"]

@@ -75,7 +75,6 @@ class SegmentRewardModule(nn.Module):
         super().__init__()
         self.net = net
         self.tokenizer = SegmentTokenizer(bank)
-        self._tensors: dict[int, tuple[Tensor, Tensor, Tensor]] = {}
 
     def _segment_tensors(self, rows: list[int], device: Any) -> tuple[Tensor, Tensor, Tensor]:
         segs = [self.tokenizer.segments[i] for i in rows]

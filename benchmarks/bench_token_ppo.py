@@ -1,6 +1,6 @@
 """Benchmark the token-level PPO trainer against TRL and against bare ``model.generate``.
 
-    python benchmarks/bench_token_ppo.py [--steps 4] [--batch 16] [--group 4]
+    python benchmarks/bench_token_ppo.py [--steps 4] [--repeats 3] [--batch 16] [--group 4]
         [--new-tokens 16] [--threads 1] [--smollm] [--skip-trl] [--skip-memory]
 
 Same model, prompts, batch and lengths for every contender:
@@ -9,7 +9,7 @@ Same model, prompts, batch and lengths for every contender:
   epoch, KL against a frozen reference) versus TRL's ``RLOOTrainer`` (``beta`` > 0, so it also
   keeps a reference model), both on the keyword rule reward, ``batch`` completions per step in
   groups of ``group`` per prompt. Reported: episodes/s and generated tokens/s after one
-  warm-up step, and the ratio ours / TRL.
+  warm-up step, median of ``repeats`` alternating runs, and the ratio ours / TRL.
 * **generation**: our KV-cached sampler (which also returns log-probs and values) versus a
   bare ``model.generate(do_sample=True)`` on the same prompt batch, tokens/s and the ratio.
 * **memory**: in a fresh process per mode, the RSS after loading the model and the peak RSS
@@ -260,6 +260,43 @@ def bench_memory(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median episodes/s (the lower middle one for an even count)."""
+    ranked = sorted(runs, key=lambda r: r["episodes_per_s"])
+    return {**ranked[(len(ranked) - 1) // 2],
+            "all_episodes_per_s": [r["episodes_per_s"] for r in runs]}
+
+
+def compare_trainers(args: argparse.Namespace) -> dict[str, Any]:
+    """Ours and TRL alternately, ``repeats`` times each (the machine may be shared, so
+    alternating spreads load changes over both); the median run of each and their ratio."""
+    ours: list[dict[str, Any]] = []
+    trl_runs: list[dict[str, Any]] = []
+    out: dict[str, Any] = {}
+    trl_error = None
+    for _ in range(args.repeats):
+        ours.append(bench_ours(args))
+        if args.skip_trl or trl_error:
+            continue
+        try:
+            trl_runs.append(bench_trl(args))
+        except Exception as exc:  # report why TRL could not run, keep our numbers
+            trl_error = f"{type(exc).__name__}: {exc}"
+    out["ours"] = _median_run(ours)
+    if not args.skip_trl:
+        import trl
+
+        out["trl_version"] = trl.__version__
+        out["trl"] = trl_error or _median_run(trl_runs)
+        if trl_runs and not trl_error:
+            out["speedup_vs_trl"] = out["ours"]["episodes_per_s"] / out["trl"]["episodes_per_s"]
+    return out
+
+
+def _fmt(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
 def _markdown(command: str, payload: dict[str, Any]) -> str:
     ours, trl, gen = payload["ours"], payload.get("trl"), payload["generation"]
     lines = [f"# Token-level PPO benchmark\n\n```\n{command}\n```\n",
@@ -273,7 +310,10 @@ def _markdown(command: str, payload: dict[str, Any]) -> str:
     if isinstance(trl, dict) and "episodes_per_s" in trl:
         lines.append(f"| TRL {payload['trl_version']} RLOOTrainer | {trl['episodes_per_s']:.2f} "
                      f"| {trl['tokens_per_s']:.1f} | {trl['mean_response_tokens']:.1f} |")
-        lines.append(f"\n**ours / TRL: {payload['speedup_vs_trl']:.2f}x episodes/s.**\n")
+        lines.append(f"\n**ours / TRL: {payload['speedup_vs_trl']:.2f}x episodes/s** (median of "
+                     f"{payload['repeats']} alternating runs each; ours "
+                     f"{_fmt(ours['all_episodes_per_s'])}, TRL "
+                     f"{_fmt(trl['all_episodes_per_s'])} episodes/s).\n")
     elif trl is not None:
         lines.append(f"\nTRL did not run: {trl}\n")
     lines += ["| generation | tokens/s |", "|---|---|",
@@ -301,6 +341,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--group", type=int, default=4)
     p.add_argument("--new-tokens", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3,
+                   help="alternating runs of each trainer; the median is reported")
     p.add_argument("--smollm", action="store_true")
     p.add_argument("--skip-trl", action="store_true")
     p.add_argument("--skip-memory", action="store_true")
@@ -320,17 +362,8 @@ def main(argv: list[str] | None = None) -> None:
         "model": "SmolLM2-135M-Instruct" if args.smollm else
         "random Llama, 6 layers x 256, vocab 2,048 (5.2M params)",
         "batch": args.batch, "group": args.group, "new_tokens": args.new_tokens,
-        "ours": bench_ours(args), "generation": bench_generation(args)}
-    if not args.skip_trl:
-        import trl
-
-        payload["trl_version"] = trl.__version__
-        try:
-            payload["trl"] = bench_trl(args)
-            payload["speedup_vs_trl"] = (payload["ours"]["episodes_per_s"]
-                                         / payload["trl"]["episodes_per_s"])
-        except Exception as exc:
-            payload["trl"] = f"{type(exc).__name__}: {exc}"
+        "repeats": args.repeats, **compare_trainers(args),
+        "generation": bench_generation(args)}
     if not args.skip_memory:
         payload["memory"] = bench_memory(args)
     name = "token_ppo_smollm" if args.smollm else "token_ppo"

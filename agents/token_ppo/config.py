@@ -65,7 +65,8 @@ class TokenPPOConfig:
     lam: float = 0.95
     """GAE λ."""
     whiten_rewards: bool = False
-    """Normalise the env scores over the batch (scale only) before building token rewards."""
+    """Rescale the env scores to unit variance over the batch (mean kept) before building
+    token rewards."""
     whiten_advantages: bool = True
     """Normalise advantages over the batch's response tokens."""
     clip_range: float = 0.2

@@ -130,3 +130,18 @@ def test_trainer_builds_its_own_env_and_policy_from_the_config(word_ids):
         assert all(isinstance(s["response"], str) for s in m["samples"])
     finally:
         trainer.close()
+
+
+def test_k3_penalty_and_reward_whitening(make_trainer, word_ids):
+    trainer = make_trainer(kl_estimator="k3", whiten_rewards=True, kl_coef=0.5,
+                           learning_rate=3e-3, allowed_token_ids=word_ids)
+    trainer.step()  # move the policy off the reference
+    rollout = trainer.collect_rollout()
+    kl, rewards = trainer.compute_rewards(rollout)
+    mask = rollout.generation.mask
+    assert (kl >= 0).all() and kl[mask].sum() > 0
+    scores = rollout.scores
+    mean, std = scores.mean(), scores.std(unbiased=False)
+    expected = (scores - mean) / std + mean if std > 0 else scores  # variance scaled to 1
+    per_response = (rewards + 0.5 * kl).sum(-1)  # remove the penalty: the whitened score
+    assert torch.allclose(per_response, expected, atol=1e-3)

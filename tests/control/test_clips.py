@@ -56,3 +56,24 @@ def test_queued_clips_are_labeled_in_the_terminal_and_train(cartpole_segments,
     fit_segment_model(net, records, bank)
     after = list(net.parameters())
     assert any(not np.allclose(a, b.detach()) for a, b in zip(before, after, strict=True))
+
+
+def test_recorded_frames_become_a_clip(tmp_path, monkeypatch) -> None:
+    """MuJoCo segments collected with render_mode='rgb_array' (skipped without a GL)."""
+    pytest.importorskip("mujoco")
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    from rlhf_env.control.clips import write_segment_clip
+    from rlhf_env.control.envs import make_rlhf_env
+    from rlhf_env.control.segments import collect_trajectories, sample_segments
+
+    try:
+        env = make_rlhf_env("RLHF-HalfCheetah-v0", horizon=12, render_mode="rgb_array",
+                            width=48, height=32)
+        trajs = collect_trajectories(env, None, 12, seed=0, record_frames=True)
+    except Exception as exc:  # no EGL on this machine: clips stay optional
+        pytest.skip(f"MuJoCo rendering unavailable: {exc}")
+    seg = sample_segments(trajs, 8, 1, np.random.default_rng(0), "RLHF-HalfCheetah-v0")[0]
+    assert seg.frames is not None and seg.frames.shape == (8, 32, 48, 3)
+    path = write_segment_clip(seg, tmp_path)
+    with Image.open(path) as img:
+        assert img.n_frames == 8 and path.stem == seg.id

@@ -1,0 +1,226 @@
+"""Label efficiency on control tasks: PPO on a learned reward versus PPO on the true reward.
+
+For each task and seed, at the same number of environment steps:
+
+* **true**: PPO trains on the fixed-horizon task's own reward;
+* **learned**: :class:`~rlhf_env.control.loop.PreferenceLearningLoop` — PPO trains only on
+  a reward ensemble learned from at most ``labels`` synthetic segment comparisons
+  (Boltzmann-rational over true segment returns, 10% slips, uncertainty selection).
+
+Both agents are then evaluated on the **true** return (deterministic policy, ``--eval-episodes``
+episodes). Reported per task: the median over seeds of each, the ratio
+``median(learned) / median(true)`` and, because Pendulum's returns are negative, the
+random-normalised ratio ``(learned − random) / (true − random)``.
+
+    python benchmarks/bench_control.py                      # full scale (slow on CPU)
+    python benchmarks/bench_control.py --tasks cartpole --seeds 0 1 2 --scale 0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One benchmark row: env, budgets, PPO settings and the expected ratio."""
+
+    env_id: str
+    timesteps: int
+    labels: int
+    expected: float
+    ppo: dict[str, Any]
+    rounds: int = 10
+    segment_length: int = 25
+
+
+TASKS = {
+    "cartpole": Task("RLHF-CartPole-v0", 60_000, 500, 0.95,
+                     {"n_steps": 256, "batch_size": 128, "n_epochs": 10, "gae_lambda": 0.95,
+                      "gamma": 0.98, "learning_rate": 1e-3, "ent_coef": 0.0}),
+    "pendulum": Task("RLHF-Pendulum-v0", 150_000, 500, 0.95,
+                     {"n_steps": 1024, "batch_size": 64, "n_epochs": 10, "gae_lambda": 0.95,
+                      "gamma": 0.9, "learning_rate": 1e-3, "ent_coef": 0.0, "clip_range": 0.2,
+                      "use_sde": True, "sde_sample_freq": 4}),
+    "halfcheetah": Task("RLHF-HalfCheetah-v0", 1_000_000, 1000, 0.85,
+                        {"n_steps": 512, "batch_size": 64, "n_epochs": 10, "gae_lambda": 0.92,
+                         "gamma": 0.98, "learning_rate": 2e-4, "ent_coef": 0.0},
+                        rounds=20, segment_length=50),
+}
+
+
+def evaluate(agent: Any, env_id: str, episodes: int, seed: int) -> float:
+    """Mean true return of the deterministic policy."""
+    from rlhf_env.control.envs import make_rlhf_env
+
+    env = make_rlhf_env(env_id)
+    total = 0.0
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=10_000 + seed * 100 + ep)
+        done = False
+        while not done:
+            action, _ = agent.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+    return total / episodes
+
+
+def random_return(env_id: str, episodes: int) -> float:
+    """Mean true return of the uniform random policy."""
+    from rlhf_env.control.envs import make_rlhf_env
+
+    env = make_rlhf_env(env_id)
+    env.action_space.seed(0)
+    total = 0.0
+    for ep in range(episodes):
+        env.reset(seed=ep)
+        done = False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total += float(reward)
+            done = terminated or truncated
+    return total / episodes
+
+
+def run_true(task: Task, steps: int, seed: int, episodes: int) -> float:
+    """PPO on the true reward; its evaluated true return."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from rlhf_env.control.envs import make_rlhf_env
+
+    venv = make_vec_env(lambda: make_rlhf_env(task.env_id), n_envs=4, seed=seed)
+    agent = PPO("MlpPolicy", venv, seed=seed, verbose=0, **task.ppo)
+    agent.learn(steps)
+    return evaluate(agent, task.env_id, episodes, seed)
+
+
+def run_learned(task: Task, steps: int, labels: int, seed: int, episodes: int
+                ) -> tuple[float, dict[str, float]]:
+    """The preference loop; the agent's evaluated true return and the last round's metrics."""
+    from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop
+
+    cfg = LoopConfig(total_timesteps=steps, total_labels=labels, rounds=task.rounds,
+                     segment_length=task.segment_length, n_envs=4, seed=seed)
+    loop = PreferenceLearningLoop(task.env_id, cfg, algorithm_kwargs=task.ppo)
+    loop.run()
+    return evaluate(loop.agent, task.env_id, episodes, seed), loop.history[-1]
+
+
+def bench_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Every seed of one task, true and learned."""
+    task = TASKS[name]
+    steps = int(task.timesteps * args.scale)
+    labels = int(min(task.labels, args.labels or task.labels))
+    rows = []
+    for seed in args.seeds:
+        t0 = time.perf_counter()
+        true = run_true(task, steps, seed, args.eval_episodes)
+        t1 = time.perf_counter()
+        learned, last = run_learned(task, steps, labels, seed, args.eval_episodes)
+        rows.append({"seed": seed, "true_reward_return": true, "learned_reward_return": learned,
+                     "true_seconds": t1 - t0, "learned_seconds": time.perf_counter() - t1,
+                     "last_round": last})
+        print(f"{name} seed {seed}: true {true:.1f} learned {learned:.1f} "
+              f"({time.perf_counter() - t0:.0f}s)", flush=True)
+    rand = random_return(task.env_id, args.eval_episodes)
+    med_true = float(np.median([r["true_reward_return"] for r in rows]))
+    med_learned = float(np.median([r["learned_reward_return"] for r in rows]))
+    return {"task": name, "env_id": task.env_id, "env_steps": steps, "labels": labels,
+            "seeds": list(args.seeds), "random_return": rand, "median_true": med_true,
+            "median_learned": med_learned, "ratio": med_learned / med_true if med_true else None,
+            "normalized_ratio": (med_learned - rand) / (med_true - rand)
+            if med_true != rand else None,
+            "expected_ratio": task.expected, "runs": rows}
+
+
+def markdown(results: list[dict[str, Any]], command: str, seconds: float, scale: float) -> str:
+    """The Markdown report."""
+    lines = ["# Control tasks: PPO on a learned reward vs on the true reward", "",
+             f"Command: `{command}`  ", f"Wall time: {seconds:.0f} s  ",
+             f"Scale: {scale} of the full env-step budgets"
+             + (" (REDUCED: see the note below)" if scale < 1 else ""), "",
+             "| task | env steps | labels | seeds | random | median true | median learned "
+             "| ratio | random-normalised ratio | expected |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        def fmt(x: Any) -> str:
+            return "n/a" if x is None else f"{x:.2f}"
+
+        lines.append(f"| {r['env_id']} | {r['env_steps']} | {r['labels']} | {len(r['seeds'])} "
+                     f"| {r['random_return']:.1f} | {r['median_true']:.1f} "
+                     f"| {r['median_learned']:.1f} | {fmt(r['ratio'])} "
+                     f"| {fmt(r['normalized_ratio'])} | ≥ {r['expected_ratio']:.2f} |")
+    lines += ["", "Returns are true returns of the deterministic policy over fixed-horizon "
+              "episodes (CartPole: 200 steps, +1 per upright step, 0 after a fall).", ""]
+    return "\n".join(lines) + "\n"
+
+
+def merge(names: list[str], out: str) -> int:
+    """Combine result files of separate runs (e.g. one process per task) into ``out``."""
+    import json
+
+    from benchmarks._common import RESULTS, machine, write_results
+
+    parts = [json.loads((RESULTS / f"{n}.json").read_text()) for n in names]
+    results = [r for p in parts for r in p["results"]]
+    command = " && ".join(p["command"] for p in parts)
+    seconds = sum(p["wall_seconds"] for p in parts)
+    scale = min(p["scale"] for p in parts)
+    payload = {"command": command, "wall_seconds": seconds, "scale": scale,
+               "machine": machine(), "parts": parts, "results": results}
+    body = markdown(results, command, seconds, scale)
+    notes = [f"- `{p['command']}`: {p['wall_seconds']:.0f} s, scale {p['scale']}" for p in parts]
+    write_results(out, payload, body + "\nRuns:\n\n" + "\n".join(notes) + "\n")
+    print(f"merged {', '.join(names)} into {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write ``results/control.json`` and ``.md``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=["cartpole", "pendulum", "halfcheetah"],
+                        choices=sorted(TASKS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply every env-step budget (reduced runs on slow machines)")
+    parser.add_argument("--labels", type=int, default=None, help="cap on labels per task")
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--name", default="control", help="result file name")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="NAME",
+                        help="only combine results/NAME.json files into results/<--name>")
+    args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.name)
+    import torch
+
+    torch.set_num_threads(1)
+    from benchmarks._common import machine, write_results
+
+    t0 = time.perf_counter()
+    results = [bench_task(name, args) for name in args.tasks]
+    seconds = time.perf_counter() - t0
+    command = "python benchmarks/bench_control.py " + shlex.join(argv or sys.argv[1:])
+    payload = {"command": command, "wall_seconds": seconds, "scale": args.scale,
+               "machine": machine(), "results": results}
+    paths = write_results(args.name, payload, markdown(results, command, seconds, args.scale))
+    for r in results:
+        print(f"{r['env_id']}: median true {r['median_true']:.1f}, learned "
+              f"{r['median_learned']:.1f}, ratio {r['ratio']}")
+    print(f"wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,8 @@
 """Learners that train against the rlhf-env environments.
 
 ``agents.sb3`` holds the Stable-Baselines3 helpers (``RLHFVecEnv``, ``RLHFMetricsCallback``,
-``make_vec_env``, ``make_ppo``, ``make_a2c``). Names are loaded lazily, so ``import agents``
+``make_vec_env``, ``make_ppo``, ``make_a2c``); ``agents.lm_policy.CausalLMPolicy`` is an SB3
+policy around a causal LM for the token env. Names are loaded lazily, so ``import agents``
 does not import torch or SB3.
 
 Note: the import name ``agents`` is shared with the ``openai-agents`` distribution (which also
@@ -13,6 +14,7 @@ from __future__ import annotations
 from rlhf_env._lazy import lazy_getattr
 
 __all__ = [
+    "CausalLMPolicy",
     "RLHFMetricsCallback",
     "RLHFVecEnv",
     "collect_episodes",
@@ -26,6 +28,7 @@ __getattr__ = lazy_getattr(
     __name__,
     {
         "sb3": "agents.sb3",
+        "CausalLMPolicy": "agents.lm_policy:CausalLMPolicy",
         "RLHFMetricsCallback": "agents.sb3:RLHFMetricsCallback",
         "RLHFVecEnv": "agents.sb3:RLHFVecEnv",
         "make_a2c": "agents.sb3:make_a2c",

@@ -41,6 +41,8 @@ OBS_KEYS = ("input_ids", "attention_mask")
 """Keys every text observation must have."""
 STEP_INFO_KEYS = ("prompt", "response", "score")
 """Keys ``info`` must carry after ``step`` (plus ``gold_score`` when the task has gold)."""
+MAX_EPISODE_STEPS = 10_000
+"""A text episode that runs longer than this is reported as never ending."""
 
 
 def check_rlhf_env(env: Any, *, seed: int = 0, skip_sb3: bool = False, warn: bool = True) -> None:
@@ -199,17 +201,23 @@ def check_mask(ids: np.ndarray, mask: np.ndarray, pad_id: int | None, where: str
 
 # -- one episode ----------------------------------------------------------------------------
 def check_single_rollout(env: gym.Env, seed: int) -> None:
-    """reset + one step: observation values, a finite reward, the bandit's end, the info."""
+    """reset, then step to the end of the episode (one step for a bandit, one token per step
+    for a token env): observation values, finite rewards, the bandit's end, the final info."""
     space = env.observation_space
     pad_id = _pad_id(env)
     obs, _ = env.reset(seed=seed)
     check_observation(obs, space, pad_id, "reset()")
-    obs, reward, terminated, truncated, info = env.step(fixed_action(env.action_space, seed))
-    check_observation(obs, space, pad_id, "step()")
-    check_reward(reward, "step()")
-    if isinstance(env.action_space, spaces.MultiDiscrete):
-        check_bandit_end(terminated, truncated)
-    check_step_info(info, _expects_gold(env), "step()")
+    for _ in range(MAX_EPISODE_STEPS):
+        obs, reward, terminated, truncated, info = env.step(fixed_action(env.action_space, seed))
+        check_observation(obs, space, pad_id, "step()")
+        check_reward(reward, "step()")
+        if isinstance(env.action_space, spaces.MultiDiscrete):
+            check_bandit_end(terminated, truncated)
+        if terminated or truncated:
+            check_step_info(info, _expects_gold(env), "the last step()")
+            return
+    raise CheckError(f"the episode did not end within {MAX_EPISODE_STEPS} steps; a text env "
+                     f"must end it at EOS (terminated) or at its token limit (truncated).")
 
 
 def check_finite_rollout(env: gym.Env, seed: int) -> None:
@@ -336,8 +344,11 @@ def check_vector_env(env: gym.vector.VectorEnv, *, seed: int = 0) -> None:
     obs, _ = env.reset(seed=seed)
     _check_batch_obs(env, obs, "reset()")
     actions = fixed_action(env.action_space, seed)
-    step = env.step(actions)
-    check_vector_step(env, obs, step)
+    for _ in range(MAX_EPISODE_STEPS):  # token envs: step until some sub-env finished
+        step = env.step(actions)
+        check_vector_step(env, obs, step)
+        if np.any(step[2]) or np.any(step[3]):
+            break
     check_vector_determinism(env, seed, actions)
 
 
@@ -394,7 +405,13 @@ def _check_batch_rewards(rewards: Any, n: int) -> None:
 
 def check_final_obs(env: gym.vector.VectorEnv, info: Mapping, done: np.ndarray,
                     reset_obs: Any) -> None:
-    """``info["final_obs"]`` holds each finished episode's last observation."""
+    """``info["final_obs"]`` holds each finished episode's last observation.
+
+    A bandit's final observation is the prompt it answered; a token env's is that prompt
+    followed by the response, so only the bandit's is compared with ``reset_obs``.
+    """
+    if not done.any():
+        return  # gymnasium adds final_obs only in steps where a sub-env finished
     if "final_obs" not in info or "_final_obs" not in info:
         raise CheckError("step() info lacks 'final_obs'/'_final_obs' for finished sub-envs; "
                          "with SAME_STEP autoreset put each finished episode's last observation "
@@ -406,7 +423,8 @@ def check_final_obs(env: gym.vector.VectorEnv, info: Mapping, done: np.ndarray,
     for i in np.flatnonzero(done):
         final = info["final_obs"][i]
         check_observation(final, env.single_observation_space, pad_id, f"final_obs[{i}]")
-        if not np.array_equal(final["input_ids"], reset_obs["input_ids"][i]):
+        bandit = isinstance(env.single_action_space, spaces.MultiDiscrete)
+        if bandit and not np.array_equal(final["input_ids"], reset_obs["input_ids"][i]):
             raise CheckError(f"info['final_obs'][{i}] is not the prompt the sub-env was "
                              f"answering; store the finished episode's observation there, not "
                              f"the next prompt's.")
@@ -414,6 +432,8 @@ def check_final_obs(env: gym.vector.VectorEnv, info: Mapping, done: np.ndarray,
 
 def check_final_info(info: Mapping, done: np.ndarray, expects_gold: bool | None) -> None:
     """``info["final_info"]`` holds each finished episode's info (prompt, response, score…)."""
+    if not done.any():
+        return
     final = info.get("final_info")
     if not isinstance(final, Mapping) or "_final_info" not in info:
         raise CheckError("step() info lacks a 'final_info' dict (and its '_final_info' mask); "

@@ -1,4 +1,5 @@
-"""Text environments: prompt sources, tasks, spaces, the bandit env and its batched vector env."""
+"""Text environments: prompt sources, tasks, spaces, the bandit env, the token env, and their
+batched vector envs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ __all__ = [
     "Task",
     "TextBanditEnv",
     "TextBanditVectorEnv",
+    "TextTokenEnv",
+    "TextTokenVectorEnv",
+    "TokenDiscrete",
     "get_task",
     "list_tasks",
     "register_task",
@@ -26,5 +30,8 @@ __getattr__ = lazy_getattr(
         "register_task": "rlhf_env.text.tasks:register_task",
         "TextBanditEnv": "rlhf_env.text.bandit:TextBanditEnv",
         "TextBanditVectorEnv": "rlhf_env.text.vector:TextBanditVectorEnv",
+        "TextTokenEnv": "rlhf_env.text.token_env:TextTokenEnv",
+        "TextTokenVectorEnv": "rlhf_env.text.token_vector:TextTokenVectorEnv",
+        "TokenDiscrete": "rlhf_env.text.token_env:TokenDiscrete",
     },
 )

@@ -142,7 +142,7 @@ def format_episode(info: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _config(kwargs: dict[str, Any]) -> TextEnvConfig:
+def _config(kwargs: dict[str, Any], env_id: str = "RLHF-Text-v0") -> TextEnvConfig:
     known = {f.name for f in fields(TextEnvConfig)}
     unknown = sorted(set(kwargs) - known)
     if unknown:
@@ -153,7 +153,7 @@ def _config(kwargs: dict[str, Any]) -> TextEnvConfig:
                          for k, h in zip(unknown, hints, strict=True))
         from rlhf_env.errors import ConfigError
 
-        raise ConfigError(f"unknown RLHF-Text-v0 argument(s): {said}. Known: {sorted(known)}.")
+        raise ConfigError(f"unknown {env_id} argument(s): {said}. Known: {sorted(known)}.")
     return TextEnvConfig(**kwargs)
 
 

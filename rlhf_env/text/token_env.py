@@ -440,7 +440,7 @@ class TextTokenEnv(gym.Env):
     metadata = {"render_modes": ["ansi"], "render_fps": 1}  # noqa: RUF012 (gymnasium API)
 
     def __init__(self, **kwargs: Any) -> None:
-        self.core = TextBanditCore(_config(kwargs))
+        self.core = TextBanditCore(_config(kwargs, "RLHF-TextToken-v0"))
         self.render_mode = self.core.config.render_mode
         self.observation_space, self.action_space = token_spaces(self.core)
         self.episodes = TokenEpisodes(self.core, 1)

@@ -39,7 +39,7 @@ class TextTokenVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be ≥ 1, got {num_envs}.")
-        self.core = TextBanditCore(_config(kwargs))
+        self.core = TextBanditCore(_config(kwargs, "RLHF-TextToken-v0"))
         self.num_envs = num_envs
         self.render_mode = self.core.config.render_mode
         self.single_observation_space, self.single_action_space = token_spaces(self.core)

@@ -92,10 +92,6 @@ def test_the_checker_contracts_hold_over_a_whole_episode():
     checker.check_determinism(env, seed=0)
 
 
-@pytest.mark.xfail(strict=True, raises=CheckError,
-                   reason="check_rlhf_env assumes one-step episodes (bandit): it checks the "
-                          "episode info after the first step, and vector final_obs in every "
-                          "step; drop this mark once it rolls token-env episodes to their end")
 @pytest.mark.parametrize("vector", [False, True])
 def test_check_rlhf_env_passes(vector):
     env = (gym.make_vec("RLHF-TextToken-v0", num_envs=2, **KW) if vector

@@ -53,7 +53,7 @@ def main() -> None:
     if args.smoke:
         config = LoopConfig(total_timesteps=1536, total_labels=48, rounds=3, segment_length=15,
                             n_envs=2, ensemble_size=2, reward_epochs=5, horizon=100)
-        ppo = {"n_steps": 256, "batch_size": 64, "n_epochs": 4}
+        ppo: dict[str, float] = {"n_steps": 256, "batch_size": 64, "n_epochs": 4}
     else:
         config = LoopConfig(total_timesteps=args.timesteps, total_labels=args.labels)
         ppo = {"n_steps": 256, "batch_size": 128, "n_epochs": 10, "gamma": 0.98,

@@ -10,7 +10,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from rlhf_env import CheckError, check_rlhf_env
+from rlhf_env import check_rlhf_env
 from rlhf_env.errors import InvalidActionError
 from rlhf_env.text.token_env import TextTokenEnv, TokenDiscrete
 from rlhf_env.text.token_vector import TextTokenVectorEnv

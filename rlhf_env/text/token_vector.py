@@ -12,6 +12,7 @@ from gymnasium.vector.utils import batch_space
 from rlhf_env.text.bandit import _config
 from rlhf_env.text.core import TextBanditCore
 from rlhf_env.text.token_env import TokenEpisodes, check_token_actions, pick_prompt, token_spaces
+from rlhf_env.text.vector import reseed
 
 
 class TextTokenVectorEnv(VectorEnv):
@@ -52,9 +53,7 @@ class TextTokenVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
         super().reset(seed=seed if isinstance(seed, int) else None)
-        for i, s in enumerate(self._seeds(seed)):
-            if s is not None or (seed is None and not self._started):
-                self._rngs[i] = seeding.np_random(s)[0]
+        reseed(self._rngs, seed, started=self._started)
         self._started = True
         chosen = pick_prompt(options, len(self.core.prompts))
         infos: dict[str, Any] = {}
@@ -62,15 +61,6 @@ class TextTokenVectorEnv(VectorEnv):
             infos = self._add_info(infos, self._start(i, chosen), i)
         self._last = [{} for _ in range(self.num_envs)]
         return self.episodes.observation(), infos
-
-    def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
-        if seed is None:
-            return [None] * self.num_envs
-        if isinstance(seed, int):
-            return [seed + i for i in range(self.num_envs)]
-        if len(seed) != self.num_envs:
-            raise ValueError(f"got {len(seed)} seeds for {self.num_envs} sub-envs.")
-        return list(seed)
 
     def _start(self, i: int, index: int | None = None) -> dict[str, Any]:
         """Start sub-env ``i`` on prompt ``index`` (drawn from its generator when ``None``)."""

@@ -46,10 +46,7 @@ class TextBanditVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
         super().reset(seed=seed if isinstance(seed, int) else None)
-        seeds = self._seeds(seed)
-        for i, s in enumerate(seeds):
-            if s is not None or (seed is None and self._indices is None):
-                self._rngs[i] = seeding.np_random(s)[0]
+        reseed(self._rngs, seed, started=self._indices is not None)
         self._indices = self._pick_prompts(options)
         return self.core.observation(self._indices), self._reset_infos(self._indices)
 
@@ -71,15 +68,6 @@ class TextBanditVectorEnv(VectorEnv):
         if any(not 0 <= int(i) < n for i in chosen):
             raise ValueError(f"options['prompt_index'] values must lie in [0, {n - 1}].")
         return [int(i) for i in chosen]
-
-    def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
-        if seed is None:
-            return [None] * self.num_envs
-        if isinstance(seed, int):
-            return [seed + i for i in range(self.num_envs)]
-        if len(seed) != self.num_envs:
-            raise ValueError(f"got {len(seed)} seeds for {self.num_envs} sub-envs.")
-        return list(seed)
 
     def _reset_infos(self, indices: list[int]) -> dict[str, Any]:
         infos: dict[str, Any] = {}
@@ -110,3 +98,23 @@ class TextBanditVectorEnv(VectorEnv):
         if self.render_mode != "ansi":
             return None
         return tuple(format_episode(info) for info in self._last)
+
+
+def sub_env_seeds(seed: int | list[int | None] | None, n: int) -> list[int | None]:
+    """Per-sub-env seeds: ``seed + i`` for an int, the list itself, or ``None`` for each."""
+    if seed is None:
+        return [None] * n
+    if isinstance(seed, int):
+        return [seed + i for i in range(n)]
+    if len(seed) != n:
+        raise ValueError(f"got {len(seed)} seeds for {n} sub-envs.")
+    return list(seed)
+
+
+def reseed(rngs: list[np.random.Generator], seed: int | list[int | None] | None,
+           started: bool) -> None:
+    """Reseed the sub-envs' prompt generators in place for ``reset(seed=...)``; with no seed,
+    only the first reset draws fresh entropy (later resets keep the streams going)."""
+    for i, s in enumerate(sub_env_seeds(seed, len(rngs))):
+        if s is not None or (seed is None and not started):
+            rngs[i] = seeding.np_random(s)[0]

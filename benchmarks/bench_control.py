@@ -139,10 +139,15 @@ def bench_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
     med_learned = float(np.median([r["learned_reward_return"] for r in rows]))
     return {"task": name, "env_id": task.env_id, "env_steps": steps, "labels": labels,
             "seeds": list(args.seeds), "random_return": rand, "median_true": med_true,
-            "median_learned": med_learned, "ratio": med_learned / med_true if med_true else None,
+            "median_learned": med_learned, "ratio": ratio(med_learned, med_true),
             "normalized_ratio": (med_learned - rand) / (med_true - rand)
             if med_true != rand else None,
             "expected_ratio": task.expected, "runs": rows}
+
+
+def ratio(learned: float, true: float) -> float | None:
+    """``learned / true`` where that means "share of the true-reward return" (true > 0)."""
+    return learned / true if true > 0 else None
 
 
 def markdown(results: list[dict[str, Any]], command: str, seconds: float, scale: float) -> str:
@@ -150,7 +155,11 @@ def markdown(results: list[dict[str, Any]], command: str, seconds: float, scale:
     lines = ["# Control tasks: PPO on a learned reward vs on the true reward", "",
              f"Command: `{command}`  ", f"Wall time: {seconds:.0f} s  ",
              f"Scale: {scale} of the full env-step budgets"
-             + (" (REDUCED: see the note below)" if scale < 1 else ""), "",
+             + (" (REDUCED for some tasks: see the env steps column)" if scale < 1 else ""),
+             "",
+             "`ratio` = median learned / median true (only for positive returns); the "
+             "random-normalised ratio is (learned − random) / (true − random), the measure "
+             "that also works for Pendulum's negative returns.", "",
              "| task | env steps | labels | seeds | random | median true | median learned "
              "| ratio | random-normalised ratio | expected |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -160,7 +169,7 @@ def markdown(results: list[dict[str, Any]], command: str, seconds: float, scale:
 
         lines.append(f"| {r['env_id']} | {r['env_steps']} | {r['labels']} | {len(r['seeds'])} "
                      f"| {r['random_return']:.1f} | {r['median_true']:.1f} "
-                     f"| {r['median_learned']:.1f} | {fmt(r['ratio'])} "
+                     f"| {r['median_learned']:.1f} | {fmt(ratio(r['median_learned'], r['median_true']))} "
                      f"| {fmt(r['normalized_ratio'])} | ≥ {r['expected_ratio']:.2f} |")
     lines += ["", "Returns are true returns of the deterministic policy over fixed-horizon "
               "episodes (CartPole: 200 steps, +1 per upright step, 0 after a fall).", ""]
@@ -175,6 +184,8 @@ def merge(names: list[str], out: str) -> int:
 
     parts = [json.loads((RESULTS / f"{n}.json").read_text()) for n in names]
     results = [r for p in parts for r in p["results"]]
+    for r in results:
+        r["ratio"] = ratio(r["median_learned"], r["median_true"])
     command = " && ".join(p["command"] for p in parts)
     seconds = sum(p["wall_seconds"] for p in parts)
     scale = min(p["scale"] for p in parts)

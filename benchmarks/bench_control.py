@@ -167,9 +167,10 @@ def markdown(results: list[dict[str, Any]], command: str, seconds: float, scale:
         def fmt(x: Any) -> str:
             return "n/a" if x is None else f"{x:.2f}"
 
+        share = ratio(r["median_learned"], r["median_true"])
         lines.append(f"| {r['env_id']} | {r['env_steps']} | {r['labels']} | {len(r['seeds'])} "
                      f"| {r['random_return']:.1f} | {r['median_true']:.1f} "
-                     f"| {r['median_learned']:.1f} | {fmt(ratio(r['median_learned'], r['median_true']))} "
+                     f"| {r['median_learned']:.1f} | {fmt(share)} "
                      f"| {fmt(r['normalized_ratio'])} | ≥ {r['expected_ratio']:.2f} |")
     lines += ["", "Returns are true returns of the deterministic policy over fixed-horizon "
               "episodes (CartPole: 200 steps, +1 per upright step, 0 after a fall).", ""]

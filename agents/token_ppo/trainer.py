@@ -49,7 +49,7 @@ from agents.token_ppo.generation import SamplingTransform, position_ids
 from agents.token_ppo.losses import entropy, explained_variance, policy_loss, value_loss
 from agents.token_ppo.policy import PolicyWithValue, vocab_size
 from agents.token_ppo.rollout import Rollout, collect, pick_prompts
-from rlhf_env.errors import ConfigError
+from rlhf_env.errors import ConfigError, MissingDependencyError
 from rlhf_env.kl import AdaptiveKLController, FixedKLController, kl_estimate
 
 
@@ -329,6 +329,9 @@ def _no_grad_entropy(logp_all: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
 def _summary_writer(log_dir: str | None) -> Any:
     if log_dir is None:
         return None
-    from torch.utils.tensorboard import SummaryWriter
-
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise MissingDependencyError("tensorboard", "TensorBoard logging (log_dir=...)",
+                                     "pip install tensorboard") from exc
     return SummaryWriter(log_dir)

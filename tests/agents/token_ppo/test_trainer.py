@@ -26,7 +26,8 @@ def test_reward_rises_on_the_keyword_task(make_trainer, word_ids):
 
 
 def test_an_update_changes_the_parameters_and_logs_everything(make_trainer, tmp_path):
-    trainer = make_trainer(learning_rate=1e-3, log_dir=str(tmp_path / "tb"))
+    trainer = make_trainer(learning_rate=1e-3, log_dir=str(tmp_path / "tb"),
+                           env_kwargs={"gold": "length"})
     before = _weights(trainer)
     m = trainer.step()
     after = _weights(trainer)
@@ -37,8 +38,9 @@ def test_an_update_changes_the_parameters_and_logs_everything(make_trainer, tmp_
     ref = [k for k in before if k.startswith("reference.")]
     assert ref and all(torch.equal(before[k], after[k]) for k in ref)  # reference stays frozen
     for key in ("score", "kl", "kl_k1", "kl_coef", "entropy", "clip_fraction", "approx_kl",
-                "value_loss", "explained_variance", "policy_loss", "samples"):
+                "value_loss", "explained_variance", "policy_loss", "samples", "gold_score"):
         assert key in m
+    assert 0 < m["gold_score"] <= 1  # the length scorer as gold judge
     trainer.close()
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 

@@ -1,7 +1,7 @@
 """Benchmark the token-level PPO trainer against TRL and against bare ``model.generate``.
 
     python benchmarks/bench_token_ppo.py [--steps 4] [--repeats 3] [--batch 16] [--group 4]
-        [--new-tokens 16] [--threads 1] [--smollm] [--skip-trl] [--skip-memory]
+        [--new-tokens 16] [--threads 1] [--smollm] [--skip-trl] [--skip-sb3] [--skip-memory]
 
 Same model, prompts, batch and lengths for every contender:
 
@@ -10,6 +10,9 @@ Same model, prompts, batch and lengths for every contender:
   keeps a reference model), both on the keyword rule reward, ``batch`` completions per step in
   groups of ``group`` per prompt. Reported: episodes/s and generated tokens/s after one
   warm-up step, median of ``repeats`` alternating runs, and the ratio ours / TRL.
+* **SB3**: stock SB3 ``PPO`` with ``agents.CausalLMPolicy`` on the token env
+  ``RLHF-TextToken-v0`` (one env step per token), the same model, prompts, sub-envs and
+  response limit, episodes/s over two rollouts after a warm-up one.
 * **generation**: our KV-cached sampler (which also returns log-probs and values) versus a
   bare ``model.generate(do_sample=True)`` on the same prompt batch, tokens/s and the ratio.
 * **memory**: in a fresh process per mode, the RSS after loading the model and the peak RSS
@@ -148,6 +151,41 @@ def bench_trl(args: argparse.Namespace) -> dict[str, Any]:
             "episodes_per_s": args.steps * args.batch / seconds,
             "tokens_per_s": args.steps * args.batch * mean_len / seconds,
             "mean_response_tokens": mean_len}
+
+
+def bench_sb3(args: argparse.Namespace, rollouts: int = 2) -> dict[str, Any]:
+    """Stock SB3 PPO with ``CausalLMPolicy`` on ``RLHF-TextToken-v0`` (one token per step, no
+    KV cache across steps): same model, prompts, ``batch`` sub-envs and response limit; one
+    rollout of ``new_tokens`` steps per sub-env and one epoch of one minibatch per update."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from agents.lm_policy import CausalLMPolicy
+    from agents.sb3 import make_vec_env
+
+    model, name = build_model(args.smollm)
+    venv = make_vec_env(args.batch, seed=0, env_id="RLHF-TextToken-v0", task="keyword",
+                        model=name, prompts=PROMPTS, max_prompt_tokens=96,
+                        max_response_tokens=args.new_tokens)
+    rollout = args.batch * args.new_tokens
+    ppo = PPO(CausalLMPolicy, venv, policy_kwargs={"model": model}, n_steps=args.new_tokens,
+              batch_size=rollout, n_epochs=1, learning_rate=1e-5, seed=0)
+
+    class Episodes(BaseCallback):
+        count = 0
+
+        def _on_step(self) -> bool:
+            Episodes.count += int(self.locals["dones"].sum())
+            return True
+
+    ppo.learn(rollout)  # warm-up
+    Episodes.count = 0
+    start = time.perf_counter()
+    ppo.learn(rollout * rollouts, callback=Episodes(), reset_num_timesteps=False)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "timesteps": rollout * rollouts, "episodes": Episodes.count,
+            "episodes_per_s": Episodes.count / seconds,
+            "tokens_per_s": rollout * rollouts / seconds}
 
 
 def bench_generation(args: argparse.Namespace) -> dict[str, Any]:
@@ -304,29 +342,44 @@ def _fmt(values: list[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
 
+def _trainer_rows(payload: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Table rows and the ratio sentences below the table, for the trainers that ran."""
+    ours, trl, sb3 = payload["ours"], payload.get("trl"), payload.get("sb3")
+    rows = [f"| ours (TokenPPOTrainer, RLOO) | {ours['episodes_per_s']:.2f} | "
+            f"{ours['tokens_per_s']:.1f} | {ours['mean_response_tokens']:.1f} |"]
+    notes = []
+    if isinstance(trl, dict):
+        rows.append(f"| TRL {payload['trl_version']} RLOOTrainer | {trl['episodes_per_s']:.2f} "
+                    f"| {trl['tokens_per_s']:.1f} | {trl['mean_response_tokens']:.1f} |")
+        notes.append(f"**ours / TRL: {payload['speedup_vs_trl']:.2f}x episodes/s** (median of "
+                     f"{payload['repeats']} alternating runs each; ours "
+                     f"{_fmt(ours['all_episodes_per_s'])}, TRL "
+                     f"{_fmt(trl['all_episodes_per_s'])} episodes/s).")
+    elif trl is not None:
+        notes.append(f"TRL did not run: {trl}")
+    if sb3:
+        rows.append(f"| stock SB3 PPO + CausalLMPolicy (token env) | "
+                    f"{sb3['episodes_per_s']:.2f} | {sb3['tokens_per_s']:.1f} | – |")
+        notes.append(f"**ours / SB3: {payload['speedup_vs_sb3']:.1f}x episodes/s** (SB3: "
+                     f"{sb3['episodes']} episodes in {sb3['seconds']:.1f} s; it pays no KL "
+                     f"term, ours and TRL do).")
+    return rows, notes
+
+
 def _markdown(command: str, payload: dict[str, Any]) -> str:
-    ours, trl, gen = payload["ours"], payload.get("trl"), payload["generation"]
+    gen = payload["generation"]
+    rows, notes = _trainer_rows(payload)
     lines = [f"# Token-level PPO benchmark\n\n```\n{command}\n```\n",
              f"Model: {payload['model']}; batch {payload['batch']} (groups of "
              f"{payload['group']}), up to {payload['new_tokens']} new tokens, "
              f"{payload['machine']['torch_threads']} torch thread(s), "
              f"{payload['machine']['cpus']} CPUs.\n",
              "| trainer | episodes/s | tokens/s | mean response tokens |", "|---|---|---|---|",
-             f"| ours (TokenPPOTrainer, RLOO) | {ours['episodes_per_s']:.2f} | "
-             f"{ours['tokens_per_s']:.1f} | {ours['mean_response_tokens']:.1f} |"]
-    if isinstance(trl, dict) and "episodes_per_s" in trl:
-        lines.append(f"| TRL {payload['trl_version']} RLOOTrainer | {trl['episodes_per_s']:.2f} "
-                     f"| {trl['tokens_per_s']:.1f} | {trl['mean_response_tokens']:.1f} |")
-        lines.append(f"\n**ours / TRL: {payload['speedup_vs_trl']:.2f}x episodes/s** (median of "
-                     f"{payload['repeats']} alternating runs each; ours "
-                     f"{_fmt(ours['all_episodes_per_s'])}, TRL "
-                     f"{_fmt(trl['all_episodes_per_s'])} episodes/s).\n")
-    elif trl is not None:
-        lines.append(f"\nTRL did not run: {trl}\n")
-    lines += ["| generation | tokens/s |", "|---|---|",
-              f"| ours (tokens + log-probs + values) | {gen['ours']['tokens_per_s']:.1f} |",
-              f"| bare model.generate | {gen['model.generate']['tokens_per_s']:.1f} |",
-              f"\n**ours / model.generate: {gen['ratio']:.2f}x** (median of "
+             *rows, "", *[f"{n}\n" for n in notes],
+             "| generation | tokens/s |", "|---|---|",
+             f"| ours (tokens + log-probs + values) | {gen['ours']['tokens_per_s']:.1f} |",
+             f"| bare model.generate | {gen['model.generate']['tokens_per_s']:.1f} |",
+             f"\n**ours / model.generate: {gen['ratio']:.2f}x** (median of "
              f"{len(gen['ours']['all_tokens_per_s'])} alternating calls each).\n"]
     mem = payload.get("memory")
     if isinstance(mem, dict) and "full" in mem:
@@ -354,6 +407,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--smollm", action="store_true")
     p.add_argument("--skip-trl", action="store_true")
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--skip-sb3", action="store_true",
+                   help="skip stock SB3 PPO + CausalLMPolicy on the token env (slow)")
     p.add_argument("--memory-child", choices=["full", "lora"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -372,6 +427,10 @@ def main(argv: list[str] | None = None) -> None:
         "batch": args.batch, "group": args.group, "new_tokens": args.new_tokens,
         "repeats": args.repeats, **compare_trainers(args),
         "generation": bench_generation(args)}
+    if not args.skip_sb3:
+        payload["sb3"] = bench_sb3(args)
+        payload["speedup_vs_sb3"] = (payload["ours"]["episodes_per_s"]
+                                     / payload["sb3"]["episodes_per_s"])
     if not args.skip_memory:
         payload["memory"] = bench_memory(args)
     name = "token_ppo_smollm" if args.smollm else "token_ppo"

@@ -60,6 +60,11 @@ class TokenPPOConfig:
     """Advantage estimator: one of :data:`ADVANTAGE_ESTIMATORS`."""
     group_size: int = 1
     """Responses per prompt in a rollout (≥ 2 for ``rloo``/``grpo``); divides batch_size."""
+    init_value_from_scores: bool = False
+    """Before the first update, set the value head's bias to the mean reward-model score of
+    the first rollout (``gae`` only), so the critic starts at the reward model's average
+    instead of 0. The reward models here are text-in and need not share the policy's
+    backbone, so their weights cannot seed the value head directly."""
     gamma: float = 1.0
     """Discount per token."""
     lam: float = 0.95

@@ -167,6 +167,8 @@ class TokenPPOTrainer:
         """One PPO iteration: rollout, rewards, advantages, update, record. Returns metrics."""
         start = time.perf_counter()
         rollout = self.collect_rollout()
+        if self.config.init_value_from_scores and self.step_count == 0:
+            self.init_value_head(rollout)
         kl, rewards = self.compute_rewards(rollout)
         targets = self.compute_advantages(rollout, rewards)
         stats = self.update(rollout, targets)
@@ -179,6 +181,13 @@ class TokenPPOTrainer:
         indices = pick_prompts(self.rng, self.n_prompts, c.batch_size, c.group_size)
         return collect(self.env, self.policy, indices, max_new_tokens=c.max_new_tokens,
                        eos_id=self.eos_id, transform=self.transform, generator=self.sampler)
+
+    @torch.no_grad()
+    def init_value_head(self, rollout: Rollout) -> None:
+        """Shift the value head's bias (and the rollout's values) by the mean score."""
+        shift = rollout.scores.mean().to(self.policy.value_head.bias.dtype)
+        self.policy.value_head.bias.add_(shift)
+        rollout.generation.values.add_(shift)
 
     def compute_rewards(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token KL estimates and rewards, both ``(B, R)``."""

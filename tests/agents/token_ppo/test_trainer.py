@@ -147,3 +147,14 @@ def test_k3_penalty_and_reward_whitening(make_trainer, word_ids):
     expected = (scores - mean) / std + mean if std > 0 else scores  # variance scaled to 1
     per_response = (rewards + 0.5 * kl).sum(-1)  # remove the penalty: the whitened score
     assert torch.allclose(per_response, expected, atol=1e-3)
+
+
+@pytest.mark.parametrize("init", [True, False])
+def test_value_head_can_start_from_the_mean_score(make_trainer, word_ids, init):
+    trainer = make_trainer(init_value_from_scores=init, learning_rate=1e-4,
+                           allowed_token_ids=word_ids)
+    trainer.step()
+    first_mean = trainer.metrics[0]["score"]
+    bias = float(trainer.policy.value_head.bias)
+    assert first_mean > 0.3
+    assert bias == pytest.approx(first_mean if init else 0.0, abs=0.05)

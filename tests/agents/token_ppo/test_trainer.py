@@ -155,6 +155,6 @@ def test_value_head_can_start_from_the_mean_score(make_trainer, word_ids, init):
                            allowed_token_ids=word_ids)
     trainer.step()
     first_mean = trainer.metrics[0]["score"]
-    bias = float(trainer.policy.value_head.bias)
+    bias = float(trainer.policy.value_head.bias.detach())
     assert first_mean > 0.3
     assert bias == pytest.approx(first_mean if init else 0.0, abs=0.05)

@@ -2,7 +2,8 @@
 
 ``agents.sb3`` holds the Stable-Baselines3 helpers (``RLHFVecEnv``, ``RLHFMetricsCallback``,
 ``make_vec_env``, ``make_ppo``, ``make_a2c``); ``agents.lm_policy.CausalLMPolicy`` is an SB3
-policy around a causal LM for the token env. Names are loaded lazily, so ``import agents``
+policy around a causal LM for the token env; ``agents.token_ppo`` is the token-level PPO
+trainer (``TokenPPOTrainer``, ``TokenPPOConfig``). Names are loaded lazily, so ``import agents``
 does not import torch or SB3.
 
 Note: the import name ``agents`` is shared with the ``openai-agents`` distribution (which also
@@ -15,13 +16,19 @@ from rlhf_env._lazy import lazy_getattr
 
 __all__ = [
     "CausalLMPolicy",
+    "PolicyWithValue",
     "RLHFMetricsCallback",
     "RLHFVecEnv",
+    "TokenPPOConfig",
+    "TokenPPOTrainer",
     "collect_episodes",
+    "load_checkpoint",
     "make_a2c",
     "make_ppo",
     "make_vec_env",
+    "save_checkpoint",
     "sb3",
+    "token_ppo",
 ]
 
 __getattr__ = lazy_getattr(
@@ -29,6 +36,12 @@ __getattr__ = lazy_getattr(
     {
         "sb3": "agents.sb3",
         "CausalLMPolicy": "agents.lm_policy:CausalLMPolicy",
+        "token_ppo": "agents.token_ppo",
+        "TokenPPOConfig": "agents.token_ppo:TokenPPOConfig",
+        "TokenPPOTrainer": "agents.token_ppo:TokenPPOTrainer",
+        "PolicyWithValue": "agents.token_ppo:PolicyWithValue",
+        "save_checkpoint": "agents.token_ppo:save_checkpoint",
+        "load_checkpoint": "agents.token_ppo:load_checkpoint",
         "RLHFMetricsCallback": "agents.sb3:RLHFMetricsCallback",
         "RLHFVecEnv": "agents.sb3:RLHFVecEnv",
         "make_a2c": "agents.sb3:make_a2c",

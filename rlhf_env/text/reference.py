@@ -8,6 +8,7 @@ trainer), so that together they form the usual ``− kl_coef · (log π − log 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,13 +20,18 @@ from rlhf_env.errors import ConfigError
 class ReferenceScorer:
     """Per-token ``log π_ref`` of response tokens given prompt tokens, batched.
 
-    Prompts are left-padded and responses right-padded into one ``(B, P + R)`` batch, with
-    position ids taken from the attention mask so padding never shifts positions. Only the
-    ``R + 1`` last positions go through the LM head (``logits_to_keep``), which matters with a
-    49k vocabulary.
+    Prompts repeat across episodes, so each prompt's key/value cache and next-token
+    log-probs are computed once and kept (LRU, ``prefix_cache_size`` prompts): a batch then
+    runs only its response tokens through the model, on top of the cached prompts left-padded
+    into one batch cache. This cuts the reference's work per episode from ``P + R`` tokens to
+    ``R``. Models whose cache is not a plain ``DynamicCache`` (and ``prefix_cache_size=0``)
+    take the uncached path: prompts left-padded and responses right-padded into one
+    ``(B, P + R)`` forward, position ids from the mask, and only the ``R + 1`` last positions
+    through the LM head (``logits_to_keep``), which matters with a 49k vocabulary.
     """
 
-    def __init__(self, model: Any, pad_id: int, vocab_size: int, batch_size: int = 64) -> None:
+    def __init__(self, model: Any, pad_id: int, vocab_size: int, batch_size: int = 64,
+                 prefix_cache_size: int = 256) -> None:
         model_vocab = int(model.get_input_embeddings().weight.shape[0])
         if model_vocab < vocab_size:
             raise ConfigError(
@@ -33,11 +39,14 @@ class ReferenceScorer:
                 f"has {vocab_size} tokens; the reference must share the policy tokenizer's "
                 f"vocabulary (pass reference_model= a model of the same family)."
             )
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}.")
+        if batch_size < 1 or prefix_cache_size < 0:
+            raise ConfigError(f"batch_size must be ≥ 1 and prefix_cache_size ≥ 0, got "
+                              f"{batch_size} and {prefix_cache_size}.")
         self.model = model.eval().requires_grad_(False)
         self.pad_id = int(pad_id)
         self.batch_size = batch_size
+        self.prefix_cache_size = prefix_cache_size
+        self._prefixes: OrderedDict[bytes, tuple[list[tuple[Any, Any]], Any]] = OrderedDict()
 
     def token_logprobs(self, prompts: Sequence[np.ndarray],
                        responses: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -55,12 +64,83 @@ class ReferenceScorer:
         return np.array([t.sum() for t in per_token], dtype=np.float32)
 
     def _batch(self, prompts: Sequence[np.ndarray], responses: Sequence[np.ndarray]) -> list:
+        if max(len(r) for r in responses) == 0:
+            return [np.zeros(0, np.float32) for _ in responses]
+        if self.prefix_cache_size and self._cache_prompts(prompts):
+            return self._batch_cached(prompts, responses)
+        return self._batch_full(prompts, responses)
+
+    # -- cached prompts ---------------------------------------------------------------------
+    def _cache_prompts(self, prompts: Sequence[np.ndarray]) -> bool:
+        """Make sure every prompt's KV and next-token log-probs are cached; ``False`` when the
+        model's cache cannot be taken apart (the caller then runs full forwards)."""
+        import torch
+
+        keys = [np.asarray(p, np.int64).tobytes() for p in prompts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._prefixes))
+        if missing:
+            rows = [np.frombuffer(k, np.int64) for k in missing]
+            ids, mask = _left_padded(rows, self.pad_id)
+            ids_t, mask_t = (torch.from_numpy(a).to(self._device) for a in (ids, mask))
+            with torch.inference_mode():
+                out = self.model(input_ids=ids_t, attention_mask=mask_t,
+                                 position_ids=(mask_t.cumsum(-1) - 1).clamp(min=0),
+                                 use_cache=True, logits_to_keep=1)
+            layers = kv_layers(out.past_key_values)
+            if layers is None:
+                self.prefix_cache_size = 0
+                return False
+            next_logp = out.logits[:, -1].float().log_softmax(-1)
+            for i, (key, row) in enumerate(zip(missing, rows, strict=True)):
+                kv = [(k[i : i + 1, :, -row.size :].clone(), v[i : i + 1, :, -row.size :].clone())
+                      for k, v in layers]
+                self._prefixes[key] = (kv, next_logp[i].clone())
+        for key in keys:
+            self._prefixes.move_to_end(key)
+        while len(self._prefixes) > max(self.prefix_cache_size, len(keys)):
+            self._prefixes.popitem(last=False)
+        return True
+
+    def _batch_cached(self, prompts: Sequence[np.ndarray],
+                      responses: Sequence[np.ndarray]) -> list:
+        import torch
+        from transformers import DynamicCache
+
+        entries = [self._prefixes[np.asarray(p, np.int64).tobytes()] for p in prompts]
+        p_lens = [len(p) for p in prompts]
+        p_max, r_max = max(p_lens), max(len(r) for r in responses)
+        cache = DynamicCache(ddp_cache_data=[
+            (torch.cat([left_pad(e[0][layer][0], p_max - n) for e, n in zip(entries, p_lens,
+                                                                          strict=True)]),
+             torch.cat([left_pad(e[0][layer][1], p_max - n) for e, n in zip(entries, p_lens,
+                                                                          strict=True)]))
+            for layer in range(len(entries[0][0]))])
+        ids = np.full((len(prompts), r_max), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(prompts), p_max + r_max), dtype=np.int64)
+        for i, (n, r) in enumerate(zip(p_lens, responses, strict=True)):
+            ids[i, : len(r)] = r
+            mask[i, p_max - n : p_max + len(r)] = 1
+        ids_t, mask_t = (torch.from_numpy(a).to(self._device) for a in (ids, mask))
+        positions = torch.as_tensor(p_lens, device=self._device)[:, None] + torch.arange(
+            r_max, device=self._device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids_t, attention_mask=mask_t, position_ids=positions,
+                                past_key_values=cache).logits[:, :-1].float()
+            first = torch.stack([e[1] for e in entries])[:, None]  # predicts response token 0
+            logp = torch.cat([first, logits.log_softmax(-1)], dim=1)
+            picked = logp.gather(-1, ids_t.unsqueeze(-1)).squeeze(-1).cpu().numpy()
+        return [picked[i, : len(r)].astype(np.float32) for i, r in enumerate(responses)]
+
+    @property
+    def _device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    # -- no cache -----------------------------------------------------------------------------
+    def _batch_full(self, prompts: Sequence[np.ndarray], responses: Sequence[np.ndarray]) -> list:
         import torch
 
         lengths = [len(r) for r in responses]
         r_max = max(lengths)
-        if r_max == 0:
-            return [np.zeros(0, np.float32) for _ in responses]
         p_max = max(len(p) for p in prompts)
         ids = np.full((len(prompts), p_max + r_max), self.pad_id, dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -79,3 +159,30 @@ class ReferenceScorer:
             picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
             logp = (picked - logits.logsumexp(-1)).cpu().numpy()
         return [logp[i, :n].astype(np.float32) for i, n in enumerate(lengths)]
+
+
+def _left_padded(rows: Sequence[np.ndarray], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows left-padded into ``(B, T)`` ids and mask arrays."""
+    width = max(r.size for r in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for i, row in enumerate(rows):
+        ids[i, width - row.size :] = row
+        mask[i, width - row.size :] = 1
+    return ids, mask
+
+
+def kv_layers(cache: Any) -> list[tuple[Any, Any]] | None:
+    """``(keys, values)`` per layer of a plain ``DynamicCache``, else ``None``."""
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
+        return None
+    pairs = [(getattr(layer, "keys", None), getattr(layer, "values", None)) for layer in layers]
+    return None if any(k is None or v is None for k, v in pairs) else pairs
+
+
+def left_pad(tensor: Any, extra: int) -> Any:
+    """Prepend ``extra`` zero time steps to a ``(B, H, T, D)`` cache tensor."""
+    import torch
+
+    return torch.nn.functional.pad(tensor, (0, 0, extra, 0))

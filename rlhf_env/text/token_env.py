@@ -21,6 +21,8 @@ from gymnasium import spaces
 from rlhf_env.errors import InvalidActionError
 from rlhf_env.text.bandit import _config, format_episode
 from rlhf_env.text.core import TextBanditCore
+from rlhf_env.text.reference import kv_layers as _kv_layers
+from rlhf_env.text.reference import left_pad as _left_pad
 from rlhf_env.text.spaces import observation_space
 
 
@@ -310,22 +312,6 @@ class CachedReference:
             self.keys = [t[:, :, first:] for t in self.keys]
             self.values = [t[:, :, first:] for t in self.values]
             self.mask = self.mask[:, first:]
-
-
-def _kv_layers(cache: Any) -> list[tuple[Any, Any]] | None:
-    """``(keys, values)`` per layer of a plain ``DynamicCache``, else ``None``."""
-    layers = getattr(cache, "layers", None)
-    if not layers or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
-        return None
-    pairs = [(getattr(layer, "keys", None), getattr(layer, "values", None)) for layer in layers]
-    return None if any(k is None or v is None for k, v in pairs) else pairs
-
-
-def _left_pad(tensor: Any, extra: int) -> Any:
-    """Prepend ``extra`` zero time steps to a ``(B, H, T, D)`` cache tensor."""
-    import torch
-
-    return torch.nn.functional.pad(tensor, (0, 0, extra, 0))
 
 
 def token_spaces(core: TextBanditCore) -> tuple[spaces.Dict, TokenDiscrete]:

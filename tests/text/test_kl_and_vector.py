@@ -149,3 +149,34 @@ def test_reset_options_choose_prompts_in_both_envs():
         venv.reset(options={"prompt": "hi"})
     with pytest.raises(ValueError, match="2 entries for 3 sub-envs"):
         venv.reset(options={"prompt_index": [0, 1]})
+
+
+def test_prompt_cache_gives_the_same_logprobs_and_skips_prompt_work(tiny_lm):
+    rng = np.random.default_rng(1)
+    prompts = [rng.integers(3, 2048, n) for n in (6, 3, 6, 9)]
+    prompts[2] = prompts[0]  # a repeated prompt
+    responses = [rng.integers(3, 2048, n) for n in (4, 2, 5, 1)]
+    cached = ReferenceScorer(tiny_lm, pad_id=0, vocab_size=2048)
+    plain = ReferenceScorer(tiny_lm, pad_id=0, vocab_size=2048, prefix_cache_size=0)
+    want = plain.sequence_logprobs(prompts, responses)
+    np.testing.assert_allclose(cached.sequence_logprobs(prompts, responses), want, rtol=1e-5,
+                               atol=1e-5)
+    assert len(cached._prefixes) == 3 and not plain._prefixes
+    seen = []
+    handle = tiny_lm.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs["input_ids"].shape), with_kwargs=True)
+    try:
+        again = cached.sequence_logprobs(prompts, responses)
+    finally:
+        handle.remove()
+    np.testing.assert_allclose(again, want, rtol=1e-5, atol=1e-5)
+    assert seen == [(4, 5)]  # one forward over the responses only: prompts came from the cache
+
+
+def test_prompt_cache_is_bounded(tiny_lm):
+    scorer = ReferenceScorer(tiny_lm, pad_id=0, vocab_size=2048, prefix_cache_size=2)
+    for n in range(3, 8):
+        scorer.sequence_logprobs([np.arange(1, n)], [np.array([5, 6])])
+    assert len(scorer._prefixes) == 2
+    with pytest.raises(ConfigError, match="prefix_cache_size"):
+        ReferenceScorer(tiny_lm, pad_id=0, vocab_size=2048, prefix_cache_size=-1)

@@ -4,6 +4,7 @@
     rlhf-env models                list the offline (bundled) models
     rlhf-env label STORE           label pending feedback items in the terminal
     rlhf-env feedback report STORE volume, agreement, gold accuracy, per-annotator stats
+    rlhf-env prefs ENV_ID          preference learning on a control task (the online loop)
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rlhf_env.feedback.cli import add_feedback_commands
 
     add_feedback_commands(sub)
+    from rlhf_env.control.cli import add_control_commands
+
+    add_control_commands(sub)
     return parser
 
 

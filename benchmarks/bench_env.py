@@ -10,9 +10,11 @@ VADER as gold, and the KL term against SmolLM2-135M-Instruct as reference (``kl_
 
 For each N it times
 - *batched*: ``TextBanditVectorEnv(num_envs=N)``, one reward/gold/reference call per step;
-- *one by one*: N ``TextBanditEnv`` (sharing the same model objects), each stepped and reset;
+- *one by one*: N ``TextBanditEnv`` (sharing the same model objects, and so the reference's
+  prompt cache), each stepped and reset;
 - *raw*: the reward model, the gold scorer and the reference forward alone on the same
-  texts and token ids in batches of N: the ceiling for any env.
+  texts and token ids in batches of N (its prompt cache warmed first, as the env's is):
+  the ceiling for any env.
 and reports env steps per second and the ratios batched/one-by-one and batched/raw.
 """
 
@@ -102,6 +104,8 @@ def time_raw(shared: dict, core: Any, episodes: list[dict], n: int) -> float:
         response_ids = [np.asarray([*tok.encode(r, add_special_tokens=False), tok.eos_token_id])
                         for r in responses]
         prepared.append((prompts, responses, prompt_ids, response_ids))
+    for _, _, prompt_ids, response_ids in prepared:  # warm its prompt cache, as the env's is
+        ref.sequence_logprobs(prompt_ids, response_ids)
     start = time.perf_counter()
     for prompts, responses, prompt_ids, response_ids in prepared:
         shared["reward_model"].score(prompts, responses)
@@ -162,11 +166,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N = 1, 4 and few steps")
     parser.add_argument("--episodes", type=int, default=192, help="episodes timed per N")
     parser.add_argument("--kl-coef", type=float, default=0.05)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default); 1 is steadier on a busy machine")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     sizes = [1, 4] if args.quick else [1, 8, 32]
     episodes = 16 if args.quick else args.episodes
     result = run(sizes, episodes, args.kl_coef)
-    command = "benchmarks/bench_env.py" + (" --quick" if args.quick else "")
+    command = "benchmarks/bench_env.py" + " ".join(
+        [""] + (["--quick"] if args.quick else []) + ([f"--episodes {args.episodes}"]
+        if args.episodes != 192 else []) + ([f"--threads {args.threads}"] if args.threads else []))
     json_path, md_path = write_results("env" + ("-quick" if args.quick else ""), result,
                                        markdown(result, f".venv/bin/python {command}"))
     print(f"wrote {json_path} and {md_path}")

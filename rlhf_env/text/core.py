@@ -97,6 +97,21 @@ def _cached_reward_model(spec: str, kwargs: tuple) -> Any:
     return make_reward_model(spec, **dict(kwargs))
 
 
+_SCORERS: dict[tuple[int, int, int], Any] = {}
+
+
+def shared_reference_scorer(model: Any, pad_id: int, vocab_size: int) -> Any:
+    """One :class:`~rlhf_env.text.reference.ReferenceScorer` per reference model, so every env
+    on that model (N ``gym.make`` envs, say) shares its cache of prompt key/values."""
+    from rlhf_env.text.reference import ReferenceScorer
+
+    key = (id(model), int(pad_id), int(vocab_size))
+    scorer = _SCORERS.get(key)
+    if scorer is None or scorer.model is not model:
+        scorer = _SCORERS[key] = ReferenceScorer(model, pad_id, vocab_size)
+    return scorer
+
+
 def _freeze(kwargs: dict) -> tuple:
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
 
@@ -155,15 +170,13 @@ class TextBanditCore:
         return None if spec is None else resolve_reward_model(spec)
 
     def _reference(self) -> Any:
-        from rlhf_env.text.reference import ReferenceScorer
-
         spec = self.config.reference_model or self.config.model
         if isinstance(spec, str):
             device = None if self.config.device is None else str(self.config.device)
             model = _cached_lm(spec, device)
         else:
             model = spec
-        return ReferenceScorer(model, self.tokenizer.pad_token_id, len(self.tokenizer))
+        return shared_reference_scorer(model, self.tokenizer.pad_token_id, len(self.tokenizer))
 
     # -- prompts --------------------------------------------------------------------------
     def encode_prompt(self, index: int) -> tuple[np.ndarray, bool]:

@@ -180,3 +180,9 @@ def test_prompt_cache_is_bounded(tiny_lm):
     assert len(scorer._prefixes) == 2
     with pytest.raises(ConfigError, match="prefix_cache_size"):
         ReferenceScorer(tiny_lm, pad_id=0, vocab_size=2048, prefix_cache_size=-1)
+
+
+def test_envs_on_one_reference_model_share_its_prompt_cache(tiny_lm):
+    a = make_env(reward_model=CountingReward(), kl_coef=0.1, reference_model=tiny_lm)
+    b = make_env(reward_model=CountingReward(), kl_coef=0.1, reference_model=tiny_lm)
+    assert a.unwrapped.core.reference is b.unwrapped.core.reference

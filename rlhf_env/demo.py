@@ -125,7 +125,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def plot(history: list[dict], path: Path) -> None:
-    """Reward-model score and gold score per rollout."""
+    """Reward-model score (left axis) and gold score (right axis, its own scale) per rollout."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -133,14 +133,18 @@ def plot(history: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = [h["timesteps"] for h in history]
-    for key, label in (("score", "reward model"), ("gold_score", "gold (VADER)")):
-        if history and key in history[0]:
-            ax.plot(steps, [h[key] for h in history], marker="o", label=label)
+    lines = ax.plot(steps, [h.get("score", np.nan) for h in history], marker="o",
+                    color="tab:blue", label="reward model (left)")
+    ax.set_ylabel("reward-model score")
+    if any("gold_score" in h for h in history):
+        gold = ax.twinx()
+        lines += gold.plot(steps, [h.get("gold_score", np.nan) for h in history], marker="s",
+                           color="tab:orange", label="gold: VADER (right)")
+        gold.set_ylabel("gold score")
     ax.set_xlabel("episodes")
-    ax.set_ylabel("mean score per rollout")
     ax.set_title("RLHF-Text-v0: PPO against the learned reward model")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(lines, [line.get_label() for line in lines], loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

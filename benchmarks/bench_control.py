@@ -78,19 +78,9 @@ def evaluate(agent: Any, env_id: str, episodes: int, seed: int) -> float:
 
 def random_return(env_id: str, episodes: int) -> float:
     """Mean true return of the uniform random policy."""
-    from rlhf_env.control.envs import make_rlhf_env
+    from rlhf_env.control.envs import make_rlhf_env, random_policy_return
 
-    env = make_rlhf_env(env_id)
-    env.action_space.seed(0)
-    total = 0.0
-    for ep in range(episodes):
-        env.reset(seed=ep)
-        done = False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            done = terminated or truncated
-    return total / episodes
+    return random_policy_return(make_rlhf_env(env_id), episodes)
 
 
 def run_true(task: Task, steps: int, seed: int, episodes: int) -> float:

@@ -24,22 +24,13 @@ import numpy as np
 import torch
 
 from rlhf_env.control.clips import write_segment_clip
+from rlhf_env.control.envs import random_policy_return
 from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop
 
 
 def random_return(loop: PreferenceLearningLoop, episodes: int = 5) -> float:
     """Mean true return of the uniform random policy (for scale)."""
-    env = loop.collect_env
-    env.action_space.seed(0)
-    total = 0.0
-    for ep in range(episodes):
-        env.reset(seed=ep)
-        done = False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            done = terminated or truncated
-    return total / episodes
+    return random_policy_return(loop.collect_env, episodes)
 
 
 def main() -> None:

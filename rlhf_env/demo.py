@@ -144,7 +144,7 @@ def plot(history: list[dict], path: Path) -> None:
     ax.set_xlabel("episodes")
     ax.set_title("RLHF-Text-v0: PPO against the learned reward model")
     ax.grid(alpha=0.3)
-    ax.legend(lines, [line.get_label() for line in lines], loc="lower right")
+    ax.legend(handles=lines, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

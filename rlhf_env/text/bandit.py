@@ -6,7 +6,6 @@ from dataclasses import fields
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from rlhf_env.text.core import TextBanditCore, TextEnvConfig
 from rlhf_env.text.spaces import check_actions
@@ -157,11 +156,4 @@ def _config(kwargs: dict[str, Any], env_id: str = "RLHF-Text-v0") -> TextEnvConf
     return TextEnvConfig(**kwargs)
 
 
-def batch_obs_space(space: gym.spaces.Space, n: int) -> gym.spaces.Space:
-    """The batched version of a single observation/action space."""
-    return gym.vector.utils.batch_space(space, n)
-
-
-__all__ = ["TextBanditEnv", "batch_obs_space", "format_episode"]
-
-_ = np  # numpy is part of the public types in docstrings
+__all__ = ["TextBanditEnv", "format_episode"]

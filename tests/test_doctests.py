@@ -1,0 +1,31 @@
+"""The examples in module docstrings run and give the documented output."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "rlhf_env.text.bandit",
+    "rlhf_env.text.token_env",
+    "rlhf_env.checker",
+    "rlhf_env.kl",
+    "rlhf_env.feedback.records",
+    "rlhf_env.feedback.store",
+    "rlhf_env.feedback.labelers",
+    "rlhf_env.feedback.selection",
+    "rlhf_env.feedback.evaluation",
+    "rlhf_env.feedback.training.trainer",
+    "rlhf_env.control.envs",
+    "rlhf_env.control.labeling",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name),
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no docstring examples"
+    assert result.failed == 0

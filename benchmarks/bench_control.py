@@ -96,43 +96,81 @@ def run_true(task: Task, steps: int, seed: int, episodes: int) -> float:
     return evaluate(agent, task.env_id, episodes, seed)
 
 
-def run_learned(task: Task, steps: int, labels: int, seed: int, episodes: int
-                ) -> tuple[float, dict[str, float]]:
-    """The preference loop; the agent's evaluated true return and the last round's metrics."""
+def run_learned(task: Task, steps: int, labels: int, seed: int, episodes: int,
+                overrides: dict[str, Any] | None = None) -> tuple[float, dict[str, float]]:
+    """The preference loop; the agent's evaluated true return and the last round's metrics.
+
+    ``overrides``: extra :class:`~rlhf_env.control.loop.LoopConfig` fields (``--loop``)."""
     from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop
 
-    cfg = LoopConfig(total_timesteps=steps, total_labels=labels, rounds=task.rounds,
-                     segment_length=task.segment_length, n_envs=4, seed=seed)
+    settings = {"rounds": task.rounds, "segment_length": task.segment_length,
+                **(overrides or {})}
+    cfg = LoopConfig(total_timesteps=steps, total_labels=labels, n_envs=4, seed=seed,
+                     **settings)
     loop = PreferenceLearningLoop(task.env_id, cfg, algorithm_kwargs=task.ppo)
     loop.run()
     return evaluate(loop.agent, task.env_id, episodes, seed), loop.history[-1]
 
 
 def bench_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Every seed of one task, true and learned."""
+    """Every seed of one task, for the arms asked (``--arms``: true and/or learned)."""
     task = TASKS[name]
     steps = int(task.timesteps * args.scale)
     labels = int(min(task.labels, args.labels or task.labels))
+    overrides = parse_overrides(args.loop)
     rows = []
     for seed in args.seeds:
+        row: dict[str, Any] = {"seed": seed}
         t0 = time.perf_counter()
-        true = run_true(task, steps, seed, args.eval_episodes)
-        t1 = time.perf_counter()
-        learned, last = run_learned(task, steps, labels, seed, args.eval_episodes)
-        rows.append({"seed": seed, "true_reward_return": true, "learned_reward_return": learned,
-                     "true_seconds": t1 - t0, "learned_seconds": time.perf_counter() - t1,
-                     "last_round": last})
-        print(f"{name} seed {seed}: true {true:.1f} learned {learned:.1f} "
-              f"({time.perf_counter() - t0:.0f}s)", flush=True)
-    rand = random_return(task.env_id, args.eval_episodes)
-    med_true = float(np.median([r["true_reward_return"] for r in rows]))
-    med_learned = float(np.median([r["learned_reward_return"] for r in rows]))
-    return {"task": name, "env_id": task.env_id, "env_steps": steps, "labels": labels,
-            "seeds": list(args.seeds), "random_return": rand, "median_true": med_true,
-            "median_learned": med_learned, "ratio": ratio(med_learned, med_true),
-            "normalized_ratio": (med_learned - rand) / (med_true - rand)
-            if med_true != rand else None,
-            "expected_ratio": task.expected, "runs": rows}
+        if "true" in args.arms:
+            row["true_reward_return"] = run_true(task, steps, seed, args.eval_episodes)
+            row["true_seconds"] = time.perf_counter() - t0
+        if "learned" in args.arms:
+            t1 = time.perf_counter()
+            row["learned_reward_return"], row["last_round"] = run_learned(
+                task, steps, labels, seed, args.eval_episodes, overrides)
+            row["learned_seconds"] = time.perf_counter() - t1
+        rows.append(row)
+        print(f"{name} seed {seed}: true {row.get('true_reward_return')} learned "
+              f"{row.get('learned_reward_return')} ({time.perf_counter() - t0:.0f}s)",
+              flush=True)
+    head = {"task": name, "env_id": task.env_id, "env_steps": steps, "labels": labels,
+            "loop_overrides": overrides, "expected_ratio": task.expected,
+            "random_return": random_return(task.env_id, args.eval_episodes)}
+    return summarise(head, rows)
+
+
+def summarise(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One task row: medians over seeds of each arm, the ratio and the normalised ratio."""
+    def median(key: str) -> float | None:
+        values = [r[key] for r in rows if key in r]
+        return float(np.median(values)) if values else None
+
+    med_true, med_learned = median("true_reward_return"), median("learned_reward_return")
+    rand = head["random_return"]
+    share = normalised = None
+    if med_true is not None and med_learned is not None:
+        share = ratio(med_learned, med_true)
+        normalised = (med_learned - rand) / (med_true - rand) if med_true != rand else None
+    return {**head, "seeds": [r["seed"] for r in rows], "median_true": med_true,
+            "median_learned": med_learned, "ratio": share, "normalized_ratio": normalised,
+            "runs": rows}
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["rounds=20", "hidden=(128, 128)"]`` → ``{"rounds": 20, "hidden": (128, 128)}``."""
+    import ast
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--loop expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value.strip()
+    return out
 
 
 def ratio(learned: float, true: float) -> float | None:
@@ -154,17 +192,35 @@ def markdown(results: list[dict[str, Any]], command: str, seconds: float, scale:
              "| ratio | random-normalised ratio | expected |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        def fmt(x: Any) -> str:
-            return "n/a" if x is None else f"{x:.2f}"
+        def fmt(x: Any, digits: int = 2) -> str:
+            return "n/a" if x is None else f"{x:.{digits}f}"
 
-        share = ratio(r["median_learned"], r["median_true"])
-        lines.append(f"| {r['env_id']} | {r['env_steps']} | {r['labels']} | {len(r['seeds'])} "
-                     f"| {r['random_return']:.1f} | {r['median_true']:.1f} "
-                     f"| {r['median_learned']:.1f} | {fmt(share)} "
+        extra = ", ".join(f"{k}={v}" for k, v in (r.get("loop_overrides") or {}).items())
+        env = r["env_id"] + (f" ({extra})" if extra else "")
+        lines.append(f"| {env} | {r['env_steps']} | {r['labels']} | {len(r['seeds'])} "
+                     f"| {r['random_return']:.1f} | {fmt(r['median_true'], 1)} "
+                     f"| {fmt(r['median_learned'], 1)} | {fmt(r['ratio'])} "
                      f"| {fmt(r['normalized_ratio'])} | ≥ {r['expected_ratio']:.2f} |")
     lines += ["", "Returns are true returns of the deterministic policy over fixed-horizon "
               "episodes (CartPole: 200 steps, +1 per upright step, 0 after a fall).", ""]
     return "\n".join(lines) + "\n"
+
+
+def combine(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Join rows of the same task setting run in separate processes (other seeds or arms)."""
+    groups: dict[str, tuple[dict[str, Any], dict[int, dict[str, Any]]]] = {}
+    for r in results:
+        key = repr((r["env_id"], r["env_steps"], r["labels"],
+                    sorted((r.get("loop_overrides") or {}).items())))
+        _, seeds = groups.setdefault(key, ({k: v for k, v in r.items() if k in HEAD_KEYS},
+                                              {}))
+        for run in r["runs"]:
+            seeds.setdefault(run["seed"], {}).update(run)
+    return [summarise(head, [seeds[s] for s in sorted(seeds)]) for head, seeds in groups.values()]
+
+
+HEAD_KEYS = ("task", "env_id", "env_steps", "labels", "loop_overrides", "expected_ratio",
+             "random_return")
 
 
 def merge(names: list[str], out: str) -> int:
@@ -174,9 +230,7 @@ def merge(names: list[str], out: str) -> int:
     from benchmarks._common import RESULTS, machine, write_results
 
     parts = [json.loads((RESULTS / f"{n}.json").read_text()) for n in names]
-    results = [r for p in parts for r in p["results"]]
-    for r in results:
-        r["ratio"] = ratio(r["median_learned"], r["median_true"])
+    results = combine([r for p in parts for r in p["results"]])
     command = " && ".join(p["command"] for p in parts)
     seconds = sum(p["wall_seconds"] for p in parts)
     scale = min(p["scale"] for p in parts)
@@ -199,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="multiply every env-step budget (reduced runs on slow machines)")
     parser.add_argument("--labels", type=int, default=None, help="cap on labels per task")
     parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--arms", nargs="+", default=["true", "learned"],
+                        choices=["true", "learned"],
+                        help="which agents to train (split across processes, then --merge)")
+    parser.add_argument("--loop", nargs="+", default=None, metavar="KEY=VALUE",
+                        help="LoopConfig overrides for the learned arm, e.g. rounds=20")
     parser.add_argument("--name", default="control", help="result file name")
     parser.add_argument("--merge", nargs="+", default=None, metavar="NAME",
                         help="only combine results/NAME.json files into results/<--name>")
@@ -218,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                "machine": machine(), "results": results}
     paths = write_results(args.name, payload, markdown(results, command, seconds, args.scale))
     for r in results:
-        print(f"{r['env_id']}: median true {r['median_true']:.1f}, learned "
-              f"{r['median_learned']:.1f}, ratio {r['ratio']}")
+        print(f"{r['env_id']}: median true {r['median_true']}, learned "
+              f"{r['median_learned']}, ratio {r['ratio']}")
     print(f"wrote {paths[0]} and {paths[1]}")
     return 0
 

@@ -1,16 +1,19 @@
 """Segments as short clips for people to compare, queued in the feedback store.
 
-A clip is a GIF (Pillow) or MP4 (``imageio`` with its ffmpeg plugin) named ``<segment
-id>.<ext>``. :func:`enqueue_segment_pairs` writes both clips of each pair and puts a
-``comparison`` item in the :class:`~rlhf_env.feedback.store.FeedbackStore` queue whose two
-responses are the **clip paths**: the terminal labeler (``rlhf-env label``) prints them as
-files to open, and the web interface can show them inline. The answers are ordinary
+A clip is a GIF (Pillow) or an MP4 (H.264 through ``imageio`` and ``imageio-ffmpeg``, which
+brings its own ffmpeg binary: ``pip install imageio-ffmpeg``) named ``<segment id>.<ext>``.
+:func:`enqueue_segment_pairs` writes both clips of each pair and puts a ``comparison`` item
+in the :class:`~rlhf_env.feedback.store.FeedbackStore` queue whose two responses are the
+**clip paths**: the terminal labeler (``rlhf-env label``) prints them as files to open, and
+the web interface can show them inline. The answers are ordinary
 ``Comparison`` records; since a clip's file name is its segment id, the trainer reads them
 through :class:`~rlhf_env.control.segments.SegmentBank` like ``"segment:<id>"`` references.
 
 Frames come from the segment itself when it was collected with ``record_frames=True``
-(``render_mode="rgb_array"``, e.g. MuJoCo with ``MUJOCO_GL=egl``). CartPole segments without
-frames are drawn from their observations by :func:`draw_cartpole` (plain numpy, no pygame).
+(``render_mode="rgb_array"``, e.g. MuJoCo with ``MUJOCO_GL=egl``). CartPole and Pendulum
+segments without frames are drawn from their observations by :func:`draw_cartpole` and
+:func:`draw_pendulum` (plain numpy, no pygame).
+:class:`~rlhf_env.control.queue_labeler.QueueLabeler` puts these items into the online loop.
 """
 
 from __future__ import annotations
@@ -49,13 +52,30 @@ def draw_cartpole(obs: np.ndarray, width: int = 160, height: int = 100) -> np.nd
     return frame
 
 
+def draw_pendulum(obs: np.ndarray, size: int = 100) -> np.ndarray:
+    """One RGB frame ``(size, size, 3)`` uint8 of a Pendulum observation
+    ``[cos θ, sin θ, θ̇]`` (``θ = 0`` upright): a rod from the pivot, green within 0.5 rad of
+    the top, orange elsewhere."""
+    frame = np.full((size, size, 3), 255, dtype=np.uint8)
+    c, s = float(obs[0]), float(obs[1])
+    centre, length = (size - 1) / 2, size * 0.4
+    color = (40, 160, 60) if c > np.cos(0.5) else (200, 140, 60)
+    for t in np.linspace(0.0, 1.0, int(length) * 2):
+        px, py = round(centre - s * length * t), round(centre - c * length * t)
+        frame[max(py - 2, 0):py + 2, max(px - 2, 0):px + 2] = color
+    mid = round(centre)
+    frame[mid - 2:mid + 3, mid - 2:mid + 3] = (40, 40, 40)
+    return frame
+
+
 def segment_frames(segment: Segment) -> np.ndarray:
-    """Frames ``(T, H, W, 3)`` of a segment (recorded ones, or drawn for CartPole)."""
+    """Frames ``(T + 1, H, W, 3)`` of a segment: recorded ones, or drawn for CartPole and
+    Pendulum (every observation and the last next observation)."""
     if segment.frames is not None:
         return np.asarray(segment.frames, dtype=np.uint8)
-    if "CartPole" in segment.source and segment.obs.shape[-1] == 4:
-        frames = [draw_cartpole(o) for o in segment.obs]
-        return np.stack([*frames, draw_cartpole(segment.next_obs[-1])])
+    for name, size, draw in (("CartPole", 4, draw_cartpole), ("Pendulum", 3, draw_pendulum)):
+        if name in segment.source and segment.obs.shape[-1] == size:
+            return np.stack([*(draw(o) for o in segment.obs), draw(segment.next_obs[-1])])
     raise ConfigError(
         f"segment {segment.id} from {segment.source or 'an unknown env'} has no frames: collect "
         "it with collect_trajectories(..., record_frames=True) on an env made with "
@@ -63,12 +83,23 @@ def segment_frames(segment: Segment) -> np.ndarray:
     )
 
 
+CLIP_FORMATS = ("gif", "mp4")
+"""Clip file types :func:`write_clip` writes."""
+
+
 def write_clip(frames: Any, path: str | Path, fps: int = 30) -> Path:
-    """Write frames ``(T, H, W, 3)`` uint8 as a GIF (``.gif``) or MP4 (``.mp4``)."""
+    """Write frames ``(T, H, W, 3)`` uint8 as a GIF (``.gif``) or an H.264 MP4 (``.mp4``).
+
+    MP4 needs ``imageio`` and ``imageio-ffmpeg`` (``pip install imageio-ffmpeg``). H.264 in
+    ``yuv420p`` needs even sides, so frames with an odd height or width get one more row or
+    column, a copy of the last (a ``(100, 161, 3)`` clip comes back as ``(100, 162, 3)``).
+    """
     path = Path(path)
     arr = np.asarray(frames, dtype=np.uint8)
     if arr.ndim != 4 or arr.shape[-1] != 3 or len(arr) == 0:
         raise ConfigError(f"clip frames must have shape (T, H, W, 3), got {arr.shape}.")
+    if path.suffix not in (".gif", ".mp4"):
+        raise ConfigError(f"clip path must end in .gif or .mp4, got {path.name!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gif":
         from PIL import Image
@@ -77,22 +108,34 @@ def write_clip(frames: Any, path: str | Path, fps: int = 30) -> Path:
         images[0].save(path, save_all=True, append_images=images[1:],
                        duration=max(1000 // fps, 20), loop=0)
         return path
-    if path.suffix == ".mp4":
-        try:
-            import imageio.v2 as imageio
+    _write_mp4(arr, path, fps)
+    return path
 
-            imageio.mimwrite(path, list(arr), fps=fps)
-        except (ImportError, ValueError, RuntimeError) as exc:
-            raise MissingDependencyError(
-                "imageio-ffmpeg", f"writing MP4 clips (or write .gif clips; {exc})",
-                "pip install imageio imageio-ffmpeg") from exc
-        return path
-    raise ConfigError(f"clip path must end in .gif or .mp4, got {path.name!r}.")
+
+def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
+    feature = f"writing MP4 clips ({path.name}; or write .gif clips)"
+    try:
+        import imageio.v2 as imageio
+    except ImportError as exc:
+        raise MissingDependencyError("imageio", feature,
+                                     "pip install imageio imageio-ffmpeg") from exc
+    try:
+        import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary imageio's plugin runs)
+    except ImportError as exc:
+        raise MissingDependencyError("imageio-ffmpeg", feature) from exc
+    pad = ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0))
+    frames = np.pad(frames, pad, mode="edge")
+    with imageio.get_writer(path, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+                            pixelformat="yuv420p", macro_block_size=2) as writer:
+        for frame in frames:
+            writer.append_data(frame)  # type: ignore[attr-defined]
 
 
 def write_segment_clip(segment: Segment, directory: str | Path, ext: str = "gif",
                        fps: int = 30) -> Path:
     """Write ``<directory>/<segment id>.<ext>`` (kept if it already exists)."""
+    if ext not in CLIP_FORMATS:
+        raise ConfigError(f"clip format must be one of {CLIP_FORMATS}, got {ext!r}.")
     path = Path(directory) / f"{segment.id}.{ext}"
     if not path.exists():
         write_clip(segment_frames(segment), path, fps)
@@ -101,18 +144,23 @@ def write_segment_clip(segment: Segment, directory: str | Path, ext: str = "gif"
 
 def enqueue_segment_pairs(store: Any, pairs: Sequence[tuple[Segment, Segment]],
                           clip_dir: str | Path, *, task: str = "control", ext: str = "gif",
-                          priority: float = 0.0) -> list[int]:
-    """Write clips and queue one comparison per pair; returns the queue item ids."""
+                          priority: float = 0.0, fps: int = 30, labels_wanted: int = 1,
+                          metadata: dict[str, Any] | None = None) -> list[int]:
+    """Write clips and queue one comparison per pair; returns the queue item ids.
+
+    Each item's metadata holds ``"segments"`` (the two ``"segment:<id>"`` references) and
+    whatever ``metadata`` adds; ``labels_wanted`` annotators should answer each.
+    """
     ids = []
     for a, b in pairs:
         if a.id == b.id:
             continue
-        paths = [str(write_segment_clip(s, clip_dir, ext).resolve()) for s in (a, b)]
+        paths = [str(write_segment_clip(s, clip_dir, ext, fps).resolve()) for s in (a, b)]
         ids.append(store.enqueue("comparison", SEGMENT_PROMPT + " Open both files.", paths,
-                                 task=task, priority=priority,
-                                 metadata={"segments": [a.ref, b.ref]}))
+                                 task=task, priority=priority, labels_wanted=labels_wanted,
+                                 metadata={**(metadata or {}), "segments": [a.ref, b.ref]}))
     return ids
 
 
-__all__ = ["draw_cartpole", "enqueue_segment_pairs", "segment_frames", "write_clip",
-           "write_segment_clip"]
+__all__ = ["CLIP_FORMATS", "draw_cartpole", "draw_pendulum", "enqueue_segment_pairs",
+           "segment_frames", "write_clip", "write_segment_clip"]

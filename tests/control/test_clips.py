@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from PIL import Image
 
-from rlhf_env.control.clips import draw_cartpole, enqueue_segment_pairs, write_clip
+from rlhf_env.control.clips import (
+    draw_cartpole,
+    draw_pendulum,
+    enqueue_segment_pairs,
+    segment_frames,
+    write_clip,
+    write_segment_clip,
+)
 from rlhf_env.control.models import TrajectoryRewardNet
 from rlhf_env.control.segments import SegmentBank
 from rlhf_env.control.training import fit_segment_model
-from rlhf_env.errors import ConfigError
+from rlhf_env.errors import ConfigError, MissingDependencyError
 from rlhf_env.feedback.records import Comparison
 from rlhf_env.feedback.store import FeedbackStore
 from rlhf_env.feedback.terminal import TerminalLabeler
@@ -34,6 +42,47 @@ def test_write_clip_makes_an_animated_gif(tmp_path) -> None:
         assert img.n_frames == 6 and img.size == (160, 100)
     with pytest.raises(ConfigError, match=r"must end in \.gif or \.mp4"):
         write_clip(frames, tmp_path / "c.avi")
+    assert not (tmp_path / "c.avi").exists()
+
+
+def test_write_clip_makes_an_mp4_that_reads_back(cartpole_segments, tmp_path) -> None:
+    pytest.importorskip("imageio_ffmpeg")
+    import imageio.v2 as imageio
+
+    segment = cartpole_segments[0]
+    frames = segment_frames(segment)
+    assert frames.shape == (21, 100, 160, 3)  # every observation and the last next one
+    path = write_segment_clip(segment, tmp_path, "mp4")
+    assert path.name == f"{segment.id}.mp4"
+    with imageio.get_reader(path, format="FFMPEG") as reader:
+        back = np.stack(list(reader.iter_data()))
+    assert back.shape == frames.shape
+    assert np.abs(back.astype(int) - frames).mean() < 4.0  # lossy, but the same picture
+    odd = write_clip(frames[:3, :99, :157], tmp_path / "odd.mp4")  # H.264 needs even sides
+    with imageio.get_reader(odd, format="FFMPEG") as reader:
+        assert np.stack(list(reader.iter_data())).shape == (3, 100, 158, 3)
+
+
+def test_mp4_without_imageio_ffmpeg_says_how_to_install_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # as if not installed
+    frames = np.zeros((2, 8, 8, 3), dtype=np.uint8)
+    with pytest.raises(MissingDependencyError, match="`pip install imageio-ffmpeg`"):
+        write_clip(frames, tmp_path / "c.mp4")
+    assert write_clip(frames, tmp_path / "c.gif").exists()  # GIF clips need no ffmpeg
+
+
+def test_pendulum_segments_are_drawn_too() -> None:
+    from rlhf_env.control.segments import Segment
+
+    up, down = np.array([1.0, 0.0, 0.0]), np.array([-1.0, 0.0, 0.0])
+    green = np.array([40, 160, 60], dtype=np.uint8)
+    assert (draw_pendulum(up) == green).all(axis=2).sum() > 20
+    assert not (draw_pendulum(down) == green).all(axis=2).any()
+    upright_rows = np.nonzero((draw_pendulum(up) == green).all(axis=2))[0]
+    assert upright_rows.max() < 50  # the rod points up from the pivot in the middle
+    seg = Segment(np.stack([up, down]), np.zeros((2, 1)), np.stack([down, up]), np.zeros(2),
+                  source="RLHF-Pendulum-v0")
+    assert segment_frames(seg).shape == (3, 100, 100, 3)
 
 
 def test_queued_clips_are_labeled_in_the_terminal_and_train(cartpole_segments,

@@ -7,7 +7,8 @@
 :mod:`.models`              trajectory reward models (MLP, ensembles, observation normalisation)
 :mod:`.training`            segment comparisons through the text ``RewardModelTrainer``
 :mod:`.labeling`            synthetic labels from true segment returns (Boltzmann, 10% slips)
-:mod:`.clips`               segments as GIF clips queued for human labeling
+:mod:`.clips`               segments as GIF/MP4 clips queued for human labeling
+:mod:`.queue_labeler`       ``QueueLabeler``: the loop asks people through the queue and waits
 :mod:`.loop`                ``PreferenceLearningLoop``: collect → select → label → fit → RL
 :mod:`.cli`                 the ``rlhf-env prefs`` command
 ==========================  ===============================================================
@@ -39,6 +40,7 @@ _EXPORTS = {
     "SegmentLabeler": "rlhf_env.control.labeling:SegmentLabeler",
     "write_clip": "rlhf_env.control.clips:write_clip",
     "enqueue_segment_pairs": "rlhf_env.control.clips:enqueue_segment_pairs",
+    "QueueLabeler": "rlhf_env.control.queue_labeler:QueueLabeler",
     "LoopConfig": "rlhf_env.control.loop:LoopConfig",
     "PreferenceLearningLoop": "rlhf_env.control.loop:PreferenceLearningLoop",
 }

@@ -1,10 +1,16 @@
-"""``rlhf-env prefs ENV_ID``: learn a control task from synthetic segment preferences.
+"""``rlhf-env prefs ENV_ID``: learn a control task from segment preferences.
 
     rlhf-env prefs RLHF-CartPole-v0 --labels 500 --timesteps 60000 --out runs/cartpole
     rlhf-env prefs RLHF-CartPole-v0 --resume runs/cartpole --rounds 15   # go on
+    rlhf-env prefs RLHF-CartPole-v0 --labels 60 --labeler queue --store fb.sqlite
+        # …and in another terminal, after each "queued" line: rlhf-env label fb.sqlite
 
-``--out`` holds the checkpoint (agent, reward model, segments, feedback, state) and the
-TensorBoard/CSV logs (``--out/logs``). Also runnable alone:
+The default labeler is synthetic (true returns, 10% slips). ``--labeler queue`` asks people
+instead (:class:`~rlhf_env.control.queue_labeler.QueueLabeler`): each round's pairs become
+clips and queue items in ``--store``, and the round waits for the answers (``--timeout``
+seconds at most; unanswered items stay queued for later rounds). ``--out`` holds the
+checkpoint (agent, reward model, segments, feedback, state) and the TensorBoard/CSV logs
+(``--out/logs``). Also runnable alone:
 ``python -m rlhf_env.control.cli prefs …``.
 """
 
@@ -17,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from rlhf_env.errors import RLHFEnvError
+from rlhf_env.errors import ConfigError, RLHFEnvError
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -30,6 +36,23 @@ def _config(args: argparse.Namespace) -> Any:
                       seed=args.seed)
 
 
+def _labeler(args: argparse.Namespace) -> Any:
+    """``None`` (the loop's synthetic labeler) or a function ``bank -> QueueLabeler``."""
+    if args.labeler == "synthetic":
+        return None
+    if not args.store:
+        raise ConfigError("--labeler queue needs --store PATH (the feedback store people "
+                          "answer with `rlhf-env label PATH`).")
+    from rlhf_env.control.queue_labeler import QueueLabeler
+
+    def make(bank: Any) -> QueueLabeler:
+        return QueueLabeler(args.store, bank, args.clips, timeout=args.timeout,
+                            poll_interval=args.poll, clip_format=args.clip_format,
+                            notify=lambda line: print(line, flush=True))
+
+    return make
+
+
 def _cmd_prefs(args: argparse.Namespace) -> int:
     import torch
 
@@ -39,12 +62,14 @@ def _cmd_prefs(args: argparse.Namespace) -> int:
     logs = f"{args.out}/logs" if args.out else None
     if args.resume:
         loop = PreferenceLearningLoop.resume(args.resume, log_dir=f"{args.resume}/logs",
-                                             checkpoint_dir=args.resume)
+                                             checkpoint_dir=args.resume,
+                                             labeler=_labeler(args))
         if args.rounds_given:
             loop.config = replace(loop.config, rounds=args.rounds)
     else:
         loop = PreferenceLearningLoop(args.env_id, _config(args), algorithm=args.algo,
-                                      log_dir=logs, checkpoint_dir=args.out)
+                                      log_dir=logs, checkpoint_dir=args.out,
+                                      labeler=_labeler(args))
     for _ in loop.run_rounds():
         m = loop.history[-1]
         print(f"round {int(m['round'])}: steps {int(m['env_steps'])} labels "
@@ -77,6 +102,15 @@ def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="checkpoint + log folder")
     p.add_argument("--resume", default=None, help="continue the run saved in this folder")
     p.add_argument("--json", action="store_true", help="print the last metrics as JSON")
+    q = p.add_argument_group("people as labelers")
+    q.add_argument("--labeler", choices=("synthetic", "queue"), default="synthetic",
+                   help="queue: people answer clips with `rlhf-env label STORE`")
+    q.add_argument("--store", default=None, help="feedback store file (--labeler queue)")
+    q.add_argument("--clips", default=None, help="clip folder (default: next to --store)")
+    q.add_argument("--clip-format", choices=("gif", "mp4"), default="gif")
+    q.add_argument("--timeout", type=float, default=None,
+                   help="most seconds a round waits for answers (default: until answered)")
+    q.add_argument("--poll", type=float, default=2.0, help="seconds between store checks")
     p.set_defaults(func=_guarded(_cmd_prefs))
 
 

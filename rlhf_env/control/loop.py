@@ -6,7 +6,9 @@ One round, each stage a small method of :class:`PreferenceLearningLoop`::
           │                cut into fixed-length segments, paired at random
     select_queries   ─ uncertainty: the pairs the reward ensemble disagrees on most
           │                (random in round 0, before any model exists)
-    label            ─ SegmentLabeler (or any Labeler) → Comparison records
+    label            ─ SegmentLabeler (or any Labeler, e.g. people through the queue:
+          │                QueueLabeler) → Comparison records; a round may get fewer
+          │                labels than it asked for (the rest of the budget moves on)
     fit_reward       ─ every ensemble member, on a bootstrap of all labels so far, through
           │                RewardModelTrainer (Bradley–Terry over segment returns)
     train_agent      ─ agent.learn(...) on LearnedRewardVecEnv (the learned reward only)
@@ -192,7 +194,9 @@ class PreferenceLearningLoop:
         config: budgets, schedule, reward model and labeler settings.
         algorithm: an SB3 (or sb3-contrib) algorithm name.
         algorithm_kwargs: extra constructor arguments of the algorithm.
-        labeler: anything with ``label(queries) -> records``; default: a
+        labeler: anything with ``label(queries) -> records`` (it may answer fewer queries
+            than asked), or a function ``bank -> labeler`` for labelers that need the loop's
+            :class:`SegmentBank` (``lambda bank: QueueLabeler(store, bank)``); default: a
             :class:`SegmentLabeler` over true returns with the config's noise.
         log_dir: TensorBoard + CSV logs (``None``: keep :attr:`history` only).
         checkpoint_dir: where :meth:`checkpoint` writes after every round (``None``: never).
@@ -210,6 +214,8 @@ class PreferenceLearningLoop:
         self.collect_env = make_rlhf_env(env_id, horizon=cfg.horizon)
         self.bank = SegmentBank()
         self.records: list[FeedbackRecord] = []
+        if labeler is not None and not hasattr(labeler, "label") and callable(labeler):
+            labeler = labeler(self.bank)
         self.labeler = labeler or SegmentLabeler(self.bank, temperature=cfg.temperature,
                                                  error_rate=cfg.error_rate, seed=cfg.seed,
                                                  task=env_id)
@@ -285,7 +291,8 @@ class PreferenceLearningLoop:
             new = self.label(self.select_queries(candidates, n_labels))
             before = self.accuracy_on(new) if self.records else float("nan")
             self.records.extend(new)
-            val_acc = self.fit_reward()
+            if new:  # people may answer none of this round's queries in time
+                val_acc = self.fit_reward()
         self.venv.episode_true_returns.clear()
         self.venv.episode_learned_returns.clear()
         self.agent.learn(n_steps, reset_num_timesteps=False)
@@ -324,8 +331,10 @@ class PreferenceLearningLoop:
         return [queries[int(i)] for i in idx]
 
     def label(self, queries: list[ComparisonQuery]) -> list[FeedbackRecord]:
-        """Ask the labeler."""
-        return list(self.labeler.label(queries))
+        """Ask the labeler. Records already held are dropped (a queue labeler rebuilt after
+        :meth:`resume` may hand an answer in again)."""
+        held = {r.content_hash for r in self.records}
+        return [r for r in self.labeler.label(queries) if r.content_hash not in held]
 
     def fit_reward(self) -> float:
         """Retrain the ensemble on every label so far; returns held-out accuracy."""

@@ -9,6 +9,7 @@
 :mod:`.labeling`            synthetic labels from true segment returns (Boltzmann, 10% slips)
 :mod:`.clips`               segments as GIF/MP4 clips queued for human labeling
 :mod:`.queue_labeler`       ``QueueLabeler``: the loop asks people through the queue and waits
+:mod:`.demonstrations`      scripted experts, saved demonstrations, behaviour cloning
 :mod:`.loop`                ``PreferenceLearningLoop``: collect → select → label → fit → RL
 :mod:`.cli`                 the ``rlhf-env prefs`` command
 ==========================  ===============================================================
@@ -41,6 +42,11 @@ _EXPORTS = {
     "write_clip": "rlhf_env.control.clips:write_clip",
     "enqueue_segment_pairs": "rlhf_env.control.clips:enqueue_segment_pairs",
     "QueueLabeler": "rlhf_env.control.queue_labeler:QueueLabeler",
+    "behaviour_clone": "rlhf_env.control.demonstrations:behaviour_clone",
+    "collect_demonstrations": "rlhf_env.control.demonstrations:collect_demonstrations",
+    "save_demonstrations": "rlhf_env.control.demonstrations:save_demonstrations",
+    "load_demonstrations": "rlhf_env.control.demonstrations:load_demonstrations",
+    "scripted_expert": "rlhf_env.control.demonstrations:scripted_expert",
     "LoopConfig": "rlhf_env.control.loop:LoopConfig",
     "PreferenceLearningLoop": "rlhf_env.control.loop:PreferenceLearningLoop",
 }

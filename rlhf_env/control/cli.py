@@ -4,13 +4,16 @@
     rlhf-env prefs RLHF-CartPole-v0 --resume runs/cartpole --rounds 15   # go on
     rlhf-env prefs RLHF-CartPole-v0 --labels 60 --labeler queue --store fb.sqlite
         # …and in another terminal, after each "queued" line: rlhf-env label fb.sqlite
+    rlhf-env prefs RLHF-CartPole-v0 --demos scripted --bc-epochs 20 --demo-pairs 50
 
 The default labeler is synthetic (true returns, 10% slips). ``--labeler queue`` asks people
 instead (:class:`~rlhf_env.control.queue_labeler.QueueLabeler`): each round's pairs become
 clips and queue items in ``--store``, and the round waits for the answers (``--timeout``
-seconds at most; unanswered items stay queued for later rounds). ``--out`` holds the
-checkpoint (agent, reward model, segments, feedback, state) and the TensorBoard/CSV logs
-(``--out/logs``). Also runnable alone:
+seconds at most; unanswered items stay queued for later rounds). ``--demos`` (a file from
+:func:`~rlhf_env.control.demonstrations.save_demonstrations`, or ``scripted`` for the
+task's reference expert) warm-starts the loop with behaviour cloning and/or expert ≻ agent
+comparisons. ``--out`` holds the checkpoint (agent, reward model, segments, feedback,
+state) and the TensorBoard/CSV logs (``--out/logs``). Also runnable alone:
 ``python -m rlhf_env.control.cli prefs …``.
 """
 
@@ -29,11 +32,12 @@ from rlhf_env.errors import ConfigError, RLHFEnvError
 def _config(args: argparse.Namespace) -> Any:
     from rlhf_env.control.loop import LoopConfig
 
+    bc_epochs = args.bc_epochs if args.bc_epochs is not None else (20 if args.demos else 0)
     return LoopConfig(total_timesteps=args.timesteps, total_labels=args.labels,
                       rounds=args.rounds, segment_length=args.segment_length,
                       selection=args.selection, ensemble_size=args.ensemble,
                       error_rate=args.error_rate, n_envs=args.n_envs, horizon=args.horizon,
-                      seed=args.seed)
+                      seed=args.seed, demo_pairs=args.demo_pairs, bc_epochs=bc_epochs)
 
 
 def _labeler(args: argparse.Namespace) -> Any:
@@ -53,6 +57,17 @@ def _labeler(args: argparse.Namespace) -> Any:
     return make
 
 
+def _demonstrations(args: argparse.Namespace) -> Any:
+    if not args.demos:
+        return None
+    from rlhf_env.control import demonstrations as demos
+
+    if args.demos == "scripted":
+        return demos.collect_demonstrations(args.env_id, episodes=args.demo_episodes,
+                                            horizon=args.horizon, seed=args.seed)
+    return demos.load_demonstrations(args.demos)
+
+
 def _cmd_prefs(args: argparse.Namespace) -> int:
     import torch
 
@@ -69,8 +84,12 @@ def _cmd_prefs(args: argparse.Namespace) -> int:
     else:
         loop = PreferenceLearningLoop(args.env_id, _config(args), algorithm=args.algo,
                                       log_dir=logs, checkpoint_dir=args.out,
-                                      labeler=_labeler(args))
+                                      labeler=_labeler(args),
+                                      demonstrations=_demonstrations(args))
     for _ in loop.run_rounds():
+        if len(loop.history) == 1 and loop.state.warm_start:
+            print("warm start: " + ", ".join(f"{k} {v:.3g}"
+                                             for k, v in loop.state.warm_start.items()))
         m = loop.history[-1]
         print(f"round {int(m['round'])}: steps {int(m['env_steps'])} labels "
               f"{int(m['labels_used'])} true return {m['true_return']:.1f} reward acc "
@@ -111,6 +130,15 @@ def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--timeout", type=float, default=None,
                    help="most seconds a round waits for answers (default: until answered)")
     q.add_argument("--poll", type=float, default=2.0, help="seconds between store checks")
+    d = p.add_argument_group("demonstrations")
+    d.add_argument("--demos", default=None,
+                   help="demonstrations file (.npz), or 'scripted' for the reference expert")
+    d.add_argument("--demo-episodes", type=int, default=10,
+                   help="episodes of the scripted expert")
+    d.add_argument("--bc-epochs", type=int, default=None,
+                   help="behaviour-cloning epochs (default: 20 with --demos)")
+    d.add_argument("--demo-pairs", type=int, default=0,
+                   help="expert ≻ agent comparisons from the demonstrations")
     p.set_defaults(func=_guarded(_cmd_prefs))
 
 

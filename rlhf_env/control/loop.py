@@ -2,6 +2,9 @@
 
 One round, each stage a small method of :class:`PreferenceLearningLoop`::
 
+    warm_start       ─ once, before round 0, only with demonstrations= (off by default):
+          │                expert ≻ agent comparisons (demo_pairs) and behaviour cloning
+          │                of the agent's actor (bc_epochs)
     collect_segments ─ the agent's own rollouts (true reward only used by the labeler)
           │                cut into fixed-length segments, paired at random
     select_queries   ─ uncertainty: the pairs the reward ensemble disagrees on most
@@ -30,7 +33,7 @@ Metrics (TensorBoard and CSV when ``log_dir`` is set, and :attr:`history` always
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,9 +42,15 @@ import numpy as np
 import torch
 
 from rlhf_env.control.envs import make_rlhf_env
-from rlhf_env.control.labeling import SegmentLabeler, segment_query
+from rlhf_env.control.labeling import SegmentLabeler, demonstration_comparisons, segment_query
 from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble
-from rlhf_env.control.segments import Segment, SegmentBank, collect_trajectories, sample_segments
+from rlhf_env.control.segments import (
+    Segment,
+    SegmentBank,
+    Trajectory,
+    collect_trajectories,
+    sample_segments,
+)
 from rlhf_env.control.training import (
     default_trainer_config,
     fit_segment_ensemble,
@@ -101,6 +110,12 @@ class LoopConfig:
     """Episode length (``None``: the id's default)."""
     seed: int = 0
     """Seed of everything (envs, agent, labeler, sampling, reward models)."""
+    demo_pairs: int = 0
+    """With ``demonstrations=``: expert ≻ agent comparisons made before round 0 (0: none).
+    They train the reward model like labels but do not count against ``total_labels``."""
+    bc_epochs: int = 0
+    """With ``demonstrations=``: behaviour-cloning epochs on them before round 0 (0: none;
+    PPO and A2C only). About 20–30 suit a few expert episodes."""
 
     def __post_init__(self) -> None:
         owner = "LoopConfig"
@@ -108,6 +123,9 @@ class LoopConfig:
                      "candidates_per_label", "ensemble_size", "reward_epochs", "n_envs"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{owner}: {name} must be >= 1, got {getattr(self, name)}.")
+        for name in ("demo_pairs", "bc_epochs"):
+            if int(getattr(self, name)) < 0:
+                raise ConfigError(f"{owner}: {name} must be >= 0, got {getattr(self, name)}.")
         if not 0.0 <= self.initial_label_fraction <= 1.0:
             raise ConfigError(f"{owner}: initial_label_fraction must be in [0, 1], got "
                               f"{self.initial_label_fraction}.")
@@ -153,6 +171,8 @@ class LoopState:
     round: int = 0
     labels_used: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    warm_start: dict[str, float] = field(default_factory=dict)
+    """What :meth:`PreferenceLearningLoop.warm_start` did (empty: it did not run)."""
 
 
 ALGORITHMS = ("PPO", "A2C", "SAC", "TD3", "DQN", "DDPG")
@@ -200,12 +220,16 @@ class PreferenceLearningLoop:
             :class:`SegmentLabeler` over true returns with the config's noise.
         log_dir: TensorBoard + CSV logs (``None``: keep :attr:`history` only).
         checkpoint_dir: where :meth:`checkpoint` writes after every round (``None``: never).
+        demonstrations: expert trajectories (see
+            :mod:`~rlhf_env.control.demonstrations`) that :meth:`warm_start` uses before
+            round 0, as the config's ``demo_pairs`` and ``bc_epochs`` say; ``None``: none.
     """
 
     def __init__(self, env_id: str, config: LoopConfig | None = None, *,
                  algorithm: str = "PPO", algorithm_kwargs: dict[str, Any] | None = None,
                  labeler: Any = None, log_dir: str | Path | None = None,
-                 checkpoint_dir: str | Path | None = None) -> None:
+                 checkpoint_dir: str | Path | None = None,
+                 demonstrations: Sequence[Trajectory] | None = None) -> None:
         self.env_id, self.config = env_id, config or LoopConfig()
         self.algorithm, self.algorithm_kwargs = algorithm, dict(algorithm_kwargs or {})
         self.log_dir = None if log_dir is None else Path(log_dir)
@@ -232,6 +256,7 @@ class PreferenceLearningLoop:
                                                  verbose=0, **kwargs)
         self.state = LoopState()
         self._rng = np.random.default_rng(cfg.seed)
+        self.demonstrations = self._check_demonstrations(demonstrations)
         self._setup_logger()
 
     # -- construction -------------------------------------------------------------------
@@ -242,6 +267,23 @@ class PreferenceLearningLoop:
         venv = make_vec_env(lambda: make_rlhf_env(self.env_id, horizon=cfg.horizon),
                             n_envs=cfg.n_envs, seed=cfg.seed)
         return LearnedRewardVecEnv(venv, self.ensemble)
+
+    def _check_demonstrations(self, demonstrations: Sequence[Trajectory] | None
+                              ) -> list[Trajectory] | None:
+        """Fail at construction, not after the first round, when demonstrations do not fit."""
+        if demonstrations is None:
+            return None
+        from rlhf_env.control.demonstrations import check_clonable, demonstration_arrays
+
+        cfg = self.config
+        if cfg.demo_pairs == 0 and cfg.bc_epochs == 0:
+            raise ConfigError("demonstrations were given but LoopConfig.demo_pairs and "
+                              "bc_epochs are both 0; set one of them (e.g. bc_epochs=20).")
+        demonstration_arrays(demonstrations, self.collect_env.observation_space,
+                             self.collect_env.action_space)
+        if cfg.bc_epochs > 0:
+            check_clonable(self.agent)
+        return list(demonstrations)
 
     def _setup_logger(self) -> None:
         if self.log_dir is None:
@@ -283,6 +325,8 @@ class PreferenceLearningLoop:
     def run_round(self, n_labels: int, n_steps: int) -> dict[str, float]:
         """One round: collect → select → label → fit the reward → train the agent → log."""
         r = self.state.round
+        if r == 0 and self.demonstrations is not None and not self.state.warm_start:
+            self.warm_start(self.demonstrations)
         self._rng = np.random.default_rng([self.config.seed, r])
         new: list[FeedbackRecord] = []
         before = val_acc = float("nan")
@@ -305,17 +349,56 @@ class PreferenceLearningLoop:
             self.checkpoint(self.checkpoint_dir)
         return metrics
 
+    def warm_start(self, demonstrations: Sequence[Trajectory]) -> dict[str, float]:
+        """Use demonstrations before round 0 (run by the first round when the loop was given
+        ``demonstrations=``; call it yourself otherwise).
+
+        1. ``demo_pairs`` expert segments, each preferred to a segment of the agent *before*
+           cloning (:func:`~rlhf_env.control.labeling.demonstration_comparisons`: records
+           with annotator ``"demonstration"``), join the records, and the reward ensemble
+           fits on them, so round 0 already selects queries by disagreement;
+        2. ``bc_epochs`` of :func:`~rlhf_env.control.demonstrations.behaviour_clone`.
+
+        Returns (and keeps in ``state.warm_start``, saved by :meth:`checkpoint`):
+        ``demo_comparisons``, ``demo_reward_val_accuracy``, ``bc_loss_first``,
+        ``bc_loss_last`` (negative log-likelihood per action) for the steps that ran.
+        """
+        from rlhf_env.control.demonstrations import behaviour_clone
+
+        cfg = self.config
+        demonstrations = self._check_demonstrations(demonstrations) or []
+        stats: dict[str, float] = {}
+        if cfg.demo_pairs > 0:
+            rng = np.random.default_rng([cfg.seed, 1_000_003])  # apart from the rounds' draws
+            expert = sample_segments(demonstrations, cfg.segment_length, cfg.demo_pairs, rng,
+                                     self.env_id)
+            policy = self._agent_segments(cfg.demo_pairs, rng)
+            demos = demonstration_comparisons(expert, policy, self.bank, task=self.env_id)
+            self.records.extend(demos)
+            stats["demo_comparisons"] = float(len(demos))
+            stats["demo_reward_val_accuracy"] = self.fit_reward()
+        if cfg.bc_epochs > 0:
+            losses = behaviour_clone(self.agent, demonstrations, epochs=cfg.bc_epochs,
+                                     seed=cfg.seed)
+            stats["bc_loss_first"], stats["bc_loss_last"] = losses[0], losses[-1]
+        self.state.warm_start = stats
+        return stats
+
     def collect_segments(self, n_pairs: int) -> list[tuple[Segment, Segment]]:
         """Candidate segment pairs from the current agent's rollouts (added to the bank)."""
-        cfg = self.config
-        horizon = getattr(self.collect_env.unwrapped, "horizon", None) or cfg.segment_length
-        steps = max(2 * n_pairs * cfg.segment_length // 4, 2 * horizon)
-        trajs = collect_trajectories(self.collect_env, self.agent, steps,
-                                     seed=int(self._rng.integers(2**31)))
-        segs = sample_segments(trajs, cfg.segment_length, 2 * n_pairs, self._rng, self.env_id)
+        segs = self._agent_segments(2 * n_pairs, self._rng)
         self.bank.add(segs)
         return [(segs[2 * i], segs[2 * i + 1]) for i in range(n_pairs)
                 if segs[2 * i].id != segs[2 * i + 1].id]
+
+    def _agent_segments(self, n: int, rng: np.random.Generator) -> list[Segment]:
+        """``n`` segments of the current agent's rollouts (not added to the bank)."""
+        cfg = self.config
+        horizon = getattr(self.collect_env.unwrapped, "horizon", None) or cfg.segment_length
+        steps = max(n * cfg.segment_length // 4, 2 * horizon)
+        trajs = collect_trajectories(self.collect_env, self.agent, steps,
+                                     seed=int(rng.integers(2**31)))
+        return sample_segments(trajs, cfg.segment_length, n, rng, self.env_id)
 
     def select_queries(self, pairs: list[tuple[Segment, Segment]], n: int
                        ) -> list[ComparisonQuery]:
@@ -408,6 +491,7 @@ class PreferenceLearningLoop:
         saved = state["config"]
         saved["hidden"] = tuple(saved["hidden"])
         saved["reward_inputs"] = tuple(saved["reward_inputs"])
+        kwargs.pop("demonstrations", None)  # used before round 0 only: never again
         loop = cls(state["env_id"], config or LoopConfig(**saved),
                    algorithm=state["algorithm"], **kwargs)
         loop.ensemble.load_state_dict(torch.load(path / "reward_model.pt"))
@@ -416,7 +500,8 @@ class PreferenceLearningLoop:
             loop.records = [record_from_dict(json.loads(line)) for line in fh if line.strip()]
         loop.agent = loop.agent.load(path / "agent.zip", env=loop.venv)
         loop._setup_logger()
-        loop.state = LoopState(state["round"], state["labels_used"], state["history"])
+        loop.state = LoopState(state["round"], state["labels_used"], state["history"],
+                               state.get("warm_start", {}))
         return loop
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -58,6 +59,22 @@ def _feedback_to_reward_model(out: str) -> None:
     assert re.search(rf"with the trained reward model: .* -> score {NUMBER}", out)
 
 
+def _sft_then_ppo(out: str) -> None:
+    loss = re.search(rf"train loss ({NUMBER}) -> ({NUMBER})", out)
+    assert loss and float(loss.group(2)) < float(loss.group(1)), out
+    logprob = re.search(rf"held-out response log-prob ({NUMBER}) -> ({NUMBER})", out)
+    assert logprob and float(logprob.group(2)) > float(logprob.group(1)), out
+    bon = re.search(rf"best-of-(\d+) reference: score ({NUMBER}) \(n=1: ({NUMBER}); "
+                    rf"KL ({NUMBER}) nats\)", out)
+    assert bon, out
+    n, best, single, kl = int(bon.group(1)), *map(float, bon.group(2, 3, 4))
+    assert best >= single > 0.3, out  # the SFT model already uses the keywords
+    assert kl == pytest.approx(math.log(n) - (n - 1) / n, abs=1e-3)
+    steps = re.findall(rf"^PPO step \d+: score ({NUMBER})  kl ({NUMBER})", out, re.M)
+    assert len(steps) == 3 and all(float(k) >= 0 for _, k in steps), out
+    assert re.search(rf"after 3 PPO steps: score {NUMBER} at KL {NUMBER} nats; best-of-{n}", out)
+
+
 def _prints_a_number(out: str) -> None:
     """Examples without a specific check must at least print a result."""
     assert re.search(r"\d", out), out
@@ -68,6 +85,7 @@ CHECKS = {
     "sb3_ppo.py": _sb3_ppo,
     "custom_reward_function.py": _custom_reward_function,
     "feedback_to_reward_model.py": _feedback_to_reward_model,
+    "sft_then_ppo.py": _sft_then_ppo,
 }
 
 

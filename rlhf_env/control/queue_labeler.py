@@ -106,8 +106,9 @@ class QueueLabeler:
         """Queue ``queries``, wait for answers (see the class docstring), return them all."""
         queued = self.enqueue(queries)
         if queued and self.notify is not None:
-            self.notify(f"queued {len(queued)} clip comparisons ({self.open_items()} open) in "
-                        f"{self.store.path}: answer them with `rlhf-env label "
+            plural = "s" if len(queued) != 1 else ""
+            self.notify(f"queued {len(queued)} clip comparison{plural} ({self.open_items()} "
+                        f"open) in {self.store.path}: answer them with `rlhf-env label "
                         f"{self.store.path} --annotator YOUR_ID`")
         wanted = len(queries) if self.min_answers is None else self.min_answers
         skips_before = self.store.queue_status()["skips"]

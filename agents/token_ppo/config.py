@@ -60,6 +60,12 @@ class TokenPPOConfig:
     """Advantage estimator: one of :data:`ADVANTAGE_ESTIMATORS`."""
     group_size: int = 1
     """Responses per prompt in a rollout (≥ 2 for ``rloo``/``grpo``); divides batch_size."""
+    shared_prompt: bool = True
+    """Run each group's prompt through the model once and share its KV cache among the
+    group's responses (generation, reference and update; exact up to float rounding). The
+    update then shuffles whole groups into minibatches, so ``minibatch_size`` and its
+    micro-batches should be multiples of ``group_size`` (otherwise rows are shuffled and
+    every row runs its own prompt). ``False``: always one prompt pass per row."""
     init_value_from_scores: bool = False
     """Before the first update, set the value head's bias to the mean reward-model score of
     the first rollout (``gae`` only), so the critic starts at the reward model's average

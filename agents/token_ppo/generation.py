@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from agents.token_ppo.policy import PolicyWithValue
+from agents.token_ppo.policy import LMStep, PolicyWithValue
 
 
 @dataclass(frozen=True)
@@ -85,19 +85,52 @@ def _sample_step(logits: torch.Tensor, transform: SamplingTransform,
     return token, logp_all.gather(-1, token[:, None]).squeeze(-1)
 
 
+def shared_group_size(input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                      group_size: int) -> int:
+    """``group_size`` if the rows come in consecutive groups of that many identical prompts
+    (as :func:`~agents.token_ppo.rollout.pick_prompts` lays them out), else 1.
+
+    Such a batch needs the prompt run through the model once per group, not once per row:
+    the prompt's keys and values are computed for one row of each group and repeated.
+    """
+    batch = input_ids.shape[0]
+    if group_size <= 1 or batch % group_size:
+        return 1
+    for t in (input_ids, attention_mask):
+        grouped = t.reshape(batch // group_size, group_size, -1)
+        if not bool((grouped == grouped[:, :1]).all()):
+            return 1
+    return group_size
+
+
+def expand_groups(cache: Any, group_size: int) -> Any:
+    """Repeat every row of a KV cache ``group_size`` times in place (row ``i`` → rows
+    ``i·g … i·g + g − 1``); returns the cache."""
+    if group_size > 1:
+        cache.batch_repeat_interleave(group_size)
+    return cache
+
+
 @torch.no_grad()
 def generate(policy: PolicyWithValue, input_ids: torch.Tensor, attention_mask: torch.Tensor,
              *, max_new_tokens: int, eos_id: int, transform: SamplingTransform,
-             generator: torch.Generator | None = None) -> Generation:
+             generator: torch.Generator | None = None, group_size: int = 1) -> Generation:
     """Sample up to ``max_new_tokens`` per left-padded prompt, reusing the KV cache.
 
     Stops as soon as every row has emitted EOS. Returns tokens, masks, the log-probs of the
-    sampled tokens under ``transform`` and the value estimates, from this single pass.
+    sampled tokens under ``transform`` and the value estimates, from this single pass. With
+    ``group_size`` ``g`` > 1 and consecutive groups of ``g`` identical prompts, each prompt
+    is prefilled once and its cache shared by the group (:func:`shared_group_size`); the
+    samples are the same as without sharing.
     """
     batch = input_ids.shape[0]
     mask = attention_mask.long()
     pos = position_ids(mask)
-    step: Any = policy.lm_step(input_ids, mask, pos, cache=None)
+    g = shared_group_size(input_ids, mask, group_size)
+    step: Any = policy.lm_step(input_ids[::g], mask[::g], pos[::g], cache=None)
+    if g > 1:
+        step = LMStep(step.logits.repeat_interleave(g, 0), step.values.repeat_interleave(g, 0),
+                      expand_groups(step.cache, g))
     done = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)
     tokens, logps, values, valid = [], [], [], []
     next_pos = pos[:, -1:] + 1

@@ -101,21 +101,43 @@ class PolicyWithValue(nn.Module):
         return LMStep(out.logits[:, -1], values, out.past_key_values)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                positions: torch.Tensor, n_response: int) -> tuple[torch.Tensor, torch.Tensor]:
+                positions: torch.Tensor, n_response: int,
+                group_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(B, R, V)`` predicting the ``R = n_response`` last tokens, and values
-        ``(B, R)`` of the states before them (with grad)."""
-        out = self.lm(input_ids=input_ids, attention_mask=attention_mask,
-                      position_ids=positions, output_hidden_states=True,
-                      logits_to_keep=n_response + 1)
-        hidden = out.hidden_states[-1][:, -(n_response + 1):-1]
+        ``(B, R)`` of the states before them (with grad).
+
+        ``group_size`` ``g`` > 1: the prompts come in consecutive groups of ``g`` identical
+        rows (see :meth:`reference_logits`); each prompt runs once and gradients from the
+        whole group flow back through its shared keys and values.
+        """
+        if group_size > 1:
+            logits, states = _shared_prompt_pass(self.lm, input_ids, attention_mask, positions,
+                                                 n_response, group_size, hidden=True)
+            assert states is not None
+            hidden = states
+        else:
+            out = self.lm(input_ids=input_ids, attention_mask=attention_mask,
+                          position_ids=positions, output_hidden_states=True,
+                          logits_to_keep=n_response + 1)
+            logits, hidden = out.logits[:, :-1], out.hidden_states[-1][:, -(n_response + 1):-1]
         values = self.value_head(hidden.float()).squeeze(-1)
-        return out.logits[:, :-1], values
+        return logits, values
 
     @torch.no_grad()
     def reference_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                         positions: torch.Tensor, n_response: int) -> torch.Tensor:
-        """Reference logits ``(B, R, V)`` for the ``R`` last tokens, in one forward pass."""
+                         positions: torch.Tensor, n_response: int,
+                         group_size: int = 1) -> torch.Tensor:
+        """Reference logits ``(B, R, V)`` for the ``R`` last tokens.
+
+        ``group_size`` ``g`` > 1 promises that the rows' prompts (all but the last ``R``
+        columns) come in consecutive groups of ``g`` identical rows (see
+        :func:`~agents.token_ppo.generation.shared_group_size`): the prompt then runs once per
+        group and its KV cache is shared, and only the response tokens run per row.
+        """
         with self._reference_model() as ref:
+            if group_size > 1:
+                return _shared_prompt_pass(ref, input_ids, attention_mask, positions,
+                                           n_response, group_size)[0]
             out = ref(input_ids=input_ids, attention_mask=attention_mask,
                       position_ids=positions, logits_to_keep=n_response + 1)
         return out.logits[:, :-1]
@@ -127,6 +149,35 @@ class PolicyWithValue(nn.Module):
             return
         with self.lm.disable_adapter():
             yield self.lm
+
+
+def _shared_prompt_pass(lm: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                        positions: torch.Tensor, n_response: int, group_size: int, *,
+                        hidden: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits ``(B, R, V)`` (and last hidden states ``(B, R, H)`` when ``hidden``) predicting
+    the last ``R`` tokens, running each group's shared prompt once.
+
+    The prompt (all but the last ``R`` columns) of every ``g``-th row is run with a KV cache;
+    its last-position output predicts the first response token of the whole group, and the
+    cache, repeated ``g`` times, is the context of every row's own ``R − 1`` response tokens.
+    Equal to the unshared pass up to float rounding; differentiable through the cache.
+    """
+    g, split = group_size, input_ids.shape[1] - n_response
+    head = lm(input_ids=input_ids[::g, :split], attention_mask=attention_mask[::g, :split],
+              position_ids=positions[::g, :split], use_cache=True, logits_to_keep=1,
+              output_hidden_states=hidden)
+    logits = head.logits[:, -1:].repeat_interleave(g, 0)
+    states = head.hidden_states[-1][:, -1:].repeat_interleave(g, 0) if hidden else None
+    if n_response > 1:
+        cache = head.past_key_values
+        cache.batch_repeat_interleave(g)
+        rest = lm(input_ids=input_ids[:, split:-1], attention_mask=attention_mask[:, :-1],
+                  position_ids=positions[:, split:-1], past_key_values=cache, use_cache=True,
+                  output_hidden_states=hidden)
+        logits = torch.cat([logits, rest.logits], dim=1)
+        if states is not None:
+            states = torch.cat([states, rest.hidden_states[-1]], dim=1)
+    return logits, states
 
 
 def _check_same_vocab(lm: Any, reference: Any) -> None:

@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.token_ppo.generation import Generation, SamplingTransform, generate, position_ids
+from agents.token_ppo.generation import (
+    Generation,
+    SamplingTransform,
+    generate,
+    position_ids,
+    shared_group_size,
+)
 from agents.token_ppo.policy import PolicyWithValue
 from rlhf_env.errors import ConfigError
 
@@ -79,28 +85,33 @@ def score(env: Any, gen: Generation, eos_id: int) -> tuple[torch.Tensor, Any, li
 
 
 def reference_logprobs(policy: PolicyWithValue, ids: torch.Tensor, mask: torch.Tensor,
-                       tokens: torch.Tensor, transform: SamplingTransform) -> torch.Tensor:
+                       tokens: torch.Tensor, transform: SamplingTransform,
+                       group_size: int = 1) -> torch.Tensor:
     """``log π_ref`` ``(B, R)`` of the response tokens (temperature and allowed-token mask
-    applied, top-k/top-p not), in one forward pass of the reference."""
-    logits = policy.reference_logits(ids, mask, position_ids(mask), tokens.shape[1])
+    applied, top-k/top-p not), in one batched pass of the reference (each group's shared
+    prompt run once, see :func:`~agents.token_ppo.generation.shared_group_size`)."""
+    n = tokens.shape[1]
+    g = shared_group_size(ids[:, :-n], mask[:, :-n], group_size)
+    logits = policy.reference_logits(ids, mask, position_ids(mask), n, group_size=g)
     logp = transform(logits, truncate=False).log_softmax(-1)
     return logp.gather(-1, tokens[..., None]).squeeze(-1)
 
 
 def collect(env: Any, policy: PolicyWithValue, indices: list[int], *, max_new_tokens: int,
             eos_id: int, transform: SamplingTransform,
-            generator: torch.Generator | None) -> Rollout:
+            generator: torch.Generator | None, group_size: int = 1) -> Rollout:
     """Reset the env on prompts ``indices``, sample responses, score them, add reference
-    log-probs."""
+    log-probs. ``group_size``: responses per prompt in consecutive rows (their prompt is
+    prefilled once per group)."""
     obs, _ = env.reset(options={"prompt_index": indices})
     device = next(policy.parameters()).device
     ids, mask = trim_left(torch.as_tensor(obs["input_ids"], device=device),
                           torch.as_tensor(obs["attention_mask"], device=device))
     gen = generate(policy, ids, mask, max_new_tokens=max_new_tokens, eos_id=eos_id,
-                   transform=transform, generator=generator)
+                   transform=transform, generator=generator, group_size=group_size)
     scores, gold, prompts, responses = score(env, gen, eos_id)
     full_ids = torch.cat([ids, gen.tokens], dim=1)
     full_mask = torch.cat([mask.long(), gen.mask.long()], dim=1)
-    ref = reference_logprobs(policy, full_ids, full_mask, gen.tokens, transform)
+    ref = reference_logprobs(policy, full_ids, full_mask, gen.tokens, transform, group_size)
     return Rollout(full_ids, full_mask, gen, ref.float(), scores.to(device), gold, prompts,
                    responses)

@@ -45,7 +45,7 @@ import torch
 
 from agents.token_ppo import advantages as adv
 from agents.token_ppo.config import TokenPPOConfig
-from agents.token_ppo.generation import SamplingTransform, position_ids
+from agents.token_ppo.generation import SamplingTransform, position_ids, shared_group_size
 from agents.token_ppo.losses import entropy, explained_variance, policy_loss, value_loss
 from agents.token_ppo.policy import PolicyWithValue, vocab_size
 from agents.token_ppo.rollout import Rollout, collect, pick_prompts
@@ -180,7 +180,8 @@ class TokenPPOTrainer:
         c = self.config
         indices = pick_prompts(self.rng, self.n_prompts, c.batch_size, c.group_size)
         return collect(self.env, self.policy, indices, max_new_tokens=c.max_new_tokens,
-                       eos_id=self.eos_id, transform=self.transform, generator=self.sampler)
+                       eos_id=self.eos_id, transform=self.transform, generator=self.sampler,
+                       group_size=self.prompt_group)
 
     @torch.no_grad()
     def init_value_head(self, rollout: Rollout) -> None:
@@ -221,7 +222,7 @@ class TokenPPOTrainer:
         totals: dict[str, list[float]] = {}
         micro = c.minibatch_size // c.grad_accum_steps
         for _ in range(c.ppo_epochs):
-            order = torch.randperm(c.batch_size, generator=self.generator)
+            order = self._shuffle()
             for start in range(0, c.batch_size, c.minibatch_size):
                 self.optimizer.zero_grad(set_to_none=True)
                 for m in range(start, start + c.minibatch_size, micro):
@@ -230,6 +231,21 @@ class TokenPPOTrainer:
                         totals.setdefault(key, []).append(value)
                 self._optimizer_step()
         return {key: float(np.mean(values)) for key, values in totals.items()}
+
+    @property
+    def prompt_group(self) -> int:
+        """Rows that share one prompt pass: ``group_size`` with ``shared_prompt``, else 1."""
+        return self.config.group_size if self.config.shared_prompt else 1
+
+    def _shuffle(self) -> torch.Tensor:
+        """Row order for one epoch: whole groups shuffled (members kept together) when every
+        micro-batch can hold whole groups, so their prompt runs once; else rows shuffled."""
+        c, g = self.config, self.prompt_group
+        micro = c.minibatch_size // c.grad_accum_steps
+        if g > 1 and micro % g == 0:
+            groups = torch.randperm(c.batch_size // g, generator=self.generator)
+            return (groups[:, None] * g + torch.arange(g)).flatten()
+        return torch.randperm(c.batch_size, generator=self.generator)
 
     def _optimizer_step(self) -> None:
         params = self.policy.trainable_parameters()
@@ -243,7 +259,8 @@ class TokenPPOTrainer:
         c, gen = self.config, rollout.generation
         ids, mask, n = _slice(rollout, rows)
         resp_mask = gen.mask[rows, :n]
-        logits, values = self.policy(ids, mask, position_ids(mask), n)
+        g = shared_group_size(ids[:, :-n], mask[:, :-n], self.prompt_group)
+        logits, values = self.policy(ids, mask, position_ids(mask), n, g)
         logp_all = self.transform(logits).log_softmax(-1)
         logp = logp_all.gather(-1, gen.tokens[rows, :n, None]).squeeze(-1)
         pl = policy_loss(logp, gen.logprobs[rows, :n], targets.advantages[rows, :n], resp_mask,

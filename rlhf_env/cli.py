@@ -1,6 +1,6 @@
 """The ``rlhf-env`` command.
 
-    rlhf-env demo [--smoke]        the RLHF demo (see README)
+    rlhf-env demo [--agent sb3] [--smoke]   the RLHF demo (see README)
     rlhf-env models                list the offline (bundled) models
     rlhf-env label STORE           label pending feedback items in the terminal
     rlhf-env feedback report STORE volume, agreement, gold accuracy, per-annotator stats
@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the bundled offline models")
     p.set_defaults(func=_cmd_models)
     p = sub.add_parser("demo", help="run the RLHF demo on the offline defaults")
+    p.add_argument("--agent", choices=("token-ppo", "sb3"), default="token-ppo",
+                   help="token-ppo: fine-tune the LM with token-level PPO (default); sb3: the "
+                        "stock SB3 PPO demo on the word-level bandit")
     p.add_argument("--smoke", action="store_true", help="a tiny, fast run (for tests)")
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
     p.set_defaults(func=_cmd_demo)

@@ -1,7 +1,11 @@
-"""The main job: RLHF on the offline defaults with stock Stable-Baselines3 PPO.
+"""The first demo, kept as an option: stock Stable-Baselines3 PPO on the text bandit.
 
-    rlhf-env demo            # ~10 minutes on 2 CPU cores
-    rlhf-env demo --smoke    # seconds: tiny model, rule reward (used by the tests)
+    rlhf-env demo --agent sb3           # ~4 minutes on 2 CPU cores
+    rlhf-env demo --agent sb3 --smoke   # seconds: tiny model, rule reward (used by the tests)
+
+The agent picks whole responses from the task's 152-word vocabulary (a ``MultiDiscrete``
+action), so it shows SB3 working on the env unmodified, not fluent text; the main demo
+(:mod:`rlhf_env.demo`) fine-tunes the language model itself.
 
 Stages, each a small function: build the batched env → sample before training → PPO with a
 progress bar and an RLHF metrics callback → sample after training → write the run folder
@@ -11,7 +15,6 @@ progress bar and an RLHF metrics callback → sample after training → write th
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -20,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from rlhf_env.demo import plain, print_samples, write_csv
+
 
 @dataclass(frozen=True)
-class DemoConfig:
+class SB3DemoConfig:
     """Settings of one demo run."""
 
     task: str = "sentiment"
@@ -52,41 +57,27 @@ class DemoConfig:
                 raise ConfigError(f"demo {name} must be ≥ 1, got {getattr(self, name)}.")
 
     @classmethod
-    def smoke(cls) -> DemoConfig:
+    def smoke(cls) -> SB3DemoConfig:
         return cls(task="keyword", model="tiny-random-llama", num_envs=4, n_steps=8,
                    iterations=2, max_response_tokens=4, kl_coef=0.01, eval_episodes=4)
 
 
-def env_kwargs(cfg: DemoConfig) -> dict[str, Any]:
+def env_kwargs(cfg: SB3DemoConfig) -> dict[str, Any]:
     return {"task": cfg.task, "model": cfg.model, "action_vocab": "task",
             "max_response_tokens": cfg.max_response_tokens, "kl_coef": cfg.kl_coef}
 
 
-def sample_responses(agent: Any, cfg: DemoConfig) -> list[dict]:
+def sample_responses(agent: Any, cfg: SB3DemoConfig) -> list[dict]:
     """Episodes of the current policy on the same evaluation prompts (sampled, not greedy)."""
     from agents.sb3 import collect_episodes, make_vec_env
 
     env = make_vec_env(num_envs=cfg.eval_episodes, seed=10_000, **env_kwargs(cfg))
     episodes = collect_episodes(agent, env, cfg.eval_episodes, deterministic=False)
     keys = ("prompt", "response", "score", "gold_score", "kl_term")
-    return [{k: _plain(e[k]) for k in keys if k in e} for e in episodes]
+    return [{k: plain(e[k]) for k in keys if k in e} for e in episodes]
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def print_samples(title: str, samples: list[dict]) -> None:
-    print(f"\n== {title} ==")
-    for s in samples:
-        gold = f"  gold {s['gold_score']:+.2f}" if "gold_score" in s else ""
-        print(f"  score {s['score']:+6.2f}{gold}  | {s['prompt'][:48]:48s} -> {s['response']!r}")
-    print(f"  mean score {np.mean([s['score'] for s in samples]):+.3f}"
-          + (f", mean gold {np.mean([s['gold_score'] for s in samples]):+.3f}"
-             if samples and "gold_score" in samples[0] else ""))
-
-
-def build_agent(cfg: DemoConfig, run_dir: Path) -> Any:
+def build_agent(cfg: SB3DemoConfig, run_dir: Path) -> Any:
     """Stock SB3 PPO with ``MultiInputPolicy`` on the batched env, through our VecEnv adapter
     (see :mod:`agents.sb3.factories` for why these settings suit a one-step bandit)."""
     from agents.sb3 import make_ppo, make_vec_env
@@ -97,7 +88,7 @@ def build_agent(cfg: DemoConfig, run_dir: Path) -> Any:
                     tensorboard_log=str(run_dir / "tensorboard"))
 
 
-def train(agent: Any, cfg: DemoConfig, progress_bar: bool) -> list[dict]:
+def train(agent: Any, cfg: SB3DemoConfig, progress_bar: bool) -> list[dict]:
     """PPO updates; returns the per-rollout RLHF metrics (score, gold, KL, length…)."""
     from agents.sb3 import RLHFMetricsCallback
 
@@ -107,7 +98,7 @@ def train(agent: Any, cfg: DemoConfig, progress_bar: bool) -> list[dict]:
     return callback.history
 
 
-def write_run(run_dir: Path, cfg: DemoConfig, history: list[dict], before: list[dict],
+def write_run(run_dir: Path, cfg: SB3DemoConfig, history: list[dict], before: list[dict],
               after: list[dict], seconds: float) -> None:
     (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2), encoding="utf-8")
     (run_dir / "metrics.json").write_text(json.dumps(history, indent=2), encoding="utf-8")
@@ -115,13 +106,6 @@ def write_run(run_dir: Path, cfg: DemoConfig, history: list[dict], before: list[
     summary = {"seconds": seconds, "before": before, "after": after}
     (run_dir / "samples.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     plot(history, run_dir / "scores.png")
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=sorted({k for row in rows for k in row}))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def plot(history: list[dict], path: Path) -> None:
@@ -150,12 +134,14 @@ def plot(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    cfg = DemoConfig.smoke() if args.smoke else DemoConfig()
-    run_dir = Path(args.out) / time.strftime("demo-%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"RLHF demo: task={cfg.task}, model={cfg.model}, {cfg.iterations} PPO updates x "
-          f"{cfg.num_envs * cfg.n_steps} episodes; run folder {run_dir}")
+def run_sb3_demo(args: argparse.Namespace) -> int:
+    """``rlhf-env demo --agent sb3``: build, sample, train, sample, write the run folder."""
+    from rlhf_env.demo import new_run_dir
+
+    cfg = SB3DemoConfig.smoke() if args.smoke else SB3DemoConfig()
+    run_dir = new_run_dir(args.out, "demo-sb3")
+    print(f"RLHF demo (stock SB3 PPO): task={cfg.task}, model={cfg.model}, {cfg.iterations} "
+          f"PPO updates x {cfg.num_envs * cfg.n_steps} episodes; run folder {run_dir}")
     start = time.perf_counter()
     agent = build_agent(cfg, run_dir)
     before = sample_responses(agent, cfg)

@@ -283,7 +283,8 @@ def _run(policy: Any, job: _Job, n: int, config: BestOfNConfig) -> BestOfNResult
         chunk = rows[start:start + config.batch_size]
         ids, mask = _left_pad([job.prompt_ids[p] for p in chunk], job.pad_id, device)
         gen = generate(sampler, ids, mask, max_new_tokens=job.max_new_tokens,
-                       eos_id=job.eos_id, transform=transform, generator=generator)
+                       eos_id=job.eos_id, transform=transform, generator=generator,
+                       group_size=n)  # a prompt's draws are consecutive: prefill it once
         chunk_texts = job.decode(_response_ids(gen))
         chunk_prompts = [job.prompts[p] for p in chunk]
         scores.append(score_checked(job.reward_model, chunk_prompts, chunk_texts))

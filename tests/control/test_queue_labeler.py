@@ -45,8 +45,11 @@ class Person(threading.Thread):
             if item is None:
                 time.sleep(0.01)
             else:
-                answer(store, self.bank, item, self.who)
+                self.respond(store, item)
         store.close()
+
+    def respond(self, store: FeedbackStore, item) -> None:
+        answer(store, self.bank, item, self.who)
 
 
 def small_config(**changes) -> LoopConfig:
@@ -147,16 +150,9 @@ def test_cli_prefs_with_people_answering_the_queue(tmp_path, capsys) -> None:
     path = tmp_path / "fb.sqlite"
 
     class CliPerson(Person):  # the CLI's bank is out of reach: always prefer the first clip
-        def run(self) -> None:
-            store = FeedbackStore(self.path)
-            while not self.stop.is_set():
-                item = store.next_pending(self.who)
-                if item is None:
-                    time.sleep(0.01)
-                    continue
-                store.complete(item.item_id, Comparison(item.prompt, *item.responses, "a",
-                                                        annotator=self.who, task=item.task))
-            store.close()
+        def respond(self, store: FeedbackStore, item) -> None:
+            store.complete(item.item_id, Comparison(item.prompt, *item.responses, "a",
+                                                    annotator=self.who, task=item.task))
 
     person = CliPerson(path, SegmentBank(), "dana")
     person.start()

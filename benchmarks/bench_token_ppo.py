@@ -75,21 +75,25 @@ def _env(args: argparse.Namespace, model_name: str) -> Any:
                         max_response_tokens=args.new_tokens, kl_coef=0.0)
 
 
-def _our_config(args: argparse.Namespace, model_name: str, lora: bool = False) -> Any:
+def _our_config(args: argparse.Namespace, model_name: str, lora: bool = False,
+                shared_prompt: bool = True) -> Any:
     from agents.token_ppo import TokenPPOConfig
 
     return TokenPPOConfig(model=model_name, task="keyword", batch_size=args.batch,
                           minibatch_size=args.batch, max_new_tokens=args.new_tokens,
                           advantage="rloo", group_size=args.group, kl_coef=0.05,
-                          learning_rate=1e-5, progress_bar=False, lora_r=8 if lora else 0)
+                          learning_rate=1e-5, progress_bar=False, lora_r=8 if lora else 0,
+                          shared_prompt=shared_prompt)
 
 
-def bench_ours(args: argparse.Namespace) -> dict[str, Any]:
-    """Our trainer: seconds per step after one warm-up step."""
+def bench_ours(args: argparse.Namespace, shared_prompt: bool = True) -> dict[str, Any]:
+    """Our trainer: seconds per step after one warm-up step. ``shared_prompt=False``: each
+    response runs its own prompt pass (the ablation of the group-shared prompt)."""
     from agents.token_ppo import TokenPPOTrainer
 
     model, name = build_model(args.smollm)
-    trainer = TokenPPOTrainer(_our_config(args, name), env=_env(args, name), policy=model)
+    trainer = TokenPPOTrainer(_our_config(args, name, shared_prompt=shared_prompt),
+                              env=_env(args, name), policy=model)
     trainer.step()
     start = time.perf_counter()
     metrics = [trainer.step() for _ in range(args.steps)]
@@ -316,11 +320,13 @@ def compare_trainers(args: argparse.Namespace) -> dict[str, Any]:
     """Ours and TRL alternately, ``repeats`` times each (the machine may be shared, so
     alternating spreads load changes over both); the median run of each and their ratio."""
     ours: list[dict[str, Any]] = []
+    unshared: list[dict[str, Any]] = []
     trl_runs: list[dict[str, Any]] = []
     out: dict[str, Any] = {}
     trl_error = None
     for _ in range(args.repeats):
         ours.append(bench_ours(args))
+        unshared.append(bench_ours(args, shared_prompt=False))
         if args.skip_trl or trl_error:
             continue
         try:
@@ -328,6 +334,9 @@ def compare_trainers(args: argparse.Namespace) -> dict[str, Any]:
         except Exception as exc:  # report why TRL could not run, keep our numbers
             trl_error = f"{type(exc).__name__}: {exc}"
     out["ours"] = _median_run(ours)
+    out["ours_unshared"] = _median_run(unshared)
+    out["shared_prompt_speedup"] = (out["ours"]["episodes_per_s"]
+                                    / out["ours_unshared"]["episodes_per_s"])
     if not args.skip_trl:
         import trl
 
@@ -348,6 +357,13 @@ def _trainer_rows(payload: dict[str, Any]) -> tuple[list[str], list[str]]:
     rows = [f"| ours (TokenPPOTrainer, RLOO) | {ours['episodes_per_s']:.2f} | "
             f"{ours['tokens_per_s']:.1f} | {ours['mean_response_tokens']:.1f} |"]
     notes = []
+    unshared = payload.get("ours_unshared")
+    if unshared:
+        rows.append(f"| ours, `shared_prompt=False` (a prompt pass per response) | "
+                    f"{unshared['episodes_per_s']:.2f} | {unshared['tokens_per_s']:.1f} | "
+                    f"{unshared['mean_response_tokens']:.1f} |")
+        notes.append(f"Group-shared prompt passes: **{payload['shared_prompt_speedup']:.2f}x** "
+                     f"(without them: {_fmt(unshared['all_episodes_per_s'])} episodes/s).")
     if isinstance(trl, dict):
         rows.append(f"| TRL {payload['trl_version']} RLOOTrainer | {trl['episodes_per_s']:.2f} "
                     f"| {trl['tokens_per_s']:.1f} | {trl['mean_response_tokens']:.1f} |")

@@ -38,7 +38,7 @@ class DemoConfig:
     """Task: the learned sentiment reward model with VADER as the independent gold judge."""
     model: str = "smollm2-135m-instruct"
     """Policy, reference and tokenizer."""
-    steps: int = 36
+    steps: int = 44
     """PPO iterations (each: one rollout of ``batch_size`` responses, then the update)."""
     batch_size: int = 16
     """Responses per rollout."""
@@ -53,12 +53,13 @@ class DemoConfig:
     """Response length limit: one line of text, enough for the task's prompts."""
     lora_r: int = 8
     lora_target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    kl_coef: float = 0.2
+    kl_coef: float = 0.3
     """Starting β of the per-token KL penalty."""
-    target_kl: float = 6.0
+    target_kl: float = 8.0
     """Target of the adaptive controller: summed KL per response, in nats."""
-    kl_horizon: int = 64
-    """Controller horizon in episodes: short, so β reacts within a 10-minute run."""
+    kl_horizon: int = 32
+    """Controller horizon in episodes: short, so β reacts within a 10-minute run (up to
+    ±10% per step of 16 responses)."""
     eval_prompts: int = 8
     """Fixed prompts sampled before and after training."""
     best_of: int = 4

@@ -20,6 +20,9 @@ MODULES = [
     "rlhf_env.feedback.training.trainer",
     "rlhf_env.control.envs",
     "rlhf_env.control.labeling",
+    "rlhf_env.control.demonstrations",
+    "agents.sft",
+    "agents.best_of_n",
 ]
 
 

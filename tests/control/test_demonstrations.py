@@ -144,15 +144,6 @@ def test_loop_demonstration_settings_are_checked(cartpole_demos) -> None:
         small_config(bc_epochs=-1)
 
 
-def test_docstring_examples() -> None:
-    import doctest
-
-    import rlhf_env.control.demonstrations as module
-
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_cli_prefs_warm_starts_from_a_demonstrations_file(cartpole_demos, tmp_path,
                                                           capsys) -> None:
     from rlhf_env.control.cli import main

@@ -1,6 +1,6 @@
 """The main job: RLHF of SmolLM2-135M-Instruct against the learned sentiment reward model.
 
-    rlhf-env demo                 # ~10 minutes on 2 CPU cores (token-level PPO, LoRA)
+    rlhf-env demo                 # ~6 minutes on 2 CPU cores (token-level PPO, LoRA)
     rlhf-env demo --smoke         # seconds: tiny model, rule reward (used by the tests)
     rlhf-env demo --agent sb3     # the first demo: stock SB3 PPO on the text bandit
 

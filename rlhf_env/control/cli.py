@@ -3,7 +3,7 @@
     rlhf-env prefs RLHF-CartPole-v0 --labels 500 --timesteps 60000 --out runs/cartpole
     rlhf-env prefs RLHF-CartPole-v0 --resume runs/cartpole --rounds 15   # go on
     rlhf-env prefs RLHF-CartPole-v0 --labels 60 --labeler queue --store fb.sqlite
-        # …and in another terminal, after each "queued" line: rlhf-env label fb.sqlite
+        # …and in another terminal: rlhf-env label fb.sqlite --follow
     rlhf-env prefs RLHF-CartPole-v0 --demos scripted --bc-epochs 20 --demo-pairs 50
 
 The default labeler is synthetic (true returns, 10% slips). ``--labeler queue`` asks people

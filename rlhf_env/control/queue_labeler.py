@@ -14,8 +14,9 @@ like :class:`~rlhf_env.control.labeling.SegmentLabeler`), but the answers come f
    returned, whichever round asked for it. Unanswered items stay queued; their answers
    come with a later round. Nothing is answered twice over and nothing is lost.
 
-People answer in another terminal with ``rlhf-env label STORE --annotator ID`` (which
-stops when the queue is empty: run it again after the next round's clips are queued). The
+People answer in another terminal with ``rlhf-env label STORE --annotator ID --follow``
+(``--follow`` keeps it waiting for the next round's clips instead of stopping when the
+queue is empty). The
 records are the ones the store keeps, with the annotator's id, ``duration_s`` and the
 ``queue_item`` they answer; their responses are the clip paths, which the
 :class:`~rlhf_env.control.segments.SegmentBank` resolves by file name.
@@ -109,7 +110,7 @@ class QueueLabeler:
             plural = "s" if len(queued) != 1 else ""
             self.notify(f"queued {len(queued)} clip comparison{plural} ({self.open_items()} "
                         f"open) in {self.store.path}: answer them with `rlhf-env label "
-                        f"{self.store.path} --annotator YOUR_ID`")
+                        f"{self.store.path} --annotator YOUR_ID --follow`")
         wanted = len(queries) if self.min_answers is None else self.min_answers
         skips_before = self.store.queue_status()["skips"]
         answers = self.collect()

@@ -1,6 +1,6 @@
 """Feedback commands for ``rlhf-env``.
 
-    rlhf-env label STORE [--annotator ID] [--task T]    label queued items in the terminal
+    rlhf-env label STORE [--annotator ID] [--task T] [--follow]   label queued items
     rlhf-env feedback report STORE [--out report.md]    volume, coverage, agreement, quality
     rlhf-env feedback import STORE FILE [--format F]    JSONL or HH-RLHF JSONL into a store
     rlhf-env feedback export STORE FILE                 a store to JSONL
@@ -51,7 +51,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
     from rlhf_env.feedback.terminal import TerminalLabeler
 
     with _existing_store(args.store) as store:
-        TerminalLabeler(store, args.annotator or _default_annotator(), task=args.task).run()
+        TerminalLabeler(store, args.annotator or _default_annotator(), task=args.task,
+                        follow=args.follow, idle_timeout=args.idle_timeout).run()
     return 0
 
 
@@ -121,6 +122,11 @@ def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("store", help="feedback store (SQLite file)")
     p.add_argument("--annotator", default=None, help="your annotator id (default: user name)")
     p.add_argument("--task", default=None, help="only items of this task")
+    p.add_argument("--follow", nargs="?", type=float, const=2.0, default=None,
+                   metavar="SECONDS", help="when the queue is empty, wait for new items "
+                   "(poll every SECONDS, default 2) instead of exiting; Ctrl-C stops")
+    p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
+                   help="with --follow: stop after this long without a new item")
     p.set_defaults(func=_guarded(_cmd_label))
 
     fb = subparsers.add_parser("feedback", help="feedback data: report, import, export, queue")

@@ -115,6 +115,12 @@ class TerminalLabeler:
         task: only items of this task (``None``: all).
         stdin/stdout: streams (default: the process's).
         clock: seconds clock for ``duration_s`` (injectable for tests).
+        follow: when the queue runs out, poll it every ``follow`` seconds for new items
+            instead of stopping (``None``: stop), e.g. while a preference-learning loop
+            queues each round's clips; Ctrl-C ends the session.
+        idle_timeout: with ``follow``, stop after this many seconds without a new item
+            (``None``: wait until interrupted).
+        sleep: the wait between polls (injectable for tests).
     """
 
     def __init__(
@@ -126,9 +132,15 @@ class TerminalLabeler:
         stdin: IO[str] | None = None,
         stdout: IO[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        follow: float | None = None,
+        idle_timeout: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not annotator.strip():
             raise FeedbackError("the annotator id is empty; pass --annotator YOUR_ID.")
+        if follow is not None and not follow > 0:
+            raise FeedbackError(f"follow must be a poll interval > 0 seconds, got {follow}.")
+        self.follow, self.idle_timeout, self.sleep = follow, idle_timeout, sleep
         self.store = store
         self.annotator = annotator
         self.task = task
@@ -146,7 +158,7 @@ class TerminalLabeler:
         stats = SessionStats()
         self.say(f"Labeling as {self.annotator!r}. Keys: ? help, s skip, q quit.")
         try:
-            while (item := self.store.next_pending(self.annotator, task=self.task)) is not None:
+            while (item := self._next_item()) is not None:
                 self._show(item)
                 record = self._ask(item)
                 if record is None:
@@ -163,6 +175,22 @@ class TerminalLabeler:
             self.say("Stopped; your answers are saved. Run the same command to resume.")
         self.say(f"answered {stats.answered}, skipped {stats.skipped}.")
         return stats
+
+    def _next_item(self) -> QueueItem | None:
+        """The next pending item; with ``follow``, wait for one (``None`` when idle too
+        long)."""
+        item = self.store.next_pending(self.annotator, task=self.task)
+        if item is not None or self.follow is None:
+            return item
+        self.say(f"Queue empty; waiting for new items (checking every {self.follow:g} s, "
+                 f"Ctrl-C to stop).")
+        start = self.clock()
+        while item is None:
+            if self.idle_timeout is not None and self.clock() - start >= self.idle_timeout:
+                return None
+            self.sleep(self.follow)
+            item = self.store.next_pending(self.annotator, task=self.task)
+        return item
 
     # -- display --------------------------------------------------------------------------
     def _wrap(self, text: str, indent: str = "    ") -> str:

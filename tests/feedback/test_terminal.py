@@ -143,3 +143,59 @@ def test_parse_order():
     assert _parse_order("2 1=3", 3) == ((1,), (0, 2))
     with pytest.raises(ValueError, match="exactly once"):
         _parse_order("1 2", 3)
+
+
+def test_follow_waits_for_items_queued_later_then_idles_out():
+    store = FeedbackStore(":memory:")
+    store.enqueue("comparison", "first", ["a", "b"])
+    now = [0.0]
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the loop queues round 2 while the person waits
+        naps.append(seconds)
+        now[0] += seconds
+        if len(naps) == 3:
+            store.enqueue("comparison", "second", ["c", "d"])
+
+    out = io.StringIO()
+    stats = TerminalLabeler(store, "eve", stdin=io.StringIO("1\n2\n"), stdout=out,
+                            clock=lambda: now[0], follow=0.5, idle_timeout=4.0,
+                            sleep=sleep).run()
+    assert (stats.answered, stats.finished) == (2, True)
+    assert [r.chosen for r in store.records()] == ["a", "d"]
+    assert naps[:3] == [0.5, 0.5, 0.5]
+    assert len(naps) == 3 + 8  # then 4 s of empty polls at 0.5 s before giving up
+    assert out.getvalue().count("waiting for new items") == 2
+
+
+def test_follow_rejects_a_non_positive_interval():
+    with pytest.raises(Exception, match="poll interval > 0"):
+        TerminalLabeler(FeedbackStore(":memory:"), "eve", follow=0)
+
+
+def test_follow_in_a_real_terminal_picks_up_new_items(tmp_path):
+    path = tmp_path / "fb.sqlite"
+    with FeedbackStore(path) as s:
+        s.enqueue("comparison", "Round one", ["Yes.", "No."])
+    child = pexpect.spawn(sys.executable, ["-m", "rlhf_env.feedback.cli", "label", str(path),
+                                           "--annotator", "zoe", "--follow", "0.05",
+                                           "--idle-timeout", "20"],
+                          encoding="utf-8", timeout=30, dimensions=(40, 100))
+    child.expect("Round one")
+    child.expect(r"Which is better\?")
+    child.send("1")
+    child.expect("saved.")
+    child.expect("waiting for new items")
+    with FeedbackStore(path) as s:  # another process queues the next round
+        s.enqueue("comparison", "Round two", ["Maybe.", "Sure."])
+    child.expect("Round two")
+    child.expect(r"Which is better\?")
+    child.send("2")
+    child.expect("saved.")
+    child.expect("waiting for new items")
+    child.sendintr()
+    child.expect("your answers are saved")
+    child.expect(pexpect.EOF)
+    with FeedbackStore(path) as s:
+        assert [(r.prompt, r.chosen) for r in s.records()] == [("Round one", "Yes."),
+                                                              ("Round two", "Sure.")]

@@ -103,14 +103,6 @@ def shared_group_size(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     return group_size
 
 
-def expand_groups(cache: Any, group_size: int) -> Any:
-    """Repeat every row of a KV cache ``group_size`` times in place (row ``i`` → rows
-    ``i·g … i·g + g − 1``); returns the cache."""
-    if group_size > 1:
-        cache.batch_repeat_interleave(group_size)
-    return cache
-
-
 @torch.no_grad()
 def generate(policy: PolicyWithValue, input_ids: torch.Tensor, attention_mask: torch.Tensor,
              *, max_new_tokens: int, eos_id: int, transform: SamplingTransform,
@@ -128,9 +120,10 @@ def generate(policy: PolicyWithValue, input_ids: torch.Tensor, attention_mask: t
     pos = position_ids(mask)
     g = shared_group_size(input_ids, mask, group_size)
     step: Any = policy.lm_step(input_ids[::g], mask[::g], pos[::g], cache=None)
-    if g > 1:
+    if g > 1:  # one row per group was prefilled: repeat it (and its cache) for the group
+        step.cache.batch_repeat_interleave(g)
         step = LMStep(step.logits.repeat_interleave(g, 0), step.values.repeat_interleave(g, 0),
-                      expand_groups(step.cache, g))
+                      step.cache)
     done = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)
     tokens, logps, values, valid = [], [], [], []
     next_pos = pos[:, -1:] + 1

@@ -1,0 +1,52 @@
+"""Benchmark RL algorithms on RLHF tasks: tasks with proxy and gold judges, trials, reports.
+
+See :mod:`rlhf_env.bench.protocol` for the contract an algorithm implements.
+"""
+
+from __future__ import annotations
+
+from rlhf_env.bench.protocol import (
+    Algorithm,
+    BenchTask,
+    Budget,
+    EnvSpec,
+    EvalPoint,
+    FunctionAlgorithm,
+    Normalisation,
+    Trial,
+)
+from rlhf_env.bench.registry import (
+    Suite,
+    algorithm,
+    get_algorithm,
+    get_suite,
+    get_task,
+    list_algorithms,
+    list_suites,
+    list_tasks,
+    register_algorithm,
+    register_suite,
+    register_task,
+)
+
+__all__ = [
+    "Algorithm",
+    "BenchTask",
+    "Budget",
+    "EnvSpec",
+    "EvalPoint",
+    "FunctionAlgorithm",
+    "Normalisation",
+    "Suite",
+    "Trial",
+    "algorithm",
+    "get_algorithm",
+    "get_suite",
+    "get_task",
+    "list_algorithms",
+    "list_suites",
+    "list_tasks",
+    "register_algorithm",
+    "register_suite",
+    "register_task",
+]

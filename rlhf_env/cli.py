@@ -23,7 +23,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from rlhf_env.demo import run_demo
+    from agents.demos import run_demo  # the CLI is the one place that reaches the learners
 
     return run_demo(args)
 

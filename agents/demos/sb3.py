@@ -5,7 +5,7 @@
 
 The agent picks whole responses from the task's 152-word vocabulary (a ``MultiDiscrete``
 action), so it shows SB3 working on the env unmodified, not fluent text; the main demo
-(:mod:`rlhf_env.demo`) fine-tunes the language model itself.
+(:mod:`agents.demos.token_ppo`) fine-tunes the language model itself.
 
 Stages, each a small function: build the batched env → sample before training → PPO with a
 progress bar and an RLHF metrics callback → sample after training → write the run folder
@@ -15,7 +15,6 @@ progress bar and an RLHF metrics callback → sample after training → write th
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from rlhf_env.demo import plain, print_samples, write_csv
+from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
+from rlhf_env.errors import ConfigError
+from rlhf_env.files import plain
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,6 @@ class SB3DemoConfig:
     eval_episodes: int = 8
 
     def __post_init__(self) -> None:
-        from rlhf_env.errors import ConfigError
-
         for name in ("num_envs", "n_steps", "iterations", "max_response_tokens", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be ≥ 1, got {getattr(self, name)}.")
@@ -100,11 +99,10 @@ def train(agent: Any, cfg: SB3DemoConfig, progress_bar: bool) -> list[dict]:
 
 def write_run(run_dir: Path, cfg: SB3DemoConfig, history: list[dict], before: list[dict],
               after: list[dict], seconds: float) -> None:
-    (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2), encoding="utf-8")
-    (run_dir / "metrics.json").write_text(json.dumps(history, indent=2), encoding="utf-8")
+    write_json(run_dir / "config.json", asdict(cfg))
+    write_json(run_dir / "metrics.json", history)
     write_csv(history, run_dir / "metrics.csv")
-    summary = {"seconds": seconds, "before": before, "after": after}
-    (run_dir / "samples.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_json(run_dir / "samples.json", {"seconds": seconds, "before": before, "after": after})
     plot(history, run_dir / "scores.png")
 
 
@@ -136,8 +134,6 @@ def plot(history: list[dict], path: Path) -> None:
 
 def run_sb3_demo(args: argparse.Namespace) -> int:
     """``rlhf-env demo --agent sb3``: build, sample, train, sample, write the run folder."""
-    from rlhf_env.demo import new_run_dir
-
     cfg = SB3DemoConfig.smoke() if args.smoke else SB3DemoConfig()
     run_dir = new_run_dir(args.out, "demo-sb3")
     print(f"RLHF demo (stock SB3 PPO): task={cfg.task}, model={cfg.model}, {cfg.iterations} "

@@ -2,7 +2,7 @@
 
     rlhf-env demo                 # ~6 minutes on 2 CPU cores (token-level PPO, LoRA)
     rlhf-env demo --smoke         # seconds: tiny model, rule reward (used by the tests)
-    rlhf-env demo --agent sb3     # the first demo: stock SB3 PPO on the text bandit
+    rlhf-env demo --agent sb3     # the first demo: stock SB3 PPO on the bandit (agents.demos.sb3)
 
 The policy is the language model itself, with LoRA adapters and a value head, trained by
 :class:`~agents.token_ppo.TokenPPOTrainer` against the batched ``RLHF-Text-v0`` env: the env
@@ -20,14 +20,16 @@ JSON, samples, ``scores.png``, TensorBoard logs, the trained adapters).
 from __future__ import annotations
 
 import argparse
-import csv
-import json
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
+from rlhf_env.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,6 @@ class DemoConfig:
     """Further :class:`~agents.token_ppo.TokenPPOConfig` fields."""
 
     def __post_init__(self) -> None:
-        from rlhf_env.errors import ConfigError
-
         for name in ("steps", "eval_prompts", "best_of"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be ≥ 1, got {getattr(self, name)}.")
@@ -105,62 +105,9 @@ class DemoConfig:
             **self.extra)
 
 
-# -- run folder helpers (shared with the SB3 demo) ------------------------------------------
-def new_run_dir(parent: str | Path, prefix: str) -> Path:
-    """``parent/prefix-YYYYmmdd-HHMMSS`` (a numbered suffix if that already exists)."""
-    base = Path(parent) / time.strftime(f"{prefix}-%Y%m%d-%H%M%S")
-    run_dir, n = base, 1
-    while run_dir.exists():
-        run_dir, n = base.with_name(f"{base.name}-{n}"), n + 1
-    run_dir.mkdir(parents=True)
-    return run_dir
-
-
-def write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_json_value) + "\n",
-                    encoding="utf-8")
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    """Rows of scalars as CSV (columns: the union of keys, sorted; lists are left out)."""
-    columns = sorted({k for row in rows for k, v in row.items() if not isinstance(v, list)})
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def plain(value: Any) -> Any:
-    """NumPy scalars and arrays as plain Python values; anything else unchanged."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
-
-
-def _json_value(value: Any) -> Any:
-    converted = plain(value)
-    if converted is value:
-        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-    return converted
-
-
-def print_samples(title: str, samples: list[dict]) -> None:
-    print(f"\n== {title} ==")
-    for s in samples:
-        gold = f"  gold {s['gold_score']:+.2f}" if s.get("gold_score") is not None else ""
-        print(f"  score {s['score']:+6.2f}{gold}  | {s['prompt'][:48]:48s} -> {s['response']!r}")
-    print(f"  mean score {np.mean([s['score'] for s in samples]):+.3f}"
-          + (f", mean gold {np.mean([s['gold_score'] for s in samples]):+.3f}"
-             if samples and samples[0].get("gold_score") is not None else ""))
-
-
 # -- the stages --------------------------------------------------------------------------------
 def build_trainer(cfg: DemoConfig, run_dir: Path, progress_bar: bool) -> Any:
     """The trainer with its own batched env (one sub-env per response of a rollout)."""
-    import dataclasses
-
     from agents.token_ppo import TokenPPOTrainer, build_env
     from rlhf_env.text.spaces import ActionVocab
 
@@ -301,7 +248,7 @@ def run_token_demo(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     """The ``rlhf-env demo`` command: the token-level demo, or ``--agent sb3``."""
     if getattr(args, "agent", "token-ppo") == "sb3":
-        from rlhf_env.demo_sb3 import run_sb3_demo
+        from agents.demos.sb3 import run_sb3_demo
 
         return run_sb3_demo(args)
     return run_token_demo(args)

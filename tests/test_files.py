@@ -1,0 +1,41 @@
+"""Atomic writes: a write lands whole or not at all, and JSON is always strict."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rlhf_env.files import atomic_open, write_json, write_text
+
+
+def test_write_json_is_strict_and_plain(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    write_json(path, {"a": np.float32(1.5), "b": [float("inf"), np.int64(3)], "c": np.arange(2),
+                      "d": float("nan")})
+    text = path.read_text()
+    assert json.loads(text) == {"a": 1.5, "b": [None, 3], "c": [0, 1], "d": None}
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "keep.txt"
+    write_text(path, "old")
+    with pytest.raises(RuntimeError), atomic_open(path) as fh:
+        fh.write("half of the new")
+        raise RuntimeError("killed mid-write")
+    assert path.read_text() == "old"
+    assert os.listdir(tmp_path) == ["keep.txt"]
+
+
+def test_the_new_content_replaces_the_old(tmp_path: Path) -> None:
+    path = tmp_path / "x.bin"
+    with atomic_open(path, "wb") as fh:
+        fh.write(b"\x00\x01")
+    write_text(path, "text")
+    assert path.read_text() == "text"
+    with pytest.raises(ValueError, match="whole files"), atomic_open(path, "a"):
+        pass

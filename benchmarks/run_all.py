@@ -1,9 +1,13 @@
-"""Run every benchmark in turn (``make bench``); each writes its own results/ files.
+"""Run every benchmark the README quotes (``make bench``), each with the README's command.
 
-    .venv/bin/python benchmarks/run_all.py            # all of them (roughly 30-40 min, 2 CPUs)
-    .venv/bin/python benchmarks/run_all.py env models # a chosen few
+    .venv/bin/python benchmarks/run_all.py              # all of them (several hours on 2 CPUs)
+    .venv/bin/python benchmarks/run_all.py env models   # a chosen few
+    .venv/bin/python benchmarks/run_all.py --list       # the names and their commands
 
-Each benchmark runs in its own process, so one's memory and threads never skew another's.
+Each command runs in its own process, so one's memory and threads never skew another's.
+Every result file is written by the benchmark itself under ``benchmarks/results/``; the
+control rows that took several processes are merged afterwards (``bench_control.py
+--merge``), as they were for the README.
 """
 
 from __future__ import annotations
@@ -14,28 +18,78 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = {
-    "models": "bench_models.py",
-    "env": "bench_env.py",
-    "reward_training": "bench_reward_training.py",
-    "label_efficiency": "bench_label_efficiency.py",
+
+
+def _control(*args: str) -> list[str]:
+    return ["bench_control.py", *args]
+
+
+BENCHMARKS: dict[str, list[list[str]]] = {
+    "models": [["bench_models.py", "--cold-runs", "3"]],
+    "env": [["bench_env.py"]],
+    "reward_training": [["bench_reward_training.py", "--rounds", "3", "--pairs", "256"]],
+    "label_efficiency": [["bench_label_efficiency.py", "--seeds", "5"]],
+    "token_ppo": [["bench_token_ppo.py"]],
+    "token_ppo_smollm": [["bench_token_ppo.py", "--smollm", "--steps", "2", "--repeats", "2",
+                          "--skip-sb3"]],
+    "control": [
+        _control("--tasks", "cartpole", "--seeds", "0", "1", "2", "--name", "control_cartpole"),
+        _control("--tasks", "pendulum", "--seeds", "0", "1", "2", "--name",
+                 "control_pendulum_full"),
+        _control("--tasks", "pendulum", "--seeds", "0", "1", "2", "--scale", "0.5", "--name",
+                 "control_pendulum"),
+        _control("--tasks", "halfcheetah", "--seeds", "0", "1", "2", "--scale", "0.1",
+                 "--name", "control_halfcheetah"),
+        _control("--merge", "control_cartpole", "control_pendulum_full", "control_pendulum",
+                 "control_halfcheetah", "--name", "control"),
+    ],
+    "control_pendulum_100k": [
+        _control("--tasks", "pendulum", "--scale", "0.66667", "--seeds", "0", "1", "2",
+                 "--arms", arm, "--name", f"pd100_{arm}") for arm in ("true", "learned")
+    ] + [_control("--merge", "pd100_true", "pd100_learned", "--name", "control_pendulum_100k")],
+    "control_halfcheetah_200k": [
+        _control("--tasks", "halfcheetah", "--scale", "0.2", "--seeds", "0", "1", "2",
+                 "--arms", arm, "--name", f"hc200_{arm}") for arm in ("true", "learned")
+    ] + [_control("--merge", "hc200_true", "hc200_learned", "--name",
+                  "control_halfcheetah_200k")],
+    "control_halfcheetah_1m": [
+        _control("--tasks", "halfcheetah", "--seeds", "0", "1", "2", "--arms", "true",
+                 "--name", "hc1m_true"),
+        *[_control("--tasks", "halfcheetah", "--seeds", str(s), "--arms", "learned", "--name",
+                   f"hc1m_learned_s{s}") for s in (0, 1, 2)],
+        _control("--merge", "hc1m_true", "hc1m_learned_s0", "hc1m_learned_s1",
+                 "hc1m_learned_s2", "--name", "control_halfcheetah_1m"),
+    ],
 }
+"""Name → the commands (script and arguments, run from the repository root) behind the
+README's numbers for that benchmark."""
+
+
+def _run(name: str) -> int:
+    start = time.perf_counter()
+    print(f"== {name} ==", flush=True)
+    code = 0
+    for script, *args in BENCHMARKS[name]:
+        code = subprocess.call([sys.executable, str(HERE / script), *args], cwd=HERE.parent)
+        if code:
+            break
+    print(f"== {name}: exit {code} in {time.perf_counter() - start:.0f} s ==", flush=True)
+    return code
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--list"]:
+        for name, commands in BENCHMARKS.items():
+            print(name)
+            for command in commands:
+                print("    python benchmarks/" + " ".join(command))
+        return 0
     chosen = argv or list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}", file=sys.stderr)
         return 2
-    failed = []
-    for name in chosen:
-        start = time.perf_counter()
-        print(f"== {name} ==", flush=True)
-        code = subprocess.call([sys.executable, str(HERE / BENCHMARKS[name])], cwd=HERE.parent)
-        print(f"== {name}: exit {code} in {time.perf_counter() - start:.0f} s ==", flush=True)
-        if code:
-            failed.append(name)
+    failed = [name for name in chosen if _run(name)]
     return 1 if failed else 0
 
 

@@ -23,8 +23,8 @@ Guarantees:
 - **Unknown annotators** are accepted unless ``require_known_annotators=True``; then every
   annotator must first be registered with :meth:`FeedbackStore.add_annotator`.
 
-The **labeling queue** holds questions waiting for people (the terminal labeler and the
-web UI read it): :meth:`~FeedbackStore.enqueue` an item, :meth:`~FeedbackStore.next_pending`
+The **labeling queue** holds questions waiting for people (``rlhf-env label``, the terminal
+labeler, and the control loop's queue labeler use it): :meth:`~FeedbackStore.enqueue` an item, :meth:`~FeedbackStore.next_pending`
 gives an annotator the next item they have not answered yet, and
 :meth:`~FeedbackStore.complete` stores the answer and marks the item done in one
 transaction, so a labeler that is stopped at any point resumes where it stopped. Items can

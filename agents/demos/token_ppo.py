@@ -30,6 +30,7 @@ import numpy as np
 
 from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
 from rlhf_env.errors import ConfigError
+from rlhf_env.text.spaces import ActionVocab
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,6 @@ class DemoConfig:
 def build_trainer(cfg: DemoConfig, run_dir: Path, progress_bar: bool) -> Any:
     """The trainer with its own batched env (one sub-env per response of a rollout)."""
     from agents.token_ppo import TokenPPOTrainer, build_env
-    from rlhf_env.text.spaces import ActionVocab
 
     config = cfg.ppo_config(run_dir / "tensorboard", progress_bar)
     env = build_env(config)

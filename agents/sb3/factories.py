@@ -25,6 +25,7 @@ import gymnasium as gym
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.vec_env import VecEnv
 
+import rlhf_env  # noqa: F401  (registers the ids)
 from agents.sb3.vec_env import RLHFVecEnv
 
 PPO_DEFAULTS: dict[str, Any] = {
@@ -54,8 +55,6 @@ def make_vec_env(num_envs: int = 8, seed: int | None = 0, env_id: str = "RLHF-Te
                  **env_kwargs: Any) -> RLHFVecEnv:
     """``gym.make_vec(env_id, num_envs, **env_kwargs)`` (the batched vector entry point) as an
     SB3 ``VecEnv``; ``seed`` seeds sub-env ``i`` with ``seed + i`` at the first reset."""
-    import rlhf_env  # noqa: F401  (registers the ids)
-
     venv = RLHFVecEnv(gym.make_vec(env_id, num_envs=num_envs, **env_kwargs))
     if seed is not None:
         venv.seed(seed)

@@ -24,6 +24,7 @@ from typing import Any
 
 from rlhf_env.errors import ConfigError, ModelLoadError, UnknownNameError
 from rlhf_env.rewards._format import CONFIG_FILE, read_folder_config
+from rlhf_env.rewards.callable import CallableReward
 
 ENTRY_POINT_GROUP = "rlhf_env.reward_models"
 
@@ -199,8 +200,6 @@ def make_reward_model(spec: Any, **kwargs: Any) -> Any:
     if isinstance(spec, str):
         return _from_string(spec, kwargs)
     if callable(spec):
-        from rlhf_env.rewards.callable import CallableReward
-
         return CallableReward(spec, **kwargs)
     raise ConfigError(
         f"cannot make a reward model from {type(spec).__name__}; pass a name "

@@ -171,7 +171,7 @@ def problems(root: Path = ROOT) -> list[str]:
         if name.startswith("rlhf_env.text") and lines > MAX_TEXT_MODULE_LINES:
             found.append(f"{path.relative_to(root)} has {lines} lines "
                          f"(rlhf_env/text/ modules stay ≤ {MAX_TEXT_MODULE_LINES})")
-    for name, path in known.items():
+    for path in known.values():
         if path.name != "__init__.py":
             continue
         rel = path.parent.relative_to(root)

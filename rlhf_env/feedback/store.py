@@ -25,7 +25,8 @@ Guarantees:
 
 The **labeling queue** holds questions waiting for people (``rlhf-env label``, the terminal
 labeler, and the control loop's queue labeler use it): :meth:`~FeedbackStore.enqueue` an
-item, :meth:`~FeedbackStore.next_pending` gives an annotator the next item they have not answered yet, and
+item, :meth:`~FeedbackStore.next_pending` gives an annotator the next item they have not
+answered yet, and
 :meth:`~FeedbackStore.complete` stores the answer and marks the item done in one
 transaction, so a labeler that is stopped at any point resumes where it stopped. Items can
 carry a known ``gold`` answer, and :meth:`~FeedbackStore.enqueue_repeat` asks the same

@@ -262,10 +262,8 @@ class TextBanditCore:
         return [tokens[i, :n] for i, n in enumerate(ends)], ~has_eos
 
     def decode(self, responses: list[np.ndarray]) -> list[str]:
-        """Response texts (EOS and other special tokens dropped, outer whitespace stripped)."""
-        texts = self.tokenizer.batch_decode([r.tolist() for r in responses],
-                                            skip_special_tokens=True)
-        return [t.strip() for t in texts]
+        """Response texts, as :func:`decode_responses` makes them."""
+        return decode_responses(self.tokenizer, responses)
 
     def evaluate(self, indices: list[int], actions: np.ndarray) -> tuple[np.ndarray, list[dict]]:
         """Bandit rewards ``(B,)`` float32 (score + KL term) and one info dict per episode,
@@ -309,6 +307,13 @@ class TextBanditCore:
         return Judgement(scores, kl_terms, infos)
 
 
+def decode_responses(tokenizer: Any, responses: list[np.ndarray]) -> list[str]:
+    """Response texts as the text envs show them to the reward model: EOS and other special
+    tokens dropped, outer whitespace stripped."""
+    texts = tokenizer.batch_decode([r.tolist() for r in responses], skip_special_tokens=True)
+    return [t.strip() for t in texts]
+
+
 def text_core(env: Any) -> TextBanditCore:
     """The :class:`TextBanditCore` behind a text env: ``RLHF-Text-v0`` or
     ``RLHF-TextToken-v0``, single or vector, under any wrappers (or a core itself).
@@ -322,7 +327,7 @@ def text_core(env: Any) -> TextBanditCore:
     core = getattr(getattr(env, "unwrapped", env), "core", None)
     if not isinstance(core, TextBanditCore):
         raise ConfigError(
-            f"expected an rlhf-env text env (RLHF-Text-v0 or RLHF-TextToken-v0, single or "
-            f"vector, possibly wrapped), got {type(env).__name__}; build one with "
+            f"expected an RLHF-Text-v0 or RLHF-TextToken-v0 env (single or vector, wrapped or "
+            f"not), got {type(env).__name__}, which has no text core; build one with "
             f"gym.make('RLHF-Text-v0', ...) or gym.make_vec('RLHF-Text-v0', num_envs=N, ...).")
     return core

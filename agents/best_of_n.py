@@ -24,6 +24,7 @@ visible (:meth:`BestOfNResult.gold_at` along ``k``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,11 +33,21 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from agents.sft import encode_prompt, eos_token_id
 from agents.token_ppo.config import TokenPPOConfig
 from agents.token_ppo.generation import Generation, SamplingTransform, generate
 from agents.token_ppo.policy import LMStep, PolicyWithValue, vocab_size
 from rlhf_env.errors import ConfigError, PromptError
+from rlhf_env.models import encode_prompt, eos_token_id
+from rlhf_env.rewards.base import score_checked
+from rlhf_env.text.core import (
+    TextBanditCore,
+    TextEnvConfig,
+    decode_responses,
+    resolve_reward_model,
+    text_core,
+)
+from rlhf_env.text.spaces import left_pad
+from rlhf_env.text.tasks import Task
 
 
 def best_of_n_kl(n: int) -> float:
@@ -223,31 +234,10 @@ def _transform(config: BestOfNConfig, n_vocab: int, eos_id: int,
     return SamplingTransform(config.temperature, config.top_k, config.top_p, allowed)
 
 
-def _left_pad(rows: list[Sequence[int]], pad_id: int,
-              device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, width - len(r):] = torch.as_tensor(list(r), dtype=torch.long)
-        mask[i, width - len(r):] = 1
-    return ids.to(device), mask.to(device)
-
-
 def _response_ids(gen: Generation) -> list[np.ndarray]:
     """Each response's ids up to and including its first EOS (what the env scores)."""
     tokens, mask = gen.tokens.cpu().numpy(), gen.mask.cpu().numpy()
     return [t[m] for t, m in zip(tokens, mask, strict=True)]
-
-
-def _text_decoder(tokenizer: Any) -> Callable[[list[np.ndarray]], list[str]]:
-    """Decode as the env does: special tokens dropped, outer whitespace stripped."""
-    def decode(responses: list[np.ndarray]) -> list[str]:
-        texts = tokenizer.batch_decode([r.tolist() for r in responses],
-                                       skip_special_tokens=True)
-        return [t.strip() for t in texts]
-
-    return decode
 
 
 @dataclass(frozen=True)
@@ -255,7 +245,7 @@ class _Job:
     """Everything one best-of-n run needs, whatever supplied the prompts."""
 
     prompts: list[str]
-    prompt_ids: Sequence[Sequence[int]]
+    prompt_ids: Sequence[Sequence[int] | np.ndarray]
     decode: Callable[[list[np.ndarray]], list[str]]
     reward_model: Any
     gold: Any
@@ -266,8 +256,6 @@ class _Job:
 
 def _run(policy: Any, job: _Job, n: int, config: BestOfNConfig) -> BestOfNResult:
     """Sample ``n`` responses per prompt (prompt-major), score them, pick the best."""
-    from rlhf_env.rewards.base import score_checked
-
     if n < 1:
         raise ConfigError(f"n must be ≥ 1, got {n}.")
     if not job.prompts:
@@ -281,7 +269,8 @@ def _run(policy: Any, job: _Job, n: int, config: BestOfNConfig) -> BestOfNResult
     scores, gold = [], []
     for start in range(0, len(rows), config.batch_size):
         chunk = rows[start:start + config.batch_size]
-        ids, mask = _left_pad([job.prompt_ids[p] for p in chunk], job.pad_id, device)
+        ids, mask = (torch.from_numpy(a).to(device)
+                     for a in left_pad([job.prompt_ids[p] for p in chunk], job.pad_id))
         gen = generate(sampler, ids, mask, max_new_tokens=job.max_new_tokens,
                        eos_id=job.eos_id, transform=transform, generator=generator,
                        group_size=n)  # a prompt's draws are consecutive: prefill it once
@@ -316,15 +305,14 @@ def best_of_n(policy: Any, tokenizer: Any, prompts: Sequence[str], reward_model:
     and ``gold``: anything :func:`rlhf_env.rewards.make_reward_model` accepts (an object, a
     function, a registered name, a folder); ``gold=None`` skips the gold scores.
     """
-    from rlhf_env.text.core import resolve_reward_model
-
     config = config or BestOfNConfig()
     eos = eos_token_id(tokenizer)
     ids = [encode_prompt(tokenizer, p, use_chat_template=config.use_chat_template,
-                         system_prompt=config.system_prompt)[-config.max_prompt_tokens:]
-           for p in prompts]
+                         system_prompt=config.system_prompt,
+                         max_tokens=config.max_prompt_tokens).ids for p in prompts]
     pad = tokenizer.pad_token_id
-    job = _Job(list(prompts), ids, _text_decoder(tokenizer), resolve_reward_model(reward_model),
+    job = _Job(list(prompts), ids, functools.partial(decode_responses, tokenizer),
+               resolve_reward_model(reward_model),
                None if gold is None else resolve_reward_model(gold), eos,
                eos if pad is None else int(pad), config.max_new_tokens or 16)
     return _run(policy, job, n, config)
@@ -361,22 +349,13 @@ def best_of_n_baseline(policy: Any, env_or_task: Any, n: int, num_prompts: int |
     return _run(policy, job, n, config)
 
 
-def _core(env_or_task: Any, model: str | None) -> Any:
+def _core(env_or_task: Any, model: str | None) -> TextBanditCore:
     """The env's :class:`~rlhf_env.text.core.TextBanditCore` (built for a task name)."""
-    from rlhf_env.text.core import TextBanditCore, TextEnvConfig
-    from rlhf_env.text.tasks import Task
-
-    if isinstance(env_or_task, TextBanditCore):
-        return env_or_task
     if isinstance(env_or_task, (str, Task)):
         config = TextEnvConfig(task=env_or_task) if model is None else TextEnvConfig(
             task=env_or_task, model=model)
         return TextBanditCore(config)
-    core = getattr(getattr(env_or_task, "unwrapped", env_or_task), "core", None)
-    if not isinstance(core, TextBanditCore):
-        raise ConfigError(f"expected an RLHF-Text-v0 env (single or vector) or a task name, got "
-                          f"{type(env_or_task).__name__}.")
-    return core
+    return text_core(env_or_task)
 
 
 def _prompt_indices(total: int, num_prompts: int | None, seed: int) -> list[int]:

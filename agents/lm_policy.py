@@ -37,6 +37,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
 from rlhf_env.errors import ConfigError
+from rlhf_env.models import load_causal_lm
 
 
 def token_inputs(obs: PyTorchObs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -61,8 +62,6 @@ def _as_long(tensor: torch.Tensor) -> torch.Tensor:
 def _load_lm(model: Any) -> Any:
     """A causal LM object, or one loaded by bundled name, path or hub id."""
     if isinstance(model, str):
-        from rlhf_env.models import load_causal_lm
-
         return load_causal_lm(model)
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model must be a causal LM (nn.Module) or a name/path, got "

@@ -6,10 +6,11 @@ The loop is load → encode → split → train → evaluate, each a short funct
    its path), a JSONL file or an iterable of records / ``(prompt, response)`` pairs into a
    list of ``(prompt, response)`` texts. Corrections count as demonstrations of their
    edited response.
-2. :func:`encode_demonstration` tokenizes one pair the way ``RLHF-Text-v0`` shows prompts to
-   the policy (:func:`encode_prompt`: the tokenizer's chat template with a generation prompt
-   when it has one, via :func:`rlhf_env.models.format_prompt`), then appends the response and
-   EOS. SFT therefore teaches exactly the context PPO later samples from.
+2. :func:`encode_demonstration` tokenizes one pair with the env's own prompt encoder,
+   :func:`rlhf_env.models.encode_prompt` (chat template with a generation prompt when the
+   tokenizer has one, system prompt, truncation to the last ``max_prompt_tokens``), then
+   appends the response and EOS. The env encodes its prompts with that same function, so
+   SFT teaches exactly the context PPO later samples from.
 3. :func:`collate` left-pads a batch, so every response ends in the last column, and sets
    the labels of padding and prompt tokens to ``-100``: the loss covers response tokens only.
 4. :func:`supervised_finetune` runs AdamW epochs with gradient clipping and reports the
@@ -31,6 +32,7 @@ import contextlib
 import copy
 import json
 import math
+import sqlite3
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -44,6 +46,8 @@ import torch
 from agents.token_ppo.generation import position_ids
 from agents.token_ppo.policy import PolicyWithValue, _apply_lora
 from rlhf_env.errors import ConfigError, FeedbackError
+from rlhf_env.models import encode_prompt, eos_token_id
+from rlhf_env.text.spaces import left_pad
 
 DemoPair = tuple[str, str]
 """A ``(prompt, response)`` pair of texts."""
@@ -105,8 +109,6 @@ def _from_path(path: Path, task: str | None, include_corrections: bool) -> list[
                             f"a feedback store's database file.")
     if path.suffix == ".jsonl":
         return _from_jsonl(path, task, include_corrections)
-    import sqlite3
-
     from rlhf_env.feedback.store import FeedbackStore
 
     try:
@@ -196,25 +198,13 @@ def _checked(prompt: Any, response: Any) -> DemoPair:
 
 
 # -- tokenization ------------------------------------------------------------------------
-def encode_prompt(tokenizer: Any, prompt: str, *, use_chat_template: bool | None = None,
-                  system_prompt: str | None = None) -> list[int]:
-    """Token ids of ``prompt`` as ``RLHF-Text-v0`` shows it to the policy (before truncation).
-
-    Formatting is :func:`rlhf_env.models.format_prompt`, the env's own helper; a chat-formatted
-    prompt already holds its special tokens, so none are added, as in the env.
-    """
-    from rlhf_env.models import format_prompt
-
-    text = format_prompt(tokenizer, prompt, use_chat_template, system_prompt)
-    return list(tokenizer.encode(text, add_special_tokens=text == prompt))
-
-
 @dataclass(frozen=True)
 class EncodedDemonstration:
     """One demonstration as token ids."""
 
     prompt_ids: tuple[int, ...]
-    """The formatted prompt (its last ``max_prompt_tokens`` tokens)."""
+    """The prompt as the policy sees it (:func:`rlhf_env.models.encode_prompt`: formatted,
+    its last ``max_prompt_tokens`` tokens)."""
     response_ids: tuple[int, ...]
     """The response followed by EOS (its first ``max_response_tokens`` tokens; a cut response
     has no EOS, so SFT never teaches stopping where the demonstration did not stop)."""
@@ -226,22 +216,13 @@ def encode_demonstration(tokenizer: Any, prompt: str, response: str,
                          config: SFTConfig) -> EncodedDemonstration:
     """Tokenize a pair: the env's prompt ids, then the response ids and EOS."""
     eos = eos_token_id(tokenizer)
-    prompt_ids = encode_prompt(tokenizer, prompt, use_chat_template=config.use_chat_template,
-                               system_prompt=config.system_prompt)
+    encoded = encode_prompt(tokenizer, prompt, use_chat_template=config.use_chat_template,
+                            system_prompt=config.system_prompt,
+                            max_tokens=config.max_prompt_tokens)
     response_ids = [*tokenizer.encode(response, add_special_tokens=False), eos]
-    cut = len(prompt_ids) > config.max_prompt_tokens or \
-        len(response_ids) > config.max_response_tokens
-    return EncodedDemonstration(tuple(prompt_ids[-config.max_prompt_tokens:]),
+    cut = encoded.truncated or len(response_ids) > config.max_response_tokens
+    return EncodedDemonstration(tuple(encoded.ids.tolist()),
                                 tuple(response_ids[:config.max_response_tokens]), cut)
-
-
-def eos_token_id(tokenizer: Any) -> int:
-    """The tokenizer's EOS id, or a :class:`ConfigError` saying how to set one."""
-    if tokenizer.eos_token_id is None:
-        raise ConfigError("the tokenizer has no EOS token, so a demonstration cannot end; set "
-                          "one with `tokenizer.eos_token = ...` (the token the model emits at "
-                          "the end of a response).")
-    return int(tokenizer.eos_token_id)
 
 
 @dataclass(frozen=True)
@@ -261,17 +242,11 @@ class SFTBatch:
 def collate(examples: Sequence[EncodedDemonstration], pad_id: int,
             device: torch.device | str = "cpu") -> SFTBatch:
     """Left-pad ``examples`` into one :class:`SFTBatch` (the pad id is never attended to)."""
-    width = max(len(e.prompt_ids) + len(e.response_ids) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    labels = torch.full_like(ids, IGNORE_INDEX)
-    for row, e in enumerate(examples):
-        n_resp, total = len(e.response_ids), len(e.prompt_ids) + len(e.response_ids)
-        ids[row, width - total:] = torch.tensor([*e.prompt_ids, *e.response_ids])
-        mask[row, width - total:] = 1
-        labels[row, width - n_resp:] = torch.tensor(e.response_ids)
+    ids, mask = left_pad([(*e.prompt_ids, *e.response_ids) for e in examples], pad_id)
+    labels, _ = left_pad([e.response_ids for e in examples], IGNORE_INDEX, ids.shape[1])
     n_response = max(len(e.response_ids) for e in examples)
-    return SFTBatch(ids.to(device), mask.to(device), labels.to(device), n_response)
+    ids_t, mask_t, labels_t = (torch.from_numpy(a).to(device) for a in (ids, mask, labels))
+    return SFTBatch(ids_t, mask_t, labels_t, n_response)
 
 
 def response_logprobs(lm: Any, batch: SFTBatch) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,19 +29,29 @@ with ``--smollm``).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import gymnasium as gym
+
+import rlhf_env  # noqa: F401  (registers the env ids)
 from benchmarks._common import machine, write_results
+from rlhf_env.models import eos_token_id, load_causal_lm, load_tokenizer
+from rlhf_env.models.tiny import tiny_causal_lm
+from rlhf_env.rewards.rules import KeywordReward
+from rlhf_env.text.core import text_core
+from rlhf_env.text.words import KEYWORDS
 
 PROMPTS = [
     "Write a short review of your favourite cafe.", "Describe your weekend in one sentence.",
@@ -54,22 +64,14 @@ PROMPTS = [
 
 def build_model(smollm: bool, seed: int = 0) -> tuple[Any, str]:
     """The benchmark policy and the model name whose tokenizer the env uses."""
-    from rlhf_env.models import load_causal_lm
-
     if smollm:
         return load_causal_lm("smollm2-135m-instruct"), "smollm2-135m-instruct"
-    from rlhf_env.models.tiny import tiny_causal_lm
-
     model = tiny_causal_lm(seed=seed, hidden_size=256, intermediate_size=768,
                            num_hidden_layers=6, num_attention_heads=8, num_key_value_heads=4)
     return model, "tiny-random-llama"
 
 
 def _env(args: argparse.Namespace, model_name: str) -> Any:
-    import gymnasium as gym
-
-    import rlhf_env  # noqa: F401
-
     return gym.make_vec("RLHF-Text-v0", num_envs=args.batch, task="keyword", model=model_name,
                         prompts=PROMPTS, max_prompt_tokens=96,
                         max_response_tokens=args.new_tokens, kl_coef=0.0)
@@ -109,10 +111,6 @@ def bench_trl(args: argparse.Namespace) -> dict[str, Any]:
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import RLOOConfig, RLOOTrainer
-
-    from rlhf_env.models import load_tokenizer
-    from rlhf_env.rewards.rules import KeywordReward
-    from rlhf_env.text.words import KEYWORDS
 
     model, name = build_model(args.smollm)
     tokenizer = load_tokenizer(name)
@@ -207,7 +205,7 @@ def bench_generation(args: argparse.Namespace) -> dict[str, Any]:
     ids, mask = torch.as_tensor(obs["input_ids"]), torch.as_tensor(obs["attention_mask"])
     keep = mask.any(0)
     ids, mask = ids[:, keep], mask[:, keep]
-    eos = int(env.unwrapped.core.tokenizer.eos_token_id)
+    eos = eos_token_id(text_core(env).tokenizer)
     policy = PolicyWithValue(model)
 
     def ours() -> int:
@@ -251,8 +249,6 @@ class _PeakRSS:
     """Samples the RSS every few milliseconds in a thread and keeps the maximum."""
 
     def __init__(self) -> None:
-        import threading
-
         self.peak = _rss_mib()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -274,8 +270,6 @@ class _PeakRSS:
 def memory_child(args: argparse.Namespace) -> None:
     """Run in a fresh process: build the trainer and run two steps; print, as JSON, the RSS
     after loading the model and the peak RSS while building and training (MiB)."""
-    import gc
-
     from agents.token_ppo import TokenPPOTrainer
 
     model, name = build_model(args.smollm)

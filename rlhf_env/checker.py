@@ -35,7 +35,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from rlhf_env.errors import CheckError
+from rlhf_env.errors import CheckError, ConfigError
+from rlhf_env.text.core import TextBanditCore, text_core
 
 OBS_KEYS = ("input_ids", "attention_mask")
 """Keys every text observation must have."""
@@ -76,11 +77,12 @@ def check_rlhf_env(env: Any, *, seed: int = 0, skip_sb3: bool = False, warn: boo
 
 
 def is_text_env(env: Any) -> bool:
-    """Whether the text contracts apply: the base env has a tokenizer-owning ``core`` or an
-    ``input_ids`` observation (control envs with human feedback get the generic checks)."""
-    base = getattr(env, "unwrapped", env)
-    if getattr(_core(base), "tokenizer", None) is not None:
+    """Whether the text contracts apply: the env is one of ours (:func:`text_core` finds its
+    core) or has an ``input_ids`` observation (control envs with human feedback get the
+    generic checks)."""
+    if _core(env) is not None:
         return True
+    base = getattr(env, "unwrapped", env)
     space = getattr(base, "single_observation_space", base.observation_space)
     return isinstance(space, spaces.Dict) and "input_ids" in space.spaces
 
@@ -471,23 +473,25 @@ def fixed_action(space: spaces.Space, seed: int) -> Any:
     return local.sample()
 
 
-def _core(env: Any) -> Any:
-    return getattr(getattr(env, "unwrapped", env), "core", None)
+def _core(env: Any) -> TextBanditCore | None:
+    """The core of one of our text envs; ``None`` for any other env."""
+    try:
+        return text_core(env)
+    except ConfigError:
+        return None
 
 
 def _pad_id(env: Any) -> int | None:
     """The tokenizer's pad id for our envs; ``None`` (padding must just be uniform) otherwise."""
-    tokenizer = getattr(_core(env), "tokenizer", None)
-    pad = getattr(tokenizer, "pad_token_id", None)
+    core = _core(env)
+    pad = None if core is None else core.tokenizer.pad_token_id
     return None if pad is None else int(pad)
 
 
 def _expects_gold(env: Any) -> bool | None:
     """Whether ``info`` must carry ``gold_score``; ``None`` when the env does not say."""
     core = _core(env)
-    if core is None or not hasattr(core, "gold"):
-        return None
-    return core.gold is not None
+    return None if core is None else core.gold is not None
 
 
 __all__ = [

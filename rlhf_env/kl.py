@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from rlhf_env.errors import ConfigError
 
 KL_ESTIMATORS = ("k1", "k2", "k3")
@@ -50,13 +52,7 @@ def kl_estimate(logprobs: Any, ref_logprobs: Any, estimator: str = "k1") -> Any:
     if estimator == "k2":
         return 0.5 * log_ratio**2
     neg = -log_ratio
-    return (neg.exp() if hasattr(neg, "exp") else _np_exp(neg)) - 1.0 + log_ratio
-
-
-def _np_exp(x: Any) -> Any:
-    import numpy as np
-
-    return np.exp(x)
+    return (neg.exp() if hasattr(neg, "exp") else np.exp(neg)) - 1.0 + log_ratio
 
 
 class FixedKLController:

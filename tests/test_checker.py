@@ -173,9 +173,10 @@ class UnseededReset(TextBanditEnv):
 
     calls = 0
 
-    def _pick_prompt(self, options):
+    def reset(self, *, seed=None, options=None):
         UnseededReset.calls += 1
-        return UnseededReset.calls % len(self.core.prompts)
+        index = UnseededReset.calls % len(self.core.prompts)
+        return super().reset(seed=seed, options={"prompt_index": index})
 
 
 class NoisyReward(gym.Wrapper):

@@ -40,9 +40,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
+import rlhf_env  # noqa: F401  (registers the env ids)
 from agents.token_ppo import advantages as adv
 from agents.token_ppo.config import TokenPPOConfig
 from agents.token_ppo.generation import SamplingTransform, position_ids, shared_group_size
@@ -51,6 +53,9 @@ from agents.token_ppo.policy import PolicyWithValue, vocab_size
 from agents.token_ppo.rollout import Rollout, collect, pick_prompts
 from rlhf_env.errors import ConfigError, MissingDependencyError
 from rlhf_env.kl import AdaptiveKLController, FixedKLController, kl_estimate
+from rlhf_env.models import eos_token_id, load_causal_lm
+from rlhf_env.text.core import TextBanditCore, text_core
+from rlhf_env.text.vector import TextBanditVectorEnv
 
 
 @dataclass(frozen=True)
@@ -65,19 +70,15 @@ class Targets:
 
 def build_env(config: TokenPPOConfig) -> Any:
     """The ``RLHF-Text-v0`` vector env the trainer needs for ``config`` (KL done here)."""
-    import gymnasium as gym
-
-    import rlhf_env  # noqa: F401  (registers the ids)
-
     return gym.make_vec("RLHF-Text-v0", num_envs=config.batch_size, task=config.task,
                         model=config.model, max_response_tokens=config.max_new_tokens,
                         max_prompt_tokens=config.max_prompt_tokens, action_vocab=None,
                         kl_coef=0.0)
 
 
-def _check_env(env: Any, config: TokenPPOConfig) -> Any:
-    core = getattr(env.unwrapped, "core", None)
-    if core is None:
+def _check_env(env: Any, config: TokenPPOConfig) -> TextBanditCore:
+    core = text_core(env)
+    if not isinstance(getattr(env, "unwrapped", env), TextBanditVectorEnv):
         raise ConfigError("the trainer needs the batched RLHF-Text-v0 env "
                           "(gym.make_vec('RLHF-Text-v0', num_envs=batch_size, ...)).")
     if env.num_envs != config.batch_size:
@@ -93,13 +94,6 @@ def _check_env(env: Any, config: TokenPPOConfig) -> Any:
         raise ConfigError(f"the env's max_response_tokens={core.config.max_response_tokens} "
                           f"is below max_new_tokens={config.max_new_tokens}.")
     return core
-
-
-def _eos_id(tokenizer: Any) -> int:
-    if tokenizer.eos_token_id is None:
-        raise ConfigError("the tokenizer has no EOS token, so responses cannot end; set one "
-                          "with `tokenizer.eos_token = ...` (a token the model emits at the end).")
-    return int(tokenizer.eos_token_id)
 
 
 class TokenPPOTrainer:
@@ -118,7 +112,7 @@ class TokenPPOTrainer:
         core = _check_env(self.env, config)
         self.tokenizer = core.tokenizer
         self.n_prompts = len(core.prompts)
-        self.eos_id = _eos_id(self.tokenizer)
+        self.eos_id = eos_token_id(self.tokenizer)
         self.policy = self._build_policy(policy, reference)
         self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters(),
                                            lr=config.learning_rate)
@@ -136,8 +130,6 @@ class TokenPPOTrainer:
     def _build_policy(self, policy: Any, reference: Any) -> PolicyWithValue:
         c = self.config
         if policy is None:
-            from rlhf_env.models import load_causal_lm
-
             policy = load_causal_lm(c.model)
         if not isinstance(policy, PolicyWithValue):
             policy = PolicyWithValue(policy, lora_r=c.lora_r, lora_alpha=c.lora_alpha,

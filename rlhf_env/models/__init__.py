@@ -2,6 +2,8 @@
 
 Bundled names work offline (see :data:`BUNDLED`); local paths and hub ids go through the same
 functions. Heavy libraries load on first call, so importing this package is cheap.
+:func:`encode_prompt` is the one definition of "the prompt as the policy sees it" and
+:func:`eos_token_id` the one of "the token that ends a response".
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from rlhf_env.models.bundled import (
 from rlhf_env.models.cache import cache_root
 from rlhf_env.models.loading import (
     bundled_model_dir,
-    format_prompt,
     load_causal_lm,
     load_sentence_encoder,
     load_tokenizer,
     mean_pool,
     prepare_tokenizer,
 )
+from rlhf_env.models.prompt import EncodedPrompt, encode_prompt, eos_token_id, format_prompt
 from rlhf_env.models.tiny import tiny_causal_lm, tiny_encoder, tiny_tokenizer
 
 __all__ = [
@@ -30,8 +32,11 @@ __all__ = [
     "DEFAULT_ENCODER",
     "DEFAULT_POLICY_MODEL",
     "BundledModel",
+    "EncodedPrompt",
     "bundled_model_dir",
     "cache_root",
+    "encode_prompt",
+    "eos_token_id",
     "format_prompt",
     "list_bundled_models",
     "load_causal_lm",

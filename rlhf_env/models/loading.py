@@ -241,23 +241,3 @@ def mean_pool(last_hidden_state: Any, attention_mask: Any) -> Any:
     """Average token embeddings over real (unmasked) tokens: ``(B, T, H) -> (B, H)``."""
     mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)
     return (last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-
-
-def format_prompt(tokenizer: Any, prompt: str, use_chat_template: bool | None = None,
-                  system: str | None = None) -> str:
-    """The text a policy sees for ``prompt``: chat-formatted with a generation prompt when the
-    tokenizer has a chat template (``use_chat_template=None`` means "if available")."""
-    has_template = bool(getattr(tokenizer, "chat_template", None))
-    if use_chat_template is None:
-        use_chat_template = has_template
-    if not use_chat_template:
-        return prompt
-    if not has_template:
-        raise ConfigError(
-            "use_chat_template=True but the tokenizer has no chat template; pass "
-            "use_chat_template=False or a tokenizer of an instruct model."
-        )
-    messages = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": prompt}
-    ]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

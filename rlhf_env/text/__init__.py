@@ -1,5 +1,5 @@
 """Text environments: prompt sources, tasks, spaces, the bandit env, the token env, and their
-batched vector envs."""
+batched vector envs. :func:`text_core` reaches the shared state behind any of them."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ __all__ = [
     "Task",
     "TextBanditEnv",
     "TextBanditVectorEnv",
+    "TextEnvConfig",
     "TextTokenEnv",
     "TextTokenVectorEnv",
     "TokenDiscrete",
     "get_task",
     "list_tasks",
     "register_task",
+    "text_core",
 ]
 
 __getattr__ = lazy_getattr(
@@ -30,8 +32,10 @@ __getattr__ = lazy_getattr(
         "register_task": "rlhf_env.text.tasks:register_task",
         "TextBanditEnv": "rlhf_env.text.bandit:TextBanditEnv",
         "TextBanditVectorEnv": "rlhf_env.text.vector:TextBanditVectorEnv",
+        "TextEnvConfig": "rlhf_env.text.core:TextEnvConfig",
         "TextTokenEnv": "rlhf_env.text.token_env:TextTokenEnv",
         "TextTokenVectorEnv": "rlhf_env.text.token_vector:TextTokenVectorEnv",
-        "TokenDiscrete": "rlhf_env.text.token_env:TokenDiscrete",
+        "TokenDiscrete": "rlhf_env.text.spaces:TokenDiscrete",
+        "text_core": "rlhf_env.text.core:text_core",
     },
 )

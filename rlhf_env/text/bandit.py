@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 import gymnasium as gym
 
 from rlhf_env.text.core import TextBanditCore, TextEnvConfig
+from rlhf_env.text.prompts import pick_prompts
 from rlhf_env.text.spaces import check_actions
 
 
@@ -82,7 +82,7 @@ class TextBanditEnv(gym.Env):
     metadata = {"render_modes": ["ansi"], "render_fps": 1}  # noqa: RUF012 (gymnasium API)
 
     def __init__(self, **kwargs: Any) -> None:
-        self.core = TextBanditCore(_config(kwargs))
+        self.core = TextBanditCore(TextEnvConfig.from_kwargs(kwargs))
         self.render_mode = self.core.config.render_mode
         self.observation_space = self.core.observation_space
         self.action_space = self.core.action_space
@@ -91,25 +91,11 @@ class TextBanditEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        index = self._pick_prompt(options)
+        [index] = pick_prompts(options, self.core.prompts, [self.np_random])
         self._index = index
         self._last = {"prompt": self.core.prompts[index]}
         obs = {k: v[0] for k, v in self.core.observation([index]).items()}
-        return obs, {"prompt": self.core.prompts[index], "prompt_index": index,
-                     "prompt_truncated": self.core.encode_prompt(index)[1]}
-
-    def _pick_prompt(self, options: dict | None) -> int:
-        unknown = set(options or {}) - {"prompt_index"}
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; the only option is "
-                             f"'prompt_index'.")
-        if options and "prompt_index" in options:
-            index = int(options["prompt_index"])
-            if not 0 <= index < len(self.core.prompts):
-                raise ValueError(f"options['prompt_index']={index} is outside "
-                                 f"[0, {len(self.core.prompts) - 1}].")
-            return index
-        return self.core.prompts.sample(self.np_random)
+        return obs, self.core.reset_info(index)
 
     def step(self, action: Any):
         if self._index is None:
@@ -139,21 +125,6 @@ def format_episode(info: dict[str, Any]) -> str:
             scores += f"  ref logp {info['ref_logprob']:.1f}"
         lines.append(scores)
     return "\n".join(lines) + "\n"
-
-
-def _config(kwargs: dict[str, Any], env_id: str = "RLHF-Text-v0") -> TextEnvConfig:
-    known = {f.name for f in fields(TextEnvConfig)}
-    unknown = sorted(set(kwargs) - known)
-    if unknown:
-        import difflib
-
-        hints = [difflib.get_close_matches(k, known, n=1) for k in unknown]
-        said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
-                         for k, h in zip(unknown, hints, strict=True))
-        from rlhf_env.errors import ConfigError
-
-        raise ConfigError(f"unknown {env_id} argument(s): {said}. Known: {sorted(known)}.")
-    return TextEnvConfig(**kwargs)
 
 
 __all__ = ["TextBanditEnv", "format_episode"]

@@ -1,52 +1,75 @@
-"""What the single and the batched text-bandit envs share: configuration and batch logic.
+"""What the text envs share: configuration, batch logic, and the accessor for both.
 
 One :class:`TextBanditCore` owns the tokenizer, prompt source, spaces, reward model, gold
-scorer and reference model. Both envs call :meth:`TextBanditCore.evaluate` with a batch (of one,
-or of ``num_envs``), which decodes every response and makes exactly one reward-model call,
-one gold call and one reference forward pass for the whole batch.
+scorer and reference model. Every text env (bandit and token, single and vector) keeps one
+as ``env.unwrapped.core``; code outside the envs reaches it with :func:`text_core`. Finished
+episodes, a batch of one or of ``num_envs``, go through :meth:`TextBanditCore.judge`, which
+decodes every response and makes exactly one reward-model call and one gold call for the
+whole batch, and builds each episode's ``info``. The bandit's :meth:`TextBanditCore.evaluate`
+adds one reference forward pass for the batch before judging.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import warnings
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from rlhf_env.errors import ConfigError, PromptError
+from rlhf_env.models import (
+    encode_prompt,
+    load_causal_lm,
+    load_tokenizer,
+    prepare_tokenizer,
+)
+from rlhf_env.rewards import make_reward_model
+from rlhf_env.rewards.base import score_checked
 from rlhf_env.text.prompts import PromptSource
-from rlhf_env.text.spaces import ActionVocab, action_space, observation_space
+from rlhf_env.text.reference import ReferenceScorer
+from rlhf_env.text.spaces import ActionVocab, action_space, left_pad, observation_space
 from rlhf_env.text.tasks import Task, get_task
+from rlhf_env.text.types import (
+    ActionVocabSpec,
+    DeviceSpec,
+    GoldSpec,
+    ModelSpec,
+    PromptsSpec,
+    RewardSpec,
+    TokenizerSpec,
+)
 
 
 @dataclass(frozen=True)
 class TextEnvConfig:
-    """Keyword arguments of ``RLHF-Text-v0`` (and its vector version)."""
+    """Keyword arguments of ``RLHF-Text-v0`` and ``RLHF-TextToken-v0`` (and their vector
+    versions). Build it from an env's keyword arguments with :meth:`from_kwargs`."""
 
     task: str | Task = "sentiment"
     """Task name or :class:`Task`: default prompts, reward model, gold scorer, action words."""
-    prompts: Any = None
+    prompts: PromptsSpec | None = None
     """Override the task's prompts: a list, a .txt/.jsonl path, or ``(hf_dataset, column)``."""
-    model: Any = "smollm2-135m-instruct"
+    model: ModelSpec = "smollm2-135m-instruct"
     """The policy's model family: bundled name, path or hub id. Supplies the tokenizer and the
     default reference model."""
-    tokenizer: Any = None
+    tokenizer: TokenizerSpec | None = None
     """A tokenizer object or name/path; defaults to ``model``'s tokenizer."""
-    reward_model: Any = None
+    reward_model: RewardSpec | None = None
     """Override the task's reward model: object, callable, registered name or path."""
-    gold: Any = "task"
+    gold: GoldSpec = "task"
     """Gold scorer: ``"task"`` (the task's, if any), ``None`` (off), or a reward-model spec."""
     kl_coef: float = 0.0
     """Weight of ``log π_ref(response | prompt)`` added to the reward (0 disables it)."""
-    reference_model: Any = None
+    reference_model: ModelSpec | None = None
     """Reference LM for the KL term (object, name, path); defaults to ``model``."""
     max_prompt_tokens: int = 64
     """Observation length; longer prompts follow ``long_prompt``."""
     max_response_tokens: int = 16
     """Number of action positions (response tokens, the first EOS ends the response)."""
-    action_vocab: Any = None
+    action_vocab: ActionVocabSpec = None
     """``None`` (full vocabulary), ``"task"``, an int K, or a list of token ids / words."""
     use_chat_template: bool | None = None
     """Wrap prompts in the tokenizer's chat template (``None``: when it has one)."""
@@ -54,7 +77,7 @@ class TextEnvConfig:
     """System message for chat-formatted prompts (``None``: the template's default)."""
     long_prompt: str = "truncate"
     """``"truncate"`` (keep the last tokens, warn once) or ``"error"``."""
-    device: Any = None
+    device: DeviceSpec = None
     """Device of the reference model (the reward model keeps its own)."""
     render_mode: str | None = None
     """``None`` or ``"ansi"``."""
@@ -75,25 +98,43 @@ class TextEnvConfig:
         if self.render_mode not in (None, "ansi"):
             raise ConfigError(f"render_mode must be None or 'ansi', got {self.render_mode!r}.")
 
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any], env_id: str = "RLHF-Text-v0") -> TextEnvConfig:
+        """The config of an env built with ``kwargs``; a misspelt keyword raises a
+        :class:`ConfigError` that names ``env_id`` and suggests the closest known one."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            hints = [difflib.get_close_matches(k, known, n=1) for k in unknown]
+            said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
+                             for k, h in zip(unknown, hints, strict=True))
+            raise ConfigError(f"unknown {env_id} argument(s): {said}. Known: {sorted(known)}.")
+        return cls(**kwargs)
+
+
+class Judgement(NamedTuple):
+    """Scores of a batch of ``B`` finished responses (:meth:`TextBanditCore.judge`)."""
+
+    scores: np.ndarray
+    """``(B,)`` float32 raw reward-model scores."""
+    kl_terms: np.ndarray
+    """``(B,)`` ``kl_coef · log π_ref(response | prompt)`` (zeros without a reference)."""
+    infos: list[dict[str, Any]]
+    """One episode info per response (keys listed in the envs' docstrings)."""
+
 
 @functools.lru_cache(maxsize=8)
 def _cached_tokenizer(name: str) -> Any:
-    from rlhf_env.models import load_tokenizer
-
     return load_tokenizer(name)
 
 
 @functools.lru_cache(maxsize=4)
 def _cached_lm(name: str, device: str | None) -> Any:
-    from rlhf_env.models import load_causal_lm
-
     return load_causal_lm(name, device=device)
 
 
 @functools.lru_cache(maxsize=16)
 def _cached_reward_model(spec: str, kwargs: tuple) -> Any:
-    from rlhf_env.rewards import make_reward_model
-
     return make_reward_model(spec, **dict(kwargs))
 
 
@@ -103,8 +144,6 @@ _SCORERS: dict[tuple[int, int, int], Any] = {}
 def shared_reference_scorer(model: Any, pad_id: int, vocab_size: int) -> Any:
     """One :class:`~rlhf_env.text.reference.ReferenceScorer` per reference model, so every env
     on that model (N ``gym.make`` envs, say) shares its cache of prompt key/values."""
-    from rlhf_env.text.reference import ReferenceScorer
-
     key = (id(model), int(pad_id), int(vocab_size))
     scorer = _SCORERS.get(key)
     if scorer is None or scorer.model is not model:
@@ -121,8 +160,6 @@ def resolve_reward_model(spec: Any, kwargs: dict | None = None) -> Any:
     kwargs = kwargs or {}
     if isinstance(spec, str):
         return _cached_reward_model(spec, _freeze(kwargs))
-    from rlhf_env.rewards import make_reward_model
-
     return make_reward_model(spec, **kwargs)
 
 
@@ -149,8 +186,6 @@ class TextBanditCore:
 
     # -- construction ---------------------------------------------------------------------
     def _tokenizer(self) -> Any:
-        from rlhf_env.models import prepare_tokenizer
-
         spec = self.config.tokenizer if self.config.tokenizer is not None else self.config.model
         if isinstance(spec, str):
             return _cached_tokenizer(spec)
@@ -180,25 +215,23 @@ class TextBanditCore:
 
     # -- prompts --------------------------------------------------------------------------
     def encode_prompt(self, index: int) -> tuple[np.ndarray, bool]:
-        """Token ids of prompt ``index`` as the policy sees it, and whether it was truncated."""
+        """Token ids of prompt ``index`` as the policy sees it, and whether it was truncated
+        (:func:`rlhf_env.models.encode_prompt` with this env's settings)."""
         cached = self._encoded.get(index)
         if cached is not None:
             return cached
-        from rlhf_env.models import format_prompt
+        c = self.config
+        encoded = encode_prompt(self.tokenizer, self.prompts[index],
+                                use_chat_template=c.use_chat_template,
+                                system_prompt=c.system_prompt, max_tokens=c.max_prompt_tokens)
+        if encoded.truncated:
+            self._on_long_prompt(index, encoded.length)
+        self._encoded[index] = (encoded.ids, encoded.truncated)
+        return self._encoded[index]
 
-        text = format_prompt(self.tokenizer, self.prompts[index], self.config.use_chat_template,
-                             self.config.system_prompt)
-        chat = text != self.prompts[index]
-        ids = np.asarray(self.tokenizer.encode(text, add_special_tokens=not chat), np.int64)
+    def _on_long_prompt(self, index: int, length: int) -> None:
         limit = self.config.max_prompt_tokens
-        truncated = ids.size > limit
-        if truncated:
-            ids = self._truncate(index, ids, limit)
-        self._encoded[index] = (ids, truncated)
-        return ids, truncated
-
-    def _truncate(self, index: int, ids: np.ndarray, limit: int) -> np.ndarray:
-        msg = (f"prompt {index} is {ids.size} tokens long (with formatting), more than "
+        msg = (f"prompt {index} is {length} tokens long (with formatting), more than "
                f"max_prompt_tokens={limit}")
         if self.config.long_prompt == "error":
             raise PromptError(f"{msg}; raise max_prompt_tokens or shorten the prompt.")
@@ -206,17 +239,16 @@ class TextBanditCore:
             warnings.warn(f"{msg}: keeping its last {limit} tokens (further prompts truncated "
                           f"silently; info['prompt_truncated'] marks them).", stacklevel=4)
             self._warned_long = True
-        return ids[-limit:]
+
+    def reset_info(self, index: int) -> dict[str, Any]:
+        """The ``info`` of a reset onto prompt ``index``."""
+        return {"prompt": self.prompts[index], "prompt_index": index,
+                "prompt_truncated": self.encode_prompt(index)[1]}
 
     def observation(self, indices: list[int]) -> dict[str, np.ndarray]:
         """Left-padded ``input_ids`` and ``attention_mask``, shape ``(len(indices), P)``."""
-        limit = self.config.max_prompt_tokens
-        ids = np.full((len(indices), limit), self.tokenizer.pad_token_id, dtype=np.int64)
-        mask = np.zeros((len(indices), limit), dtype=np.int64)
-        for row, index in enumerate(indices):
-            tokens, _ = self.encode_prompt(index)
-            ids[row, limit - tokens.size :] = tokens
-            mask[row, limit - tokens.size :] = 1
+        ids, mask = left_pad([self.encode_prompt(i)[0] for i in indices],
+                             self.tokenizer.pad_token_id, self.config.max_prompt_tokens)
         return {"input_ids": ids, "attention_mask": mask}
 
     # -- responses and rewards ------------------------------------------------------------
@@ -230,37 +262,72 @@ class TextBanditCore:
         return [tokens[i, :n] for i, n in enumerate(ends)], ~has_eos
 
     def decode(self, responses: list[np.ndarray]) -> list[str]:
-        """Response texts (EOS and other special tokens dropped, outer whitespace stripped)."""
-        texts = self.tokenizer.batch_decode([r.tolist() for r in responses],
-                                            skip_special_tokens=True)
-        return [t.strip() for t in texts]
+        """Response texts, as :func:`decode_responses` makes them."""
+        return decode_responses(self.tokenizer, responses)
 
     def evaluate(self, indices: list[int], actions: np.ndarray) -> tuple[np.ndarray, list[dict]]:
-        """Rewards ``(B,)`` float32 and one info dict per episode, for validated actions."""
-        from rlhf_env.rewards.base import score_checked
-
+        """Bandit rewards ``(B,)`` float32 (score + KL term) and one info dict per episode,
+        for validated actions ``(B, R)``: one reference pass, then :meth:`judge`."""
         responses, hit_limit = self.response_tokens(actions)
-        texts = self.decode(responses)
-        prompts = [self.prompts[i] for i in indices]
-        scores = score_checked(self.reward_model, prompts, texts)
-        gold = None if self.gold is None else score_checked(self.gold, prompts, texts)
         ref = None
         if self.reference is not None:
             prompt_ids = [self.encode_prompt(i)[0] for i in indices]
             ref = self.reference.sequence_logprobs(prompt_ids, responses)
-        kl_term = np.zeros_like(scores) if ref is None else self.config.kl_coef * ref
-        rewards = (scores + kl_term).astype(np.float32)
+        judged = self.judge(indices, responses, hit_limit, ref)
+        return (judged.scores + judged.kl_terms).astype(np.float32), judged.infos
+
+    def judge(self, indices: list[int], responses: list[np.ndarray], hit_limit: np.ndarray,
+              ref_logprobs: np.ndarray | None) -> Judgement:
+        """Score ``B`` finished responses in one reward-model call (and one gold call).
+
+        ``indices``: their prompts; ``responses``: their token ids (EOS included when
+        emitted); ``hit_limit``: ``(B,)`` whether each stopped at the token limit without
+        EOS; ``ref_logprobs``: ``(B,)`` summed ``log π_ref`` of each response, or ``None``
+        without a reference model. Both envs build their finished episodes' infos here.
+        """
+        texts = self.decode(responses)
+        prompts = [self.prompts[i] for i in indices]
+        scores = score_checked(self.reward_model, prompts, texts)
+        gold = None if self.gold is None else score_checked(self.gold, prompts, texts)
+        kl_terms = (np.zeros_like(scores) if ref_logprobs is None
+                    else self.config.kl_coef * ref_logprobs)
         infos = []
         for b, index in enumerate(indices):
             info = {
                 "prompt": prompts[b], "response": texts[b], "score": float(scores[b]),
-                "kl_term": float(kl_term[b]), "response_tokens": int(responses[b].size),
+                "kl_term": float(kl_terms[b]), "response_tokens": int(responses[b].size),
                 "hit_token_limit": bool(hit_limit[b]), "prompt_index": int(index),
                 "prompt_truncated": bool(self.encode_prompt(index)[1]),
             }
             if gold is not None:
                 info["gold_score"] = float(gold[b])
-            if ref is not None:
-                info["ref_logprob"] = float(ref[b])
+            if ref_logprobs is not None:
+                info["ref_logprob"] = float(ref_logprobs[b])
             infos.append(info)
-        return rewards, infos
+        return Judgement(scores, kl_terms, infos)
+
+
+def decode_responses(tokenizer: Any, responses: list[np.ndarray]) -> list[str]:
+    """Response texts as the text envs show them to the reward model: EOS and other special
+    tokens dropped, outer whitespace stripped."""
+    texts = tokenizer.batch_decode([r.tolist() for r in responses], skip_special_tokens=True)
+    return [t.strip() for t in texts]
+
+
+def text_core(env: Any) -> TextBanditCore:
+    """The :class:`TextBanditCore` behind a text env: ``RLHF-Text-v0`` or
+    ``RLHF-TextToken-v0``, single or vector, under any wrappers (or a core itself).
+
+    This is the one supported way for code outside the envs (trainers, best-of-n, the
+    checker, benchmarks) to reach the env's tokenizer, prompts, reward model and settings.
+    Raises :class:`ConfigError` for any other env.
+    """
+    if isinstance(env, TextBanditCore):
+        return env
+    core = getattr(getattr(env, "unwrapped", env), "core", None)
+    if not isinstance(core, TextBanditCore):
+        raise ConfigError(
+            f"expected an RLHF-Text-v0 or RLHF-TextToken-v0 env (single or vector, wrapped or "
+            f"not), got {type(env).__name__}, which has no text core; build one with "
+            f"gym.make('RLHF-Text-v0', ...) or gym.make_vec('RLHF-Text-v0', num_envs=N, ...).")
+    return core

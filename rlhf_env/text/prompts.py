@@ -1,15 +1,19 @@
-"""Prompt sources: where ``reset()`` draws its prompts from."""
+"""Prompt sources: where ``reset()`` draws its prompts from, and how it picks one.
+
+:func:`pick_prompts` is the one reader of the ``reset(options={"prompt_index": ...})``
+option, for the single and the vector text envs alike.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlhf_env.errors import PromptError
+from rlhf_env.errors import ConfigError, PromptError
 
 PROMPT_DIR = Path(__file__).resolve().parents[1] / "data" / "prompts"
 
@@ -96,3 +100,43 @@ class PromptSource:
 def bundled_prompts(name: str) -> PromptSource:
     """Prompts shipped with the package (``rlhf_env/data/prompts/<name>.txt``)."""
     return PromptSource.from_spec(PROMPT_DIR / f"{name}.txt")
+
+
+RESET_OPTIONS = ("prompt_index",)
+"""The reset options the text envs understand."""
+
+
+def pick_prompts(options: Mapping[str, Any] | None, prompts: PromptSource,
+                 rngs: Sequence[np.random.Generator]) -> list[int]:
+    """One prompt index per sub-env (``len(rngs)`` of them; one for a single env).
+
+    Without ``options["prompt_index"]`` sub-env ``i`` draws from ``rngs[i]`` (the single env
+    passes its ``np_random``). With it, the indices are the option's: an int for every
+    sub-env, or a sequence with one index per sub-env. Raises :class:`ConfigError` (a
+    ``ValueError``) for unknown options, non-integer, out-of-range or miscounted indices.
+    """
+    options = {} if options is None else options
+    unknown = sorted(set(options) - set(RESET_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown reset option(s) {unknown}; the only option is "
+                          f"'prompt_index' (an int, or a list with one index per sub-env).")
+    if "prompt_index" not in options:
+        return [prompts.sample(rng) for rng in rngs]
+    chosen = options["prompt_index"]
+    values = [chosen] * len(rngs) if np.ndim(chosen) == 0 else list(chosen)
+    if len(values) != len(rngs):
+        raise ConfigError(f"options['prompt_index'] has {len(values)} entries for {len(rngs)} "
+                          f"sub-envs; pass one int, or one index per sub-env.")
+    return [_checked_index(value, len(prompts)) for value in values]
+
+
+def _checked_index(value: Any, n_prompts: int) -> int:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"options['prompt_index'] must hold integer prompt indices, got "
+                          f"{value!r} ({type(value).__name__}).")
+    if not 0 <= value < n_prompts:
+        raise ConfigError(f"options['prompt_index']={int(value)} is outside "
+                          f"[0, {n_prompts - 1}] (the env has {n_prompts} prompts).")
+    return int(value)

@@ -1,4 +1,8 @@
-"""Log-probabilities of responses under a frozen reference model, one batched forward pass.
+"""Log-probabilities under a frozen reference model: whole responses, or token by token.
+
+:class:`ReferenceScorer` scores finished responses in one batched forward pass (the bandit
+env, with a cache of prompt key/values); :class:`CachedReference` keeps a KV cache per row
+and scores one next token per step (the token env).
 
 The env's KL leash: with a reference model the reward gets ``kl_coef · log π_ref(response |
 prompt)``. The env never sees the agent's log-probs; the agent supplies the ``− log π`` side
@@ -15,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from rlhf_env.errors import ConfigError
+from rlhf_env.text.spaces import left_pad
 
 
 class ReferenceScorer:
@@ -82,7 +87,7 @@ class ReferenceScorer:
         missing = list(dict.fromkeys(k for k in keys if k not in self._prefixes))
         if missing:
             rows = [np.frombuffer(k, np.int64) for k in missing]
-            ids, mask = _left_padded(rows, self.pad_id)
+            ids, mask = left_pad(rows, self.pad_id)
             ids_t, mask_t = (torch.from_numpy(a).to(self._device) for a in (ids, mask))
             with torch.inference_mode():
                 out = self.model(input_ids=ids_t, attention_mask=mask_t,
@@ -110,12 +115,12 @@ class ReferenceScorer:
         from transformers import DynamicCache
 
         p_max, r_max = max(p_lens), max(len(r) for r in responses)
-        cache = DynamicCache(ddp_cache_data=[
-            (torch.cat([left_pad(e[0][layer][0], p_max - n) for e, n in zip(entries, p_lens,
-                                                                          strict=True)]),
-             torch.cat([left_pad(e[0][layer][1], p_max - n) for e, n in zip(entries, p_lens,
-                                                                          strict=True)]))
-            for layer in range(len(entries[0][0]))])
+        def stacked(layer: int, kv: int) -> Any:  # the layer's keys (0) or values (1)
+            return torch.cat([pad_cache_left(e[0][layer][kv], p_max - n)
+                              for e, n in zip(entries, p_lens, strict=True)])
+
+        cache = DynamicCache(ddp_cache_data=[(stacked(layer, 0), stacked(layer, 1))
+                                             for layer in range(len(entries[0][0]))])
         ids = np.full((len(entries), r_max), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(entries), p_max + r_max), dtype=np.int64)
         for i, (n, r) in enumerate(zip(p_lens, responses, strict=True)):
@@ -162,17 +167,6 @@ class ReferenceScorer:
         return [logp[i, :n].astype(np.float32) for i, n in enumerate(lengths)]
 
 
-def _left_padded(rows: Sequence[np.ndarray], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows left-padded into ``(B, T)`` ids and mask arrays."""
-    width = max(r.size for r in rows)
-    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-    mask = np.zeros_like(ids)
-    for i, row in enumerate(rows):
-        ids[i, width - row.size :] = row
-        mask[i, width - row.size :] = 1
-    return ids, mask
-
-
 def kv_layers(cache: Any) -> list[tuple[Any, Any]] | None:
     """``(keys, values)`` per layer of a plain ``DynamicCache``, else ``None``."""
     layers = getattr(cache, "layers", None)
@@ -182,8 +176,115 @@ def kv_layers(cache: Any) -> list[tuple[Any, Any]] | None:
     return None if any(k is None or v is None for k, v in pairs) else pairs
 
 
-def left_pad(tensor: Any, extra: int) -> Any:
+def pad_cache_left(tensor: Any, extra: int) -> Any:
     """Prepend ``extra`` zero time steps to a ``(B, H, T, D)`` cache tensor."""
     import torch
 
     return torch.nn.functional.pad(tensor, (0, 0, extra, 0))
+
+
+class CachedReference:
+    """``log π_ref`` of each next token from a KV cache kept per row (sub-env).
+
+    The cache of all rows lives in one batch, left-padded along time: row ``b``'s real
+    positions are where ``mask[b]`` is 1, its position ids count them (``lengths[b]``), so
+    RoPE and attention see exactly its unpadded context. After every forward the log-softmax
+    of each row's next-token logits is kept (``next_logp``), so a step's reference log-prob
+    is a lookup; then one forward of the ``B`` new tokens (length 1 each) extends the cache.
+    A new episode in a row is prefilled (all new rows of a step in one forward) and written
+    over that row. Models whose cache is not a plain ``DynamicCache`` (sliding windows,
+    recurrent layers) are not handled: :meth:`prefill` returns ``False`` and the caller
+    falls back to full forwards.
+    """
+
+    def __init__(self, model: Any, pad_id: int, rows: int) -> None:
+        import torch
+
+        self.model = model
+        self.pad_id = int(pad_id)
+        self.device = next(model.parameters()).device
+        self.keys: list[Any] = []
+        self.values: list[Any] = []
+        self.mask = torch.zeros(rows, 0, dtype=torch.long, device=self.device)
+        self.lengths = torch.zeros(rows, dtype=torch.long, device=self.device)
+        self.next_logp: Any = None
+
+    def prefill(self, rows: Sequence[int], contexts: Sequence[np.ndarray]) -> bool:
+        """Encode ``contexts`` (one per row) into the cache; ``False`` if unsupported."""
+        import torch
+
+        ids, mask = left_pad(contexts, self.pad_id)
+        width = ids.shape[1]
+        ids_t, mask_t = (torch.from_numpy(a).to(self.device) for a in (ids, mask))
+        with torch.no_grad():  # (inference tensors could not be updated in place)
+            out = self.model(input_ids=ids_t, attention_mask=mask_t,
+                             position_ids=(mask_t.cumsum(-1) - 1).clamp(min=0),
+                             use_cache=True, logits_to_keep=1)
+        layers = kv_layers(out.past_key_values)
+        if layers is None:
+            return False
+        self._widen(width, layers, out.logits.shape[-1])
+        index = torch.as_tensor(list(rows), device=self.device)
+        start = self.mask.shape[1] - width
+        for store, fresh in ((self.keys, [k for k, _ in layers]),
+                             (self.values, [v for _, v in layers])):
+            for cached, new in zip(store, fresh, strict=True):
+                cached[index] = 0
+                cached[index, :, start:] = new
+        self.mask[index] = 0
+        self.mask[index, start:] = mask_t
+        self.lengths[index] = mask_t.sum(-1)
+        self.next_logp[index] = out.logits[:, -1].float().log_softmax(-1)
+        return True
+
+    def _widen(self, width: int, layers: list[tuple[Any, Any]], vocab: int) -> None:
+        """Allocate the batch on first use; left-pad it with masked columns to ``width``."""
+        import torch
+
+        rows = self.mask.shape[0]
+        if not self.keys:
+            self.keys = [k.new_zeros(rows, k.shape[1], 0, k.shape[3]) for k, _ in layers]
+            self.values = [v.new_zeros(rows, v.shape[1], 0, v.shape[3]) for _, v in layers]
+            self.next_logp = torch.zeros(rows, vocab, device=self.device)
+        extra = width - self.mask.shape[1]
+        if extra > 0:
+            self.keys = [pad_cache_left(t, extra) for t in self.keys]
+            self.values = [pad_cache_left(t, extra) for t in self.values]
+            self.mask = torch.nn.functional.pad(self.mask, (extra, 0))
+
+    def logprobs(self, tokens: np.ndarray) -> np.ndarray:
+        """``log π_ref(tokens[b] | context of row b)``, float64 ``(B,)``."""
+        import torch
+
+        index = torch.as_tensor(np.asarray(tokens), device=self.device)
+        picked = self.next_logp.gather(-1, index[:, None])[:, 0]
+        return picked.cpu().numpy().astype(np.float64)
+
+    def advance(self, tokens: np.ndarray) -> None:
+        """Append one token per row: one forward of length 1 over the cached contexts."""
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache(ddp_cache_data=list(zip(self.keys, self.values, strict=True)))
+        ones = torch.ones_like(self.mask[:, :1])
+        mask = torch.cat([self.mask, ones], dim=1)
+        ids = torch.as_tensor(np.asarray(tokens), device=self.device)[:, None]
+        with torch.no_grad():
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=self.lengths[:, None],
+                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+        layers = kv_layers(out.past_key_values)
+        if layers is None:  # pragma: no cover - the same model passed prefill
+            raise RuntimeError("the reference model's KV cache changed layout.")
+        self.keys, self.values = [k for k, _ in layers], [v for _, v in layers]
+        self.mask, self.lengths = mask, self.lengths + 1
+        self.next_logp = out.logits[:, -1].float().log_softmax(-1)
+        self._trim()
+
+    def _trim(self) -> None:
+        """Drop leading columns that no row uses any more."""
+        used = self.mask.any(dim=0)
+        first = int(used.int().argmax()) if bool(used.any()) else self.mask.shape[1]
+        if first:
+            self.keys = [t[:, :, first:] for t in self.keys]
+            self.values = [t[:, :, first:] for t in self.values]
+            self.mask = self.mask[:, first:]

@@ -1,8 +1,15 @@
-"""Observation and action spaces of the text envs, and the action-index → token-id map.
+"""Observation and action spaces of the text envs, their checks, and the left-padded layout.
 
 Spaces are chosen to survive Stable-Baselines3's preprocessing: token ids are integer
 ``Box`` arrays (SB3 would one-hot a ``MultiDiscrete`` observation over the whole vocabulary),
-next to an ``attention_mask``, in a flat ``Dict``.
+next to an ``attention_mask``, in a flat ``Dict``. :func:`left_pad` is the one place that lays
+token rows out that way (observations, reference-model batches, SFT and best-of-n batches).
+
+- bandit (``RLHF-Text-v0``): :func:`observation_space`, :func:`action_space`,
+  :func:`check_actions`;
+- token env (``RLHF-TextToken-v0``): :func:`token_spaces`, :class:`TokenDiscrete`,
+  :func:`check_token_actions`;
+- both: :class:`ActionVocab` (action index → token id).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import numpy as np
 from gymnasium import spaces
 
 from rlhf_env.errors import ConfigError, InvalidActionError
+from rlhf_env.models.prompt import eos_token_id
 
 
 def single_token_id(tokenizer: Any, word: str) -> int | None:
@@ -75,9 +83,7 @@ class ActionVocab:
         - a list of ints: those token ids; a list of strings: those words, each of which must
           be a single token.
         """
-        vocab_size, eos = len(tokenizer), tokenizer.eos_token_id
-        if eos is None:
-            raise ConfigError("the tokenizer has no EOS token; a response could never end.")
+        vocab_size, eos = len(tokenizer), eos_token_id(tokenizer)
         if spec is None:
             return cls(vocab_size, eos)
         if isinstance(spec, str):
@@ -134,6 +140,28 @@ def _top_k(tokenizer: Any, k: int, words: Sequence[str], corpus: Sequence[str]) 
     return chosen
 
 
+def left_pad(rows: Sequence[Sequence[int] | np.ndarray], pad_id: int,
+             width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Token rows right-aligned in one batch: ``(ids, mask)``, both int64 ``(len(rows), T)``.
+
+    ``T`` is ``width`` (default: the longest row). Row ``b`` fills the last ``len(rows[b])``
+    columns; the columns before it hold ``pad_id`` in ``ids`` and 0 in ``mask`` (1 on real
+    tokens). Left padding makes every row end in the last column, which batched generation
+    and the text envs' observations need.
+    """
+    lengths = [len(row) for row in rows]
+    width = max(lengths, default=0) if width is None else width
+    if lengths and max(lengths) > width:
+        raise ValueError(f"a row of {max(lengths)} tokens does not fit width {width}.")
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for b, (row, n) in enumerate(zip(rows, lengths, strict=True)):
+        if n:
+            ids[b, width - n:] = row
+            mask[b, width - n:] = 1
+    return ids, mask
+
+
 def observation_space(vocab_size: int, max_prompt_tokens: int) -> spaces.Dict:
     """``{"input_ids": Box(0, V-1, (P,), int64), "attention_mask": Box(0, 1, (P,), int64)}``."""
     return spaces.Dict(
@@ -172,3 +200,55 @@ def check_actions(actions: Any, space: Any, batch: int | None) -> np.ndarray:
             f"with a restricted action vocabulary, index i means token action_vocab[i]."
         )
     return arr.astype(np.int64, copy=False)
+
+
+class TokenDiscrete(spaces.Discrete):
+    """``Discrete(A)`` that also says which token each action index stands for.
+
+    ``token_ids[i]`` is the token id of action ``i`` with a restricted action vocabulary;
+    ``None`` means the full vocabulary (action index == token id). A policy over a language
+    model (:class:`agents.lm_policy.CausalLMPolicy`) reads it to pick the matching logits.
+    """
+
+    def __init__(self, n: int, token_ids: Sequence[int] | None = None,
+                 seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(n, seed=seed)
+        self.token_ids = None if token_ids is None else tuple(int(t) for t in token_ids)
+        if self.token_ids is not None and len(self.token_ids) != n:
+            raise ValueError(f"{len(self.token_ids)} token ids for {n} actions.")
+
+    def __repr__(self) -> str:
+        restricted = "" if self.token_ids is None else ", restricted vocabulary"
+        return f"TokenDiscrete({self.n}{restricted})"
+
+
+def token_spaces(vocab: ActionVocab, length: int) -> tuple[spaces.Dict, TokenDiscrete]:
+    """Observation (``length = P + R`` columns) and action space of the token env."""
+    token_ids = None if vocab.token_ids is None else vocab.token_ids.tolist()
+    return (observation_space(vocab.vocab_size, length),
+            TokenDiscrete(vocab.size, token_ids))
+
+
+def check_token_actions(actions: Any, n: int, batch: int | None) -> np.ndarray:
+    """Validate one action (``batch=None``) or ``(batch,)`` actions for ``Discrete(n)``.
+
+    Returns int64 action indices, or raises :class:`InvalidActionError` saying what was
+    expected.
+    """
+    arr = np.asarray(actions)
+    want: tuple[int, ...] = () if batch is None else (batch,)
+    if batch is None and arr.shape == (1,):
+        arr = arr.reshape(())
+    if arr.shape != want:
+        what = "one integer action index" if batch is None else f"{batch} action indices"
+        raise InvalidActionError(f"the action has shape {arr.shape}, expected {want}: {what} "
+                                 f"(one token per step).")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidActionError(f"the action has dtype {arr.dtype}; a token-env action is an "
+                                 f"integer index (e.g. `int(a)` or `.astype(np.int64)`).")
+    bad = arr[(arr < 0) | (arr >= n)]
+    if bad.size:
+        raise InvalidActionError(
+            f"action index {bad.ravel()[:3].tolist()} is outside [0, {n - 1}]; with a "
+            f"restricted action vocabulary, index i means token action_vocab[i].")
+    return arr.astype(np.int64)

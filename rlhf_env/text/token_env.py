@@ -16,34 +16,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
-from rlhf_env.errors import InvalidActionError
-from rlhf_env.text.bandit import _config, format_episode
-from rlhf_env.text.core import TextBanditCore
-from rlhf_env.text.reference import kv_layers as _kv_layers
-from rlhf_env.text.reference import left_pad as _left_pad
-from rlhf_env.text.spaces import observation_space
-
-
-class TokenDiscrete(spaces.Discrete):
-    """``Discrete(A)`` that also says which token each action index stands for.
-
-    ``token_ids[i]`` is the token id of action ``i`` with a restricted action vocabulary;
-    ``None`` means the full vocabulary (action index == token id). A policy over a language
-    model (:class:`agents.lm_policy.CausalLMPolicy`) reads it to pick the matching logits.
-    """
-
-    def __init__(self, n: int, token_ids: Sequence[int] | None = None,
-                 seed: int | np.random.Generator | None = None) -> None:
-        super().__init__(n, seed=seed)
-        self.token_ids = None if token_ids is None else tuple(int(t) for t in token_ids)
-        if self.token_ids is not None and len(self.token_ids) != n:
-            raise ValueError(f"{len(self.token_ids)} token ids for {n} actions.")
-
-    def __repr__(self) -> str:
-        restricted = "" if self.token_ids is None else ", restricted vocabulary"
-        return f"TokenDiscrete({self.n}{restricted})"
+from rlhf_env.text.bandit import format_episode
+from rlhf_env.text.core import TextBanditCore, TextEnvConfig
+from rlhf_env.text.prompts import pick_prompts
+from rlhf_env.text.reference import CachedReference
+from rlhf_env.text.spaces import check_token_actions, left_pad, token_spaces
 
 
 @dataclass
@@ -75,9 +53,10 @@ class TokenEpisodes:
     ends rows at EOS (terminated) or at ``max_response_tokens`` (truncated), and scores every
     ended response in one reward-model (and gold) call.
 
-    The reference log-probs come from a :class:`CachedReference` (``kv_cache=True``): one
-    length-1 forward per step for all rows, plus one batched prefill for the rows that
-    started a new prompt. With ``kv_cache=False`` (or a model whose cache layout it does not
+    The reference log-probs come from a
+    :class:`~rlhf_env.text.reference.CachedReference` (``kv_cache=True``): one length-1
+    forward per step for all rows, plus one batched prefill for the rows that started a new
+    prompt. With ``kv_cache=False`` (or a model whose cache layout it does not
     know) every step is one batched forward over the full left-padded contexts.
     """
 
@@ -96,11 +75,9 @@ class TokenEpisodes:
 
     def start(self, row: int, index: int) -> dict[str, Any]:
         """Begin prompt ``index`` in ``row``; return the reset info."""
-        ids, truncated = self.core.encode_prompt(index)
-        self.episodes[row] = _Episode(index, ids)
+        self.episodes[row] = _Episode(index, self.core.encode_prompt(index)[0])
         self._fresh.add(row)
-        return {"prompt": self.core.prompts[index], "prompt_index": index,
-                "prompt_truncated": truncated}
+        return self.core.reset_info(index)
 
     def _episode(self, row: int) -> _Episode:
         episode = self.episodes[row]
@@ -116,13 +93,8 @@ class TokenEpisodes:
     def observation(self, rows: Sequence[int] | None = None) -> dict[str, np.ndarray]:
         """Left-padded contexts: ``input_ids`` and ``attention_mask``, ``(len(rows), P + R)``."""
         rows = range(len(self.episodes)) if rows is None else rows
-        pad = self.core.tokenizer.pad_token_id
-        ids = np.full((len(rows), self.length), pad, dtype=np.int64)
-        mask = np.zeros((len(rows), self.length), dtype=np.int64)
-        for out, row in enumerate(rows):
-            context = self.context(row)
-            ids[out, self.length - context.size:] = context
-            mask[out, self.length - context.size:] = 1
+        ids, mask = left_pad([self.context(row) for row in rows],
+                             self.core.tokenizer.pad_token_id, self.length)
         return {"input_ids": ids, "attention_mask": mask}
 
     def step(self, tokens: np.ndarray) -> TokenStep:
@@ -142,8 +114,7 @@ class TokenEpisodes:
         infos: list[dict[str, Any]] = [{"token": int(t)} for t in tokens]
         ended = np.flatnonzero(terminated | truncated)
         if ended.size:
-            scores = self._finish(ended)
-            for row, info in zip(ended, scores, strict=True):
+            for row, info in zip(ended, self._finish(ended, truncated[ended]), strict=True):
                 rewards[row] += info["score"]
                 infos[row].update(info)
         return TokenStep(rewards.astype(np.float32), terminated, truncated, infos)
@@ -165,31 +136,14 @@ class TokenEpisodes:
         return np.array([lp[0] for lp in reference.token_logprobs(contexts, targets)],
                         dtype=np.float64)
 
-    def _finish(self, rows: np.ndarray) -> list[dict[str, Any]]:
-        """Decode and score the responses of ``rows`` (one reward call, one gold call)."""
-        from rlhf_env.rewards.base import score_checked
-
+    def _finish(self, rows: np.ndarray, hit_limit: np.ndarray) -> list[dict[str, Any]]:
+        """The episode infos of ``rows`` (one reward call, one gold call for all of them)."""
         episodes = [self._episode(int(row)) for row in rows]
-        texts = self.core.decode([np.asarray(e.tokens, np.int64) for e in episodes])
-        prompts = [self.core.prompts[e.index] for e in episodes]
-        scores = score_checked(self.core.reward_model, prompts, texts)
-        gold = None if self.core.gold is None else score_checked(self.core.gold, prompts, texts)
-        coef = self.core.config.kl_coef
-        infos = []
-        for b, episode in enumerate(episodes):
-            info: dict[str, Any] = {
-                "prompt": prompts[b], "response": texts[b], "score": float(scores[b]),
-                "kl_term": coef * episode.ref_logprob, "response_tokens": len(episode.tokens),
-                "hit_token_limit": episode.tokens[-1] != self.core.vocab.eos_id,
-                "prompt_index": episode.index,
-                "prompt_truncated": bool(self.core.encode_prompt(episode.index)[1]),
-            }
-            if gold is not None:
-                info["gold_score"] = float(gold[b])
-            if self.core.reference is not None:
-                info["ref_logprob"] = episode.ref_logprob
-            infos.append(info)
-        return infos
+        ref = None if self.core.reference is None else np.array(
+            [e.ref_logprob for e in episodes], dtype=np.float64)
+        return self.core.judge([e.index for e in episodes],
+                               [np.asarray(e.tokens, np.int64) for e in episodes],
+                               hit_limit, ref).infos
 
     def render_lines(self, row: int, last_info: dict[str, Any]) -> str:
         """The ended episode's summary, or the prompt and the response so far."""
@@ -203,164 +157,6 @@ class TokenEpisodes:
             f"SO FAR   {so_far!r}\n"
 
 
-class CachedReference:
-    """``log π_ref`` of each next token from a KV cache kept per row (sub-env).
-
-    The cache of all rows lives in one batch, left-padded along time: row ``b``'s real
-    positions are where ``mask[b]`` is 1, its position ids count them (``lengths[b]``), so
-    RoPE and attention see exactly its unpadded context. After every forward the log-softmax
-    of each row's next-token logits is kept (``next_logp``), so a step's reference log-prob
-    is a lookup; then one forward of the ``B`` new tokens (length 1 each) extends the cache.
-    A new episode in a row is prefilled (all new rows of a step in one forward) and written
-    over that row. Models whose cache is not a plain ``DynamicCache`` (sliding windows,
-    recurrent layers) are not handled: :meth:`prefill` returns ``False`` and the caller
-    falls back to full forwards.
-    """
-
-    def __init__(self, model: Any, pad_id: int, rows: int) -> None:
-        import torch
-
-        self.model = model
-        self.pad_id = int(pad_id)
-        self.device = next(model.parameters()).device
-        self.keys: list[Any] = []
-        self.values: list[Any] = []
-        self.mask = torch.zeros(rows, 0, dtype=torch.long, device=self.device)
-        self.lengths = torch.zeros(rows, dtype=torch.long, device=self.device)
-        self.next_logp: Any = None
-
-    def prefill(self, rows: Sequence[int], contexts: Sequence[np.ndarray]) -> bool:
-        """Encode ``contexts`` (one per row) into the cache; ``False`` if unsupported."""
-        import torch
-
-        width = max(c.size for c in contexts)
-        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for i, context in enumerate(contexts):
-            ids[i, width - context.size:] = context
-            mask[i, width - context.size:] = 1
-        ids_t, mask_t = (torch.from_numpy(a).to(self.device) for a in (ids, mask))
-        with torch.no_grad():  # (inference tensors could not be updated in place)
-            out = self.model(input_ids=ids_t, attention_mask=mask_t,
-                             position_ids=(mask_t.cumsum(-1) - 1).clamp(min=0),
-                             use_cache=True, logits_to_keep=1)
-        layers = _kv_layers(out.past_key_values)
-        if layers is None:
-            return False
-        self._widen(width, layers, out.logits.shape[-1])
-        index = torch.as_tensor(list(rows), device=self.device)
-        start = self.mask.shape[1] - width
-        for store, fresh in ((self.keys, [k for k, _ in layers]),
-                             (self.values, [v for _, v in layers])):
-            for cached, new in zip(store, fresh, strict=True):
-                cached[index] = 0
-                cached[index, :, start:] = new
-        self.mask[index] = 0
-        self.mask[index, start:] = mask_t
-        self.lengths[index] = mask_t.sum(-1)
-        self.next_logp[index] = out.logits[:, -1].float().log_softmax(-1)
-        return True
-
-    def _widen(self, width: int, layers: list[tuple[Any, Any]], vocab: int) -> None:
-        """Allocate the batch on first use; left-pad it with masked columns to ``width``."""
-        import torch
-
-        rows = self.mask.shape[0]
-        if not self.keys:
-            self.keys = [k.new_zeros(rows, k.shape[1], 0, k.shape[3]) for k, _ in layers]
-            self.values = [v.new_zeros(rows, v.shape[1], 0, v.shape[3]) for _, v in layers]
-            self.next_logp = torch.zeros(rows, vocab, device=self.device)
-        extra = width - self.mask.shape[1]
-        if extra > 0:
-            self.keys = [_left_pad(t, extra) for t in self.keys]
-            self.values = [_left_pad(t, extra) for t in self.values]
-            self.mask = torch.nn.functional.pad(self.mask, (extra, 0))
-
-    def logprobs(self, tokens: np.ndarray) -> np.ndarray:
-        """``log π_ref(tokens[b] | context of row b)``, float64 ``(B,)``."""
-        import torch
-
-        index = torch.as_tensor(np.asarray(tokens), device=self.device)
-        picked = self.next_logp.gather(-1, index[:, None])[:, 0]
-        return picked.cpu().numpy().astype(np.float64)
-
-    def advance(self, tokens: np.ndarray) -> None:
-        """Append one token per row: one forward of length 1 over the cached contexts."""
-        import torch
-        from transformers import DynamicCache
-
-        cache = DynamicCache(ddp_cache_data=list(zip(self.keys, self.values, strict=True)))
-        ones = torch.ones_like(self.mask[:, :1])
-        mask = torch.cat([self.mask, ones], dim=1)
-        ids = torch.as_tensor(np.asarray(tokens), device=self.device)[:, None]
-        with torch.no_grad():
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=self.lengths[:, None],
-                             past_key_values=cache, use_cache=True, logits_to_keep=1)
-        layers = _kv_layers(out.past_key_values)
-        if layers is None:  # pragma: no cover - the same model passed prefill
-            raise RuntimeError("the reference model's KV cache changed layout.")
-        self.keys, self.values = [k for k, _ in layers], [v for _, v in layers]
-        self.mask, self.lengths = mask, self.lengths + 1
-        self.next_logp = out.logits[:, -1].float().log_softmax(-1)
-        self._trim()
-
-    def _trim(self) -> None:
-        """Drop leading columns that no row uses any more."""
-        used = self.mask.any(dim=0)
-        first = int(used.int().argmax()) if bool(used.any()) else self.mask.shape[1]
-        if first:
-            self.keys = [t[:, :, first:] for t in self.keys]
-            self.values = [t[:, :, first:] for t in self.values]
-            self.mask = self.mask[:, first:]
-
-
-def token_spaces(core: TextBanditCore) -> tuple[spaces.Dict, TokenDiscrete]:
-    """Observation (length ``P + R``) and action space of the token env for ``core``."""
-    length = core.config.max_prompt_tokens + core.config.max_response_tokens
-    vocab = core.vocab
-    token_ids = None if vocab.token_ids is None else vocab.token_ids.tolist()
-    return observation_space(len(core.tokenizer), length), TokenDiscrete(vocab.size, token_ids)
-
-
-def check_token_actions(actions: Any, n: int, batch: int | None) -> np.ndarray:
-    """Validate one action (``batch=None``) or ``(batch,)`` actions for ``Discrete(n)``.
-
-    Returns int64 action indices, or raises :class:`InvalidActionError` saying what was
-    expected.
-    """
-    arr = np.asarray(actions)
-    want: tuple[int, ...] = () if batch is None else (batch,)
-    if batch is None and arr.shape == (1,):
-        arr = arr.reshape(())
-    if arr.shape != want:
-        what = "one integer action index" if batch is None else f"{batch} action indices"
-        raise InvalidActionError(f"the action has shape {arr.shape}, expected {want}: {what} "
-                                 f"(one token per step).")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise InvalidActionError(f"the action has dtype {arr.dtype}; a token-env action is an "
-                                 f"integer index (e.g. `int(a)` or `.astype(np.int64)`).")
-    bad = arr[(arr < 0) | (arr >= n)]
-    if bad.size:
-        raise InvalidActionError(
-            f"action index {bad.ravel()[:3].tolist()} is outside [0, {n - 1}]; with a "
-            f"restricted action vocabulary, index i means token action_vocab[i].")
-    return arr.astype(np.int64)
-
-
-def pick_prompt(options: dict | None, n_prompts: int) -> int | None:
-    """``options["prompt_index"]`` validated, or ``None`` to draw a prompt."""
-    unknown = set(options or {}) - {"prompt_index"}
-    if unknown:
-        raise ValueError(f"unknown reset option(s) {sorted(unknown)}; the only option is "
-                         f"'prompt_index'.")
-    if not options or "prompt_index" not in options:
-        return None
-    index = int(options["prompt_index"])
-    if not 0 <= index < n_prompts:
-        raise ValueError(f"options['prompt_index']={index} is outside [0, {n_prompts - 1}].")
-    return index
-
-
 class TextTokenEnv(gym.Env):
     """Write a response one token per step; a learned reward model judges the whole of it.
 
@@ -372,9 +168,10 @@ class TextTokenEnv(gym.Env):
     reference log-probability, which keeps the text close to what the reference LM writes.
 
     ## Action Space
-    ``Discrete(A)`` (a :class:`TokenDiscrete`): the next token. ``A`` is the vocabulary size,
-    or the size of the restricted action vocabulary (``action_vocab``), where index ``i``
-    means token ``action_vocab[i]`` (``action_space.token_ids[i]``). EOS ends the response.
+    ``Discrete(A)`` (a :class:`~rlhf_env.text.spaces.TokenDiscrete`): the next token. ``A``
+    is the vocabulary size, or the size of the restricted action vocabulary
+    (``action_vocab``), where index ``i`` means token ``action_vocab[i]``
+    (``action_space.token_ids[i]``). EOS ends the response.
 
     ## Observation Space
     ``Dict(input_ids=Box(0, V-1, (P + R,), int64), attention_mask=Box(0, 1, (P + R,), int64))``
@@ -426,17 +223,16 @@ class TextTokenEnv(gym.Env):
     metadata = {"render_modes": ["ansi"], "render_fps": 1}  # noqa: RUF012 (gymnasium API)
 
     def __init__(self, **kwargs: Any) -> None:
-        self.core = TextBanditCore(_config(kwargs, "RLHF-TextToken-v0"))
+        self.core = TextBanditCore(TextEnvConfig.from_kwargs(kwargs, "RLHF-TextToken-v0"))
         self.render_mode = self.core.config.render_mode
-        self.observation_space, self.action_space = token_spaces(self.core)
         self.episodes = TokenEpisodes(self.core, 1)
+        self.observation_space, self.action_space = token_spaces(self.core.vocab,
+                                                                 self.episodes.length)
         self._last: dict[str, Any] = {}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        index = pick_prompt(options, len(self.core.prompts))
-        if index is None:
-            index = self.core.prompts.sample(self.np_random)
+        [index] = pick_prompts(options, self.core.prompts, [self.np_random])
         info = self.episodes.start(0, index)
         self._last = {}
         return self._obs(), info
@@ -464,5 +260,4 @@ class TextTokenEnv(gym.Env):
         return self.episodes.render_lines(0, self._last)
 
 
-__all__ = ["CachedReference", "TextTokenEnv", "TokenDiscrete", "TokenEpisodes", "TokenStep",
-           "check_token_actions"]
+__all__ = ["TextTokenEnv", "TokenEpisodes", "TokenStep"]

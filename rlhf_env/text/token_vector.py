@@ -9,9 +9,10 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rlhf_env.text.bandit import _config
-from rlhf_env.text.core import TextBanditCore
-from rlhf_env.text.token_env import TokenEpisodes, check_token_actions, pick_prompt, token_spaces
+from rlhf_env.text.core import TextBanditCore, TextEnvConfig
+from rlhf_env.text.prompts import pick_prompts
+from rlhf_env.text.spaces import check_token_actions, token_spaces
+from rlhf_env.text.token_env import TokenEpisodes
 from rlhf_env.text.vector import reseed
 
 
@@ -19,7 +20,7 @@ class TextTokenVectorEnv(VectorEnv):
     """``num_envs`` token-level text episodes stepped together.
 
     Each step appends one token to every sub-env's response. With a reference model, a KV
-    cache per sub-env (:class:`~rlhf_env.text.token_env.CachedReference`, all sub-envs in
+    cache per sub-env (:class:`~rlhf_env.text.reference.CachedReference`, all sub-envs in
     one left-padded batch) makes a step's reference log-probs a lookup plus one length-1
     forward for all sub-envs; sub-envs that start a new prompt are prefilled together in one
     more forward. Every response that ended in the step is scored in one reward-model call
@@ -40,13 +41,14 @@ class TextTokenVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be ≥ 1, got {num_envs}.")
-        self.core = TextBanditCore(_config(kwargs, "RLHF-TextToken-v0"))
+        self.core = TextBanditCore(TextEnvConfig.from_kwargs(kwargs, "RLHF-TextToken-v0"))
         self.num_envs = num_envs
         self.render_mode = self.core.config.render_mode
-        self.single_observation_space, self.single_action_space = token_spaces(self.core)
+        self.episodes = TokenEpisodes(self.core, num_envs)
+        self.single_observation_space, self.single_action_space = token_spaces(
+            self.core.vocab, self.episodes.length)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.episodes = TokenEpisodes(self.core, num_envs)
         self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
         self._started = False
         self._last: list[dict[str, Any]] = [{} for _ in range(num_envs)]
@@ -55,10 +57,10 @@ class TextTokenVectorEnv(VectorEnv):
         super().reset(seed=seed if isinstance(seed, int) else None)
         reseed(self._rngs, seed, started=self._started)
         self._started = True
-        chosen = pick_prompt(options, len(self.core.prompts))
+        chosen = pick_prompts(options, self.core.prompts, self._rngs)
         infos: dict[str, Any] = {}
         for i in range(self.num_envs):
-            infos = self._add_info(infos, self._start(i, chosen), i)
+            infos = self._add_info(infos, self._start(i, chosen[i]), i)
         self._last = [{} for _ in range(self.num_envs)]
         return self.episodes.observation(), infos
 

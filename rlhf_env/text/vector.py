@@ -9,8 +9,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rlhf_env.text.bandit import _config, format_episode
-from rlhf_env.text.core import TextBanditCore
+from rlhf_env.text.bandit import format_episode
+from rlhf_env.text.core import TextBanditCore, TextEnvConfig
+from rlhf_env.text.prompts import pick_prompts
 from rlhf_env.text.spaces import check_actions
 
 
@@ -33,7 +34,7 @@ class TextBanditVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be ≥ 1, got {num_envs}.")
-        self.core = TextBanditCore(_config(kwargs))
+        self.core = TextBanditCore(TextEnvConfig.from_kwargs(kwargs))
         self.num_envs = num_envs
         self.render_mode = self.core.config.render_mode
         self.single_observation_space = self.core.observation_space
@@ -47,34 +48,13 @@ class TextBanditVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
         super().reset(seed=seed if isinstance(seed, int) else None)
         reseed(self._rngs, seed, started=self._indices is not None)
-        self._indices = self._pick_prompts(options)
+        self._indices = pick_prompts(options, self.core.prompts, self._rngs)
         return self.core.observation(self._indices), self._reset_infos(self._indices)
-
-    def _pick_prompts(self, options: dict | None) -> list[int]:
-        """Sampled prompt indices, or ``options["prompt_index"]`` (an int or one per sub-env)."""
-        options = options or {}
-        unknown = set(options) - {"prompt_index"}
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; the only option is "
-                             f"'prompt_index' (an int, or a list with one index per sub-env).")
-        if "prompt_index" not in options:
-            return [self.core.prompts.sample(rng) for rng in self._rngs]
-        chosen = options["prompt_index"]
-        chosen = [chosen] * self.num_envs if np.isscalar(chosen) else list(chosen)
-        if len(chosen) != self.num_envs:
-            raise ValueError(f"options['prompt_index'] has {len(chosen)} entries for "
-                             f"{self.num_envs} sub-envs.")
-        n = len(self.core.prompts)
-        if any(not 0 <= int(i) < n for i in chosen):
-            raise ValueError(f"options['prompt_index'] values must lie in [0, {n - 1}].")
-        return [int(i) for i in chosen]
 
     def _reset_infos(self, indices: list[int]) -> dict[str, Any]:
         infos: dict[str, Any] = {}
         for i, index in enumerate(indices):
-            infos = self._add_info(infos, {
-                "prompt": self.core.prompts[index], "prompt_index": index,
-                "prompt_truncated": self.core.encode_prompt(index)[1]}, i)
+            infos = self._add_info(infos, self.core.reset_info(index), i)
         return infos
 
     def step(self, actions: Any):

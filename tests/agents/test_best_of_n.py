@@ -163,7 +163,7 @@ def test_expected_best_of_k_matches_brute_force():
                                                    config=BestOfNConfig(max_new_tokens=8)),
      ConfigError, "exceeds the env's max_response_tokens=4"),
     (lambda lm, core, tok, cfg: best_of_n_baseline(lm, object(), 2), ConfigError,
-     "expected an RLHF-Text-v0 env"),
+     "expected an RLHF-Text-v0 or RLHF-TextToken-v0 env"),
     (lambda lm, core, tok, cfg: best_of_n(lm, tok, ["hi"], "keyword", 2,
                                           BestOfNConfig(allowed_token_ids=(5000,))),
      ConfigError, r"allowed_token_ids must lie in \[0, 2047\]"),

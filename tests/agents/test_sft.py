@@ -3,6 +3,8 @@ loss, full / LoRA / PolicyWithValue training, bad input."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -10,7 +12,6 @@ from agents.sft import (
     SFTConfig,
     collate,
     encode_demonstration,
-    encode_prompt,
     load_demonstrations,
     response_logprobs,
     supervised_finetune,
@@ -19,6 +20,7 @@ from agents.token_ppo import PolicyWithValue
 from rlhf_env.errors import ConfigError, FeedbackError
 from rlhf_env.feedback import Comparison, Correction, Demonstration
 from rlhf_env.feedback.store import FeedbackStore
+from rlhf_env.models import encode_prompt
 
 PROMPTS = ["Say something.", "Write a short review.", "Describe your day.", "Tell me about food.",
            "How was the movie?", "Greet a friend.", "Write a note.", "Describe the weather.",
@@ -99,8 +101,33 @@ def test_prompts_are_encoded_as_the_env_shows_them(tiny_tok):
         for i, prompt in enumerate(PROMPTS[:3]):
             ours = encode_prompt(tiny_tok, prompt, use_chat_template=chat,
                                  system_prompt=core.config.system_prompt)
-            assert ours == core.encode_prompt(i)[0].tolist()
-    assert "<|im_start|>" in tiny_tok.decode(encode_prompt(tiny_tok, "Hi."))  # chat by default
+            assert ours.ids.tolist() == core.encode_prompt(i)[0].tolist()
+    assert "<|im_start|>" in tiny_tok.decode(encode_prompt(tiny_tok, "Hi.").ids)  # chat default
+
+
+@pytest.mark.parametrize("max_prompt_tokens", [64, 12])
+def test_sft_trains_on_the_exact_ids_the_env_observes(tiny_tok, max_prompt_tokens):
+    """SFT and the env share one prompt encoder: same ids, same truncation, for each prompt."""
+    import gymnasium as gym
+    import numpy as np
+
+    import rlhf_env  # noqa: F401
+
+    env = gym.make("RLHF-Text-v0", task="keyword", model="tiny-random-llama",
+                   prompts=PROMPTS[:4], system_prompt="Be brief.",
+                   max_prompt_tokens=max_prompt_tokens)
+    config = SFTConfig(max_prompt_tokens=max_prompt_tokens, system_prompt="Be brief.")
+    cut = []
+    for i, prompt in enumerate(PROMPTS[:4]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the env warns once about truncated prompts
+            obs, info = env.reset(options={"prompt_index": i})
+        observed = obs["input_ids"][obs["attention_mask"] == 1]
+        demo = encode_demonstration(tiny_tok, prompt, "hello", config)
+        np.testing.assert_array_equal(np.asarray(demo.prompt_ids), observed)
+        assert demo.truncated == info["prompt_truncated"]
+        cut.append(demo.truncated)
+    assert any(cut) == (max_prompt_tokens == 12)  # the short limit does cut the chat prompts
 
 
 def test_full_finetuning_changes_the_weights(lm, tiny_tok):
@@ -153,7 +180,7 @@ def test_policy_with_value_trains_its_lm_only_and_reanchors_the_reference(lm, ti
 
 def test_lora_policy_gets_fresh_adapters_on_the_fine_tuned_base(lm, tiny_tok):
     policy = PolicyWithValue(lm, lora_r=4)
-    ids = torch.tensor([encode_prompt(tiny_tok, "Say something.")])
+    ids = torch.tensor([encode_prompt(tiny_tok, "Say something.").ids.tolist()])
     with torch.no_grad():
         logits_before = policy.lm(input_ids=ids).logits
     supervised_finetune(policy, tiny_tok, DEMOS[:4], SFTConfig(epochs=2, **FAST))
@@ -195,7 +222,7 @@ def test_save_to_writes_a_loadable_model(lm, tiny_tok, tmp_path):
                                  SFTConfig(epochs=1, lora_r=4, merge_lora=False, **FAST),
                                  save_to=tmp_path / "sft")
     loaded = load_causal_lm(str(tmp_path / "sft"))
-    ids = torch.tensor([encode_prompt(tiny_tok, "Hi.")])
+    ids = torch.tensor([encode_prompt(tiny_tok, "Hi.").ids.tolist()])
     with torch.no_grad():
         assert torch.allclose(loaded(input_ids=ids).logits, result.model(input_ids=ids).logits,
                               atol=1e-5)

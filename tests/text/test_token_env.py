@@ -12,7 +12,8 @@ from gymnasium import spaces
 
 from rlhf_env import check_rlhf_env
 from rlhf_env.errors import InvalidActionError
-from rlhf_env.text.token_env import TextTokenEnv, TokenDiscrete
+from rlhf_env.text.spaces import TokenDiscrete
+from rlhf_env.text.token_env import TextTokenEnv
 from rlhf_env.text.token_vector import TextTokenVectorEnv
 from tests.text.helpers import CountingReward, word_ids
 
@@ -325,13 +326,15 @@ def test_kv_cache_gives_the_full_forward_logprobs_with_one_token_forwards(tiny_l
 
 
 def test_kv_cache_falls_back_to_full_forwards_for_unknown_cache_layouts(tiny_lm, monkeypatch):
-    from rlhf_env.text import token_env
+    from rlhf_env.text import reference as reference_module
 
     reference = _kl_vec(tiny_lm, n=2)
     reference.reset(seed=0)
     want = reference.step(np.array([3, 5]))[1]
-    monkeypatch.setattr(token_env, "_kv_layers", lambda cache: None)
+    monkeypatch.setattr(reference_module, "kv_layers", lambda cache: None)
     venv = _kl_vec(tiny_lm, n=2)
+    scorer = venv.unwrapped.core.reference  # shared: restore its prompt cache after the test
+    monkeypatch.setattr(scorer, "prefix_cache_size", scorer.prefix_cache_size)
     venv.reset(seed=0)
     np.testing.assert_allclose(venv.step(np.array([3, 5]))[1], want, rtol=1e-4, atol=1e-4)
     assert venv.episodes.cache is None

@@ -30,6 +30,7 @@ import numpy as np
 
 from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
 from rlhf_env.errors import ConfigError
+from rlhf_env.text import text_core
 from rlhf_env.text.spaces import ActionVocab
 
 
@@ -114,7 +115,7 @@ def build_trainer(cfg: DemoConfig, run_dir: Path, progress_bar: bool) -> Any:
     config = cfg.ppo_config(run_dir / "tensorboard", progress_bar)
     env = build_env(config)
     if cfg.task_words_only:
-        core = env.unwrapped.core
+        core = text_core(env)
         words = ActionVocab.from_spec("task", core.tokenizer,
                                       candidate_words=core.task.action_words)
         ids: list[int] = [] if words.token_ids is None else words.token_ids.tolist()

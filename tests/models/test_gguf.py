@@ -82,6 +82,19 @@ def test_converted_tokenizer_matches_the_shipped_one(tiny_bundled, tiny_tok):
     assert tok.chat_template == tiny_tok.chat_template
 
 
+def test_the_tokenizer_alone_does_not_convert_the_model(tiny_bundled, tiny_tok):
+    tok = load_tokenizer(FAKE_NAME)
+    models = cache_root() / "models"
+    assert tiny_bundled == []  # no model conversion for a tokenizer
+    assert (models / f"{FAKE_NAME}.tokenizer" / "tokenizer.json").is_file()
+    assert not (models / FAKE_NAME).exists()
+    load_causal_lm(FAKE_NAME)  # now the whole model is converted, tokenizer included
+    assert tiny_bundled == [FAKE_NAME]
+    again = load_tokenizer(FAKE_NAME)
+    assert again.name_or_path == str(models / FAKE_NAME)
+    assert again(TEXT)["input_ids"] == tok(TEXT)["input_ids"] == tiny_tok(TEXT)["input_ids"]
+
+
 def test_corrupt_cached_weights_are_reconverted(tiny_bundled, tiny_tok):
     folder = bundled_model_dir(FAKE_NAME)
     weights = folder / "model.safetensors"

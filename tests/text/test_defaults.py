@@ -1,19 +1,23 @@
-"""The no-argument default: SmolLM2 tokenizer, learned sentiment reward, VADER gold.
+"""The package's headline, on the real bundled models: ``gym.make("RLHF-Text-v0")`` with no
+arguments (SmolLM2 tokenizer, learned MiniLM sentiment reward, VADER gold), offline.
 
-Slow: it converts the bundled 135M GGUF into the (test-private) cache. Run with `-m slow`.
+It starts from an empty (test-private) cache, as a new user does: without a KL term the env
+needs only the tokenizer, which is read from the GGUF file alone (~10 s), not the whole
+135M conversion.
 """
 
 from __future__ import annotations
 
 import gymnasium as gym
-import pytest
 
 import rlhf_env  # noqa: F401
+from rlhf_env.models import cache_root
 
 
-@pytest.mark.slow
 def test_default_env_works_offline_with_no_arguments():
     env = gym.make("RLHF-Text-v0")
+    models = cache_root() / "models"
+    assert not (models / "smollm2-135m-instruct").exists(), "converted the 135M model"
     obs, _ = env.reset(seed=0)
     assert obs["input_ids"].shape == (64,)
     assert int(env.action_space.nvec[0]) == 49152

@@ -59,9 +59,9 @@ from rlhf_env.control.training import (
 )
 from rlhf_env.control.wrappers import LearnedRewardVecEnv
 from rlhf_env.errors import ConfigError
-from rlhf_env.feedback.labelers import ComparisonQuery
+from rlhf_env.feedback.learning.labelers import ComparisonQuery
+from rlhf_env.feedback.learning.selection import RandomSelector, UncertaintySelector
 from rlhf_env.feedback.records import Comparison, FeedbackRecord, record_from_dict
-from rlhf_env.feedback.selection import RandomSelector, UncertaintySelector
 
 SCHEDULES = ("constant", "hyperbolic")
 SELECTIONS = ("uncertainty", "random")

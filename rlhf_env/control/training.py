@@ -1,7 +1,7 @@
 """Train trajectory reward models with the text trainer, unchanged.
 
-:class:`~rlhf_env.feedback.training.RewardModelTrainer` reads models only through
-:class:`~rlhf_env.feedback.training.adapter.RewardModuleAdapter`, which needs a
+:class:`~rlhf_env.feedback.learning.training.RewardModelTrainer` reads models only through
+:class:`~rlhf_env.feedback.learning.training.adapter.RewardModuleAdapter`, which needs a
 ``tokenizer`` and ``forward(input_ids, attention_mask) -> (B,)``. :class:`SegmentRewardModule`
 provides exactly that over a :class:`~rlhf_env.control.segments.SegmentBank`:
 
@@ -27,14 +27,14 @@ from torch import Tensor, nn
 
 from rlhf_env.control.models import TrajectoryRewardEnsemble, TrajectoryRewardNet
 from rlhf_env.control.segments import SegmentBank, stack_segments
-from rlhf_env.feedback.records import FeedbackRecord
-from rlhf_env.feedback.training import (
+from rlhf_env.feedback.learning.training import (
     RewardModelTrainer,
     RewardTrainerConfig,
     TrainResult,
     bootstrap,
     build_dataset,
 )
+from rlhf_env.feedback.records import FeedbackRecord
 
 
 class SegmentTokenizer:

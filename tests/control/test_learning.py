@@ -10,8 +10,8 @@ from rlhf_env.control.labeling import SegmentLabeler, segment_query
 from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble, TrajectoryRewardNet
 from rlhf_env.control.segments import SegmentBank
 from rlhf_env.control.training import fit_segment_ensemble, fit_segment_model, segment_returns
+from rlhf_env.feedback.learning.selection import UncertaintySelector
 from rlhf_env.feedback.records import Comparison
-from rlhf_env.feedback.selection import UncertaintySelector
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 import rlhf_env  # noqa: F401  (registers the env ids)
-from rlhf_env.feedback.labelers import (
+from rlhf_env.feedback.learning.labelers import (
     ComparisonQuery,
     RankingQuery,
     RatingQuery,
     SyntheticLabeler,
     SyntheticLabelerConfig,
 )
+from rlhf_env.feedback.learning.training import RewardModelTrainer, RewardTrainerConfig
 from rlhf_env.feedback.records import Correction, Demonstration
-from rlhf_env.feedback.training import RewardModelTrainer, RewardTrainerConfig
 from tests.feedback.learning.conftest import gold_score, toy_pairs, toy_texts
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rlhf_env.errors import ConfigError, FeedbackError
-from rlhf_env.feedback.labelers import (
+from rlhf_env.feedback.learning.labelers import (
     AILabeler,
     AnnotatorProfile,
     ComparisonQuery,

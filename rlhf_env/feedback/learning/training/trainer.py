@@ -12,7 +12,7 @@ of all items are computed once and only the head trains (``cache_embeddings``), 
 serves every member of an ensemble and every round of active learning through
 :attr:`RewardModelTrainer.embedding_cache`.
 
-    >>> from rlhf_env.feedback.training import RewardTrainerConfig
+    >>> from rlhf_env.feedback.learning.training import RewardTrainerConfig
     >>> RewardTrainerConfig(epochs=0)
     Traceback (most recent call last):
     ...
@@ -32,16 +32,16 @@ import torch
 from torch import Tensor
 
 from rlhf_env.errors import ConfigError, FeedbackError
-from rlhf_env.feedback.records import Annotator, FeedbackRecord
-from rlhf_env.feedback.training import objectives
-from rlhf_env.feedback.training.adapter import RewardModuleAdapter, find_backbone
-from rlhf_env.feedback.training.dataset import (
+from rlhf_env.feedback.learning.training import objectives
+from rlhf_env.feedback.learning.training.adapter import RewardModuleAdapter, find_backbone
+from rlhf_env.feedback.learning.training.dataset import (
     FeedbackDataset,
     PolicySamples,
     bootstrap,
     build_dataset,
     split,
 )
+from rlhf_env.feedback.records import Annotator, FeedbackRecord
 
 RATING_OBJECTIVES = ("regression", "ordinal")
 

@@ -41,6 +41,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlhf_env.control.demonstrations import (
+    behaviour_clone,
+    check_clonable,
+    demonstration_arrays,
+)
 from rlhf_env.control.envs import make_rlhf_env
 from rlhf_env.control.labeling import SegmentLabeler, demonstration_comparisons, segment_query
 from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble
@@ -290,8 +295,6 @@ class PreferenceLearningLoop:
         """Fail at construction, not after the first round, when demonstrations do not fit."""
         if demonstrations is None:
             return None
-        from rlhf_env.control.demonstrations import check_clonable, demonstration_arrays
-
         cfg = self.config
         if cfg.demo_pairs == 0 and cfg.bc_epochs == 0:
             raise ConfigError("demonstrations were given but LoopConfig.demo_pairs and "
@@ -380,8 +383,6 @@ class PreferenceLearningLoop:
         ``demo_comparisons``, ``demo_reward_val_accuracy``, ``bc_loss_first``,
         ``bc_loss_last`` (negative log-likelihood per action) for the steps that ran.
         """
-        from rlhf_env.control.demonstrations import behaviour_clone
-
         cfg = self.config
         demonstrations = self._check_demonstrations(demonstrations) or []
         stats: dict[str, float] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rlhf_env.control.cli import main
 from rlhf_env.control.labeling import SegmentLabeler
 from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop, label_schedule
 from rlhf_env.errors import ConfigError
@@ -86,8 +87,6 @@ def test_resume_without_checkpoint_says_so(tmp_path) -> None:
 
 
 def test_cli_prefs_runs_and_resumes(tmp_path, capsys) -> None:
-    from rlhf_env.control.cli import main
-
     out = tmp_path / "run"
     args = ["prefs", "RLHF-CartPole-v0", "--labels", "20", "--timesteps", "256", "--rounds",
             "2", "--segment-length", "10", "--n-envs", "2", "--ensemble", "2", "--horizon",

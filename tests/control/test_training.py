@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from rlhf_env.control.labeling import SegmentLabeler, segment_query
+from rlhf_env.control.labeling import SegmentLabeler, demonstration_comparisons, segment_query
 from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble, TrajectoryRewardNet
 from rlhf_env.control.segments import SegmentBank
 from rlhf_env.control.training import (
@@ -16,6 +16,7 @@ from rlhf_env.control.training import (
     fit_segment_model,
     segment_returns,
 )
+from rlhf_env.errors import FeedbackError
 from rlhf_env.feedback.learning.selection import UncertaintySelector
 from rlhf_env.feedback.learning.training import RewardModelTrainer, TrainResult
 from rlhf_env.feedback.records import Comparison
@@ -87,9 +88,6 @@ def test_uncertainty_selection_over_segments_prefers_disputed_pairs(cartpole_seg
 
 
 def test_expert_demonstrations_train_as_preferred_segments(cartpole_segments) -> None:
-    from rlhf_env.control.labeling import demonstration_comparisons
-    from rlhf_env.errors import FeedbackError
-
     expert = [s for s in cartpole_segments if s.true_return == 20.0][:60]
     policy = [s for s in cartpole_segments if s.true_return < 10.0][:60]
     bank = SegmentBank()

@@ -63,8 +63,8 @@ class Setup:
     """Everything shared by the runs: texts, gold scores, embeddings, candidates, tests."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from rlhf_env.feedback.labelers import ComparisonQuery
-        from rlhf_env.feedback.training import RewardModelTrainer, RewardTrainerConfig
+        from rlhf_env.feedback.learning.labelers import ComparisonQuery
+        from rlhf_env.feedback.learning.training import RewardModelTrainer, RewardTrainerConfig
         from rlhf_env.models import load_sentence_encoder
         from rlhf_env.rewards import make_reward_model
 
@@ -128,7 +128,7 @@ class Setup:
 
 
 def labeler(setup: Setup, seed: int) -> Any:
-    from rlhf_env.feedback.labelers import SyntheticLabeler, SyntheticLabelerConfig
+    from rlhf_env.feedback.learning.labelers import SyntheticLabeler, SyntheticLabelerConfig
 
     temperature, error_rate = setup.noise
     cfg = SyntheticLabelerConfig(temperature=temperature, error_rate=error_rate)
@@ -149,7 +149,7 @@ def run_random(setup: Setup, budgets: list[int], seed: int) -> dict[int, float]:
 
 
 def run_uncertainty(setup: Setup, budgets: list[int], seed: int) -> dict[int, float]:
-    from rlhf_env.feedback.selection import UncertaintySelector
+    from rlhf_env.feedback.learning.selection import UncertaintySelector
 
     args = setup.args
     rng = np.random.default_rng(seed)

@@ -79,8 +79,8 @@ def run_ours(pairs: list[tuple[str, str]], args: argparse.Namespace) -> dict[str
     """Train an EncoderHeadReward with our trainer; return pairs/s of the whole fit."""
     import torch
 
+    from rlhf_env.feedback.learning.training import RewardModelTrainer, RewardTrainerConfig
     from rlhf_env.feedback.records import Comparison
-    from rlhf_env.feedback.training import RewardModelTrainer, RewardTrainerConfig
     from rlhf_env.rewards import EncoderHeadReward
 
     torch.manual_seed(0)

@@ -21,15 +21,15 @@ import gymnasium as gym
 
 import rlhf_env  # noqa: F401  (registers the envs)
 from rlhf_env.feedback import FeedbackStore
-from rlhf_env.feedback.evaluation import evaluate
-from rlhf_env.feedback.labelers import (
+from rlhf_env.feedback.learning.evaluation import evaluate
+from rlhf_env.feedback.learning.labelers import (
     ComparisonQuery,
     SyntheticLabeler,
     SyntheticLabelerConfig,
     sample_population,
 )
+from rlhf_env.feedback.learning.training import RewardModelTrainer, RewardTrainerConfig
 from rlhf_env.feedback.report import build_report, format_text
-from rlhf_env.feedback.training import RewardModelTrainer, RewardTrainerConfig
 from rlhf_env.rewards import EncoderHeadReward, make_reward_model
 from rlhf_env.text.words import SENTIMENT_WORDS
 

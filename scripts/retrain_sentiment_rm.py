@@ -5,7 +5,7 @@ recipe. This script rebuilds it the way a user would from their own feedback: th
 human sentiment ratings become :class:`~rlhf_env.feedback.records.Rating` records (negative
 = 1, neutral = 2, positive = 3 on a 1–3 scale, weighted by the annotators' confidence; or,
 with ``--objective pairs``, comparisons built from them), and
-:class:`~rlhf_env.feedback.training.RewardModelTrainer` trains an ``EncoderHeadReward``
+:class:`~rlhf_env.feedback.learning.training.RewardModelTrainer` trains an ``EncoderHeadReward``
 (frozen all-MiniLM-L6-v2, MLP head) on them.
 
 Rows are split exactly as ``scripts/train_sentiment_head.py`` splits them (same seed and
@@ -147,7 +147,7 @@ def train(args: argparse.Namespace, recipe: Any, ratings: Any, train_idx: np.nda
           test_idx: np.ndarray) -> tuple[Any, Any, dict[str, float], Any]:
     """Build records, seed the embedding cache, train; returns the model, the fit result,
     timings and the trainer (whose cache holds every row's embedding)."""
-    from rlhf_env.feedback.training import RewardModelTrainer, RewardTrainerConfig
+    from rlhf_env.feedback.learning.training import RewardModelTrainer, RewardTrainerConfig
     from rlhf_env.rewards import EncoderHeadReward, HeadConfig
 
     model = EncoderHeadReward(backbone="all-minilm-l6-v2", input_format="response",

@@ -1,6 +1,6 @@
 """Synthetic preferences over segments: the text labeler, with true returns as gold.
 
-:class:`SegmentLabeler` is a :class:`~rlhf_env.feedback.labelers.SyntheticLabeler` whose
+:class:`SegmentLabeler` is a :class:`~rlhf_env.feedback.learning.labelers.SyntheticLabeler` whose
 gold scorer is the **true return** of each referenced segment (looked up in a
 :class:`~rlhf_env.control.segments.SegmentBank`). Everything else is the text labeler's:
 Boltzmann rationality (``temperature``, in return units), a slip probability
@@ -28,7 +28,11 @@ import numpy as np
 
 from rlhf_env.control.segments import Segment, SegmentBank
 from rlhf_env.errors import FeedbackError
-from rlhf_env.feedback.labelers import ComparisonQuery, SyntheticLabeler, SyntheticLabelerConfig
+from rlhf_env.feedback.learning.labelers import (
+    ComparisonQuery,
+    SyntheticLabeler,
+    SyntheticLabelerConfig,
+)
 from rlhf_env.feedback.records import Comparison
 
 CLASSIC_ERROR_RATE = 0.1

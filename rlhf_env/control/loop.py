@@ -33,7 +33,7 @@ Metrics (TensorBoard and CSV when ``log_dir`` is set, and :attr:`history` always
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlhf_env.control.demonstrations import (
+    behaviour_clone,
+    check_clonable,
+    demonstration_arrays,
+)
 from rlhf_env.control.envs import make_rlhf_env
 from rlhf_env.control.labeling import SegmentLabeler, demonstration_comparisons, segment_query
 from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble
@@ -59,9 +64,9 @@ from rlhf_env.control.training import (
 )
 from rlhf_env.control.wrappers import LearnedRewardVecEnv
 from rlhf_env.errors import ConfigError
-from rlhf_env.feedback.labelers import ComparisonQuery
+from rlhf_env.feedback.learning.labelers import ComparisonLabeler, ComparisonQuery
+from rlhf_env.feedback.learning.selection import RandomSelector, UncertaintySelector
 from rlhf_env.feedback.records import Comparison, FeedbackRecord, record_from_dict
-from rlhf_env.feedback.selection import RandomSelector, UncertaintySelector
 
 SCHEDULES = ("constant", "hyperbolic")
 SELECTIONS = ("uncertainty", "random")
@@ -205,6 +210,24 @@ def _on_policy_defaults(algorithm: str, cfg: LoopConfig) -> dict[str, Any]:
     return out
 
 
+LabelerArg = ComparisonLabeler | Callable[[SegmentBank], ComparisonLabeler] | None
+"""What ``labeler=`` of :class:`PreferenceLearningLoop` accepts."""
+
+
+def _resolve_labeler(labeler: LabelerArg, bank: SegmentBank) -> ComparisonLabeler | None:
+    """``labeler`` itself, or what the function ``bank -> labeler`` builds (``None``: none)."""
+    if labeler is None or isinstance(labeler, ComparisonLabeler):
+        return labeler
+    built = labeler(bank) if callable(labeler) else None
+    if not isinstance(built, ComparisonLabeler):
+        raise ConfigError(
+            f"labeler= must have a label(queries) -> records method or be a function "
+            f"bank -> such a labeler; got {type(labeler).__name__}"
+            + ("" if built is None else f" returning {type(built).__name__}") + "."
+        )
+    return built
+
+
 class PreferenceLearningLoop:
     """Learn a control task's reward from segment preferences while an SB3 agent trains.
 
@@ -214,8 +237,9 @@ class PreferenceLearningLoop:
         config: budgets, schedule, reward model and labeler settings.
         algorithm: an SB3 (or sb3-contrib) algorithm name.
         algorithm_kwargs: extra constructor arguments of the algorithm.
-        labeler: anything with ``label(queries) -> records`` (it may answer fewer queries
-            than asked), or a function ``bank -> labeler`` for labelers that need the loop's
+        labeler: a :class:`~rlhf_env.feedback.learning.labelers.ComparisonLabeler`
+            (``label(queries) -> records``; it may answer fewer queries than asked), or a
+            function ``bank -> labeler`` for labelers that need the loop's
             :class:`SegmentBank` (``lambda bank: QueueLabeler(store, bank)``); default: a
             :class:`SegmentLabeler` over true returns with the config's noise.
         log_dir: TensorBoard + CSV logs (``None``: keep :attr:`history` only).
@@ -227,7 +251,7 @@ class PreferenceLearningLoop:
 
     def __init__(self, env_id: str, config: LoopConfig | None = None, *,
                  algorithm: str = "PPO", algorithm_kwargs: dict[str, Any] | None = None,
-                 labeler: Any = None, log_dir: str | Path | None = None,
+                 labeler: LabelerArg = None, log_dir: str | Path | None = None,
                  checkpoint_dir: str | Path | None = None,
                  demonstrations: Sequence[Trajectory] | None = None) -> None:
         self.env_id, self.config = env_id, config or LoopConfig()
@@ -238,11 +262,9 @@ class PreferenceLearningLoop:
         self.collect_env = make_rlhf_env(env_id, horizon=cfg.horizon)
         self.bank = SegmentBank()
         self.records: list[FeedbackRecord] = []
-        if labeler is not None and not hasattr(labeler, "label") and callable(labeler):
-            labeler = labeler(self.bank)
-        self.labeler = labeler or SegmentLabeler(self.bank, temperature=cfg.temperature,
-                                                 error_rate=cfg.error_rate, seed=cfg.seed,
-                                                 task=env_id)
+        self.labeler: ComparisonLabeler = _resolve_labeler(labeler, self.bank) or SegmentLabeler(
+            self.bank, temperature=cfg.temperature, error_rate=cfg.error_rate, seed=cfg.seed,
+            task=env_id)
         self.ensemble = TrajectoryRewardEnsemble.build(
             self.collect_env.observation_space, self.collect_env.action_space,
             cfg.ensemble_size,
@@ -273,8 +295,6 @@ class PreferenceLearningLoop:
         """Fail at construction, not after the first round, when demonstrations do not fit."""
         if demonstrations is None:
             return None
-        from rlhf_env.control.demonstrations import check_clonable, demonstration_arrays
-
         cfg = self.config
         if cfg.demo_pairs == 0 and cfg.bc_epochs == 0:
             raise ConfigError("demonstrations were given but LoopConfig.demo_pairs and "
@@ -363,8 +383,6 @@ class PreferenceLearningLoop:
         ``demo_comparisons``, ``demo_reward_val_accuracy``, ``bc_loss_first``,
         ``bc_loss_last`` (negative log-likelihood per action) for the steps that ran.
         """
-        from rlhf_env.control.demonstrations import behaviour_clone
-
         cfg = self.config
         demonstrations = self._check_demonstrations(demonstrations) or []
         stats: dict[str, float] = {}

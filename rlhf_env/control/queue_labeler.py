@@ -36,7 +36,7 @@ from pathlib import Path
 from rlhf_env.control.clips import CLIP_FORMATS, enqueue_segment_pairs
 from rlhf_env.control.segments import SegmentBank, segment_id_from_ref
 from rlhf_env.errors import ConfigError
-from rlhf_env.feedback.labelers import ComparisonQuery
+from rlhf_env.feedback.learning.labelers import ComparisonQuery
 from rlhf_env.feedback.records import Comparison
 from rlhf_env.feedback.store import FeedbackStore
 

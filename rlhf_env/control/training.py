@@ -1,7 +1,7 @@
 """Train trajectory reward models with the text trainer, unchanged.
 
-:class:`~rlhf_env.feedback.training.RewardModelTrainer` reads models only through
-:class:`~rlhf_env.feedback.training.adapter.RewardModuleAdapter`, which needs a
+:class:`~rlhf_env.feedback.learning.training.RewardModelTrainer` reads models only through
+:class:`~rlhf_env.feedback.learning.training.adapter.RewardModuleAdapter`, which needs a
 ``tokenizer`` and ``forward(input_ids, attention_mask) -> (B,)``. :class:`SegmentRewardModule`
 provides exactly that over a :class:`~rlhf_env.control.segments.SegmentBank`:
 
@@ -11,8 +11,9 @@ provides exactly that over a :class:`~rlhf_env.control.segments.SegmentBank`:
   ``Σ_t r(s_t, a_t, s_{t+1})``, so Bradley–Terry over segment pairs is the trainer's usual
   pairwise loss: ``P(σ_a ≻ σ_b) = sigmoid(R(σ_a) − R(σ_b))``.
 
-So comparisons of segments train through the same code as comparisons of texts; no trainer
-change is needed.
+So comparisons of segments train through the same code as comparisons of texts, ensembles
+included (:meth:`~rlhf_env.feedback.learning.training.RewardModelTrainer.fit_bootstrap`); no
+trainer change is needed.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ from torch import Tensor, nn
 
 from rlhf_env.control.models import TrajectoryRewardEnsemble, TrajectoryRewardNet
 from rlhf_env.control.segments import SegmentBank, stack_segments
-from rlhf_env.feedback.records import FeedbackRecord
-from rlhf_env.feedback.training import (
+from rlhf_env.feedback.learning.training import (
     RewardModelTrainer,
     RewardTrainerConfig,
     TrainResult,
-    bootstrap,
-    build_dataset,
 )
+from rlhf_env.feedback.records import FeedbackRecord
 
 
 class SegmentTokenizer:
@@ -114,31 +113,35 @@ def fit_segment_model(net: TrajectoryRewardNet, records: Sequence[FeedbackRecord
     Observation statistics are refreshed from the whole bank first and stay frozen during
     training; afterwards the output is rescaled to zero mean, unit std over the bank.
     """
-    obs, act, nxt = bank.transitions()
-    net.norm.reset()
-    net.update_normalization(obs)
-    trainer = RewardModelTrainer(config or default_trainer_config())
-    result = trainer.fit(SegmentRewardModule(net, bank), records)
-    net.set_output_normalization(obs, act, nxt)
-    return result
+    return _fit_nets([net], records, bank, config)[0]
 
 
 def fit_segment_ensemble(ensemble: TrajectoryRewardEnsemble, records: Sequence[FeedbackRecord],
                          bank: SegmentBank, config: RewardTrainerConfig | None = None
                          ) -> list[TrainResult]:
-    """Train every member in place, each on its own bootstrap resample of ``records``."""
-    config = config or default_trainer_config()
-    data = build_dataset(records)
+    """Train every member in place, each on its own bootstrap resample of ``records``.
+
+    The resampling, the shared held-out split and the per-member seeds are those of
+    :meth:`RewardModelTrainer.fit_bootstrap`, the one mechanism text ensembles
+    (:meth:`~RewardModelTrainer.fit_ensemble`) train through too; a one-member ensemble
+    trains on all labels. Normalisation as in :func:`fit_segment_model`.
+    """
+    return _fit_nets(ensemble.nets, records, bank, config)
+
+
+def _fit_nets(nets: Sequence[TrajectoryRewardNet], records: Sequence[FeedbackRecord] | Any,
+              bank: SegmentBank, config: RewardTrainerConfig | None) -> list[TrainResult]:
+    """Refresh each net's observation statistics, train them all with
+    :meth:`RewardModelTrainer.fit_bootstrap`, then rescale each output over the bank."""
     obs, act, nxt = bank.transitions()
-    results = []
-    for i, member in enumerate(ensemble.nets):
-        rng = np.random.default_rng([config.seed, i])
-        sample = bootstrap(data, rng) if len(ensemble.members) > 1 else data
-        member.norm.reset()
-        member.update_normalization(obs)
-        trainer = RewardModelTrainer(replace(config, seed=config.seed + i))
-        results.append(trainer.fit(SegmentRewardModule(member, bank), sample))
-        member.set_output_normalization(obs, act, nxt)
+    for net in nets:
+        net.norm.reset()
+        net.update_normalization(obs)
+    trainer = RewardModelTrainer(config or default_trainer_config())
+    results = trainer.fit_bootstrap(lambda i: SegmentRewardModule(nets[i], bank), records,
+                                    len(nets))
+    for net in nets:
+        net.set_output_normalization(obs, act, nxt)
     return results
 
 

@@ -2,7 +2,9 @@
 
 The records in :mod:`rlhf_env.feedback.records` are the data every stage exchanges;
 :class:`~rlhf_env.feedback.store.FeedbackStore` keeps them (SQLite, append-only) and holds
-the labeling queue that the terminal labeler (``rlhf-env label``) works through.
+the labeling queue that the terminal labeler (``rlhf-env label``) works through. Learning
+from that data (labelers, query selection, reward-model training and evaluation) lives in
+:mod:`rlhf_env.feedback.learning`, which reads this package and is never read by it.
 
 ============================  ==========================================================
 :mod:`~.records`              typed, validated, hashable feedback records
@@ -11,6 +13,7 @@ the labeling queue that the terminal labeler (``rlhf-env label``) works through.
 :mod:`~.quality`              gold items, repeats, Cohen/Fleiss kappa, reliability weights
 :mod:`~.report`               ``rlhf-env feedback report`` (text, Markdown, HTML, plots)
 :mod:`~.terminal`             the terminal labeler
+:mod:`~.cli`                  ``rlhf-env label`` and ``rlhf-env feedback …``
 ============================  ==========================================================
 
 Everything but the records loads on first use; optional packages (``datasets``,

@@ -18,20 +18,17 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rlhf_env.errors import RLHFEnvError
-
-if TYPE_CHECKING:
-    from rlhf_env.feedback.io import OnError
-    from rlhf_env.feedback.store import FeedbackStore
+from rlhf_env.feedback.io import OnError, export_jsonl, import_hh_rlhf, import_jsonl
+from rlhf_env.feedback.report import build_report, format_text, write_report
+from rlhf_env.feedback.store import FeedbackStore
+from rlhf_env.feedback.terminal import TerminalLabeler
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def _existing_store(path: str) -> FeedbackStore:
-    from rlhf_env.feedback.store import FeedbackStore
-
     if path != ":memory:" and not Path(path).is_file():
         raise RLHFEnvError(
             f"no feedback store at {path!r}; create one by importing data "
@@ -48,8 +45,6 @@ def _default_annotator() -> str:
 
 
 def _cmd_label(args: argparse.Namespace) -> int:
-    from rlhf_env.feedback.terminal import TerminalLabeler
-
     with _existing_store(args.store) as store:
         TerminalLabeler(store, args.annotator or _default_annotator(), task=args.task,
                         follow=args.follow, idle_timeout=args.idle_timeout).run()
@@ -57,8 +52,6 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from rlhf_env.feedback.report import build_report, format_text, write_report
-
     with _existing_store(args.store) as store:
         report = build_report(store)
     print(format_text(report), end="")
@@ -69,9 +62,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from rlhf_env.feedback.io import import_hh_rlhf, import_jsonl
-    from rlhf_env.feedback.store import FeedbackStore
-
     on_error: OnError = "skip" if args.skip_bad else "raise"
     with FeedbackStore(args.store) as store:
         if args.format == "hh-rlhf":
@@ -85,8 +75,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from rlhf_env.feedback.io import export_jsonl
-
     with _existing_store(args.store) as store:
         n = export_jsonl(store, args.file)
     print(f"exported {n} record(s) to {args.file}")
@@ -94,8 +82,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_enqueue(args: argparse.Namespace) -> int:
-    from rlhf_env.feedback.store import FeedbackStore
-
     specs = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
     with FeedbackStore(args.store) as store:
         ids = [store.enqueue(**spec) for spec in specs]

@@ -29,7 +29,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from rlhf_env.errors import FeedbackError, MissingDependencyError
 from rlhf_env.feedback.records import (
@@ -39,9 +39,7 @@ from rlhf_env.feedback.records import (
     FeedbackRecord,
     record_from_dict,
 )
-
-if TYPE_CHECKING:
-    from rlhf_env.feedback.store import FeedbackStore
+from rlhf_env.feedback.store import FeedbackStore
 
 OnError = Literal["raise", "skip"]
 HH_ASSISTANT = "\n\nAssistant:"
@@ -154,8 +152,6 @@ def export_jsonl(
     From a store, registered annotators are written first (unless
     ``include_annotators=False``), so :func:`import_jsonl` restores both.
     """
-    from rlhf_env.feedback.store import FeedbackStore
-
     n = 0
     with open(path, "w", encoding="utf-8") as fh:
         if isinstance(source, FeedbackStore):

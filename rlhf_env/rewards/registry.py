@@ -127,7 +127,7 @@ def _from_name(name: str, kwargs: dict[str, Any]) -> Any | None:
 FOLDER_FORMATS: dict[str, str] = {
     "rlhf_env.encoder_head": "rlhf_env.rewards.encoder_head:EncoderHeadReward",
     "rlhf_env.annotator_conditioned":
-        "rlhf_env.feedback.training.conditioned:AnnotatorConditionedReward",
+        "rlhf_env.feedback.learning.training.conditioned:AnnotatorConditionedReward",
 }
 """Saved-folder formats (the ``"format"`` key of ``config.json``) → the class whose
 ``from_pretrained(folder, **kwargs)`` loads them. Strings, so nothing imports until used."""

@@ -19,7 +19,7 @@ from rlhf_env.control.clips import (
     write_segment_clip,
 )
 from rlhf_env.control.models import TrajectoryRewardNet
-from rlhf_env.control.segments import SegmentBank
+from rlhf_env.control.segments import Segment, SegmentBank
 from rlhf_env.control.training import fit_segment_model
 from rlhf_env.errors import ConfigError, MissingDependencyError
 from rlhf_env.feedback.records import Comparison
@@ -72,8 +72,6 @@ def test_mp4_without_imageio_ffmpeg_says_how_to_install_it(tmp_path, monkeypatch
 
 
 def test_pendulum_segments_are_drawn_too() -> None:
-    from rlhf_env.control.segments import Segment
-
     up, down = np.array([1.0, 0.0, 0.0]), np.array([-1.0, 0.0, 0.0])
     green = np.array([40, 160, 60], dtype=np.uint8)
     assert (draw_pendulum(up) == green).all(axis=2).sum() > 20

@@ -7,6 +7,7 @@ import pytest
 import torch
 from stable_baselines3 import DQN, PPO
 
+from rlhf_env.control.cli import main
 from rlhf_env.control.demonstrations import (
     behaviour_clone,
     collect_demonstrations,
@@ -146,8 +147,6 @@ def test_loop_demonstration_settings_are_checked(cartpole_demos) -> None:
 
 def test_cli_prefs_warm_starts_from_a_demonstrations_file(cartpole_demos, tmp_path,
                                                           capsys) -> None:
-    from rlhf_env.control.cli import main
-
     path = save_demonstrations(cartpole_demos[:2], tmp_path / "expert.npz")
     args = ["prefs", "RLHF-CartPole-v0", "--labels", "6", "--timesteps", "128", "--rounds",
             "2", "--segment-length", "10", "--n-envs", "2", "--ensemble", "2", "--horizon",

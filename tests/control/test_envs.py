@@ -13,6 +13,7 @@ import pytest
 from rlhf_env._registration import CONTROL_ENV_IDS
 from rlhf_env.checker import check_rlhf_env
 from rlhf_env.control.envs import make_rlhf_env
+from rlhf_env.errors import ConfigError
 
 
 def _mujoco_missing() -> bool:
@@ -73,8 +74,6 @@ def test_make_rlhf_env_wraps_any_id_with_a_fixed_horizon() -> None:
 
 
 def test_unknown_id_raises_a_clear_error() -> None:
-    from rlhf_env.errors import ConfigError
-
     with pytest.raises(ConfigError, match="unknown env id 'NoSuchEnv-v9'"):
         make_rlhf_env("NoSuchEnv-v9")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rlhf_env.control.cli import main
+from rlhf_env.control.labeling import SegmentLabeler
 from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop, label_schedule
 from rlhf_env.errors import ConfigError
 
@@ -31,6 +33,22 @@ def test_config_rejects_bad_values() -> None:
         LoopConfig(selection="best")
     with pytest.raises(ConfigError, match="total_labels \\(3\\) must be >= rounds"):
         LoopConfig(total_labels=3, rounds=5)
+
+
+def test_labeler_must_answer_comparisons_or_build_a_labeler() -> None:
+    with pytest.raises(ConfigError, match=r"label\(queries\) -> records method .* got int\."):
+        PreferenceLearningLoop("RLHF-CartPole-v0", small_config(), labeler=42)
+    with pytest.raises(ConfigError, match="got function returning str"):
+        PreferenceLearningLoop("RLHF-CartPole-v0", small_config(), labeler=lambda bank: "me")
+    built = []
+
+    def people(bank):
+        built.append(bank)
+        return SegmentLabeler(bank, seed=3)
+
+    loop = PreferenceLearningLoop("RLHF-CartPole-v0", small_config(),
+                                  algorithm_kwargs=PPO_SMALL, labeler=people)
+    assert built == [loop.bank] and isinstance(loop.labeler, SegmentLabeler)
 
 
 def test_ppo_loop_trains_checkpoints_and_resumes(tmp_path) -> None:
@@ -69,8 +87,6 @@ def test_resume_without_checkpoint_says_so(tmp_path) -> None:
 
 
 def test_cli_prefs_runs_and_resumes(tmp_path, capsys) -> None:
-    from rlhf_env.control.cli import main
-
     out = tmp_path / "run"
     args = ["prefs", "RLHF-CartPole-v0", "--labels", "20", "--timesteps", "256", "--rounds",
             "2", "--segment-length", "10", "--n-envs", "2", "--ensemble", "2", "--horizon",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rlhf_env.control.cli import main
 from rlhf_env.control.labeling import segment_query
 from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop
 from rlhf_env.control.queue_labeler import QueueLabeler
@@ -145,8 +146,6 @@ def test_queue_labeler_settings_are_checked(tmp_path) -> None:
 
 
 def test_cli_prefs_with_people_answering_the_queue(tmp_path, capsys) -> None:
-    from rlhf_env.control.cli import main
-
     path = tmp_path / "fb.sqlite"
 
     class CliPerson(Person):  # the CLI's bank is out of reach: always prefer the first clip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 
 from rlhf_env.feedback.cli import add_feedback_commands, main
@@ -59,7 +60,6 @@ def test_enqueue_then_label_from_a_pipe(tmp_path, capsys, monkeypatch):
     items.write_text(json.dumps({"kind": "comparison", "prompt": "p", "responses": ["x", "y"]}))
     store = str(tmp_path / "fb.sqlite")
     assert main(["feedback", "enqueue", store, str(items)]) == 0
-    import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO("1\n"))
     assert main(["label", store, "--annotator", "zoe"]) == 0

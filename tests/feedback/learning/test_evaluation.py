@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rlhf_env.errors import ConfigError
-from rlhf_env.feedback.evaluation import (
+from rlhf_env.feedback.learning.evaluation import (
     evaluate,
     expected_calibration_error,
     pairwise_accuracy,

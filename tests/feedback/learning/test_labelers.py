@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from rlhf_env.errors import ConfigError, FeedbackError
-from rlhf_env.feedback.labelers import (
+from rlhf_env.feedback.learning.labelers import (
     AILabeler,
     AnnotatorProfile,
+    ComparisonLabeler,
     ComparisonQuery,
+    Labeler,
     RankingQuery,
     RatingQuery,
     SyntheticLabeler,
@@ -18,6 +20,7 @@ from rlhf_env.feedback.labelers import (
     sample_plackett_luce,
     sample_population,
 )
+from rlhf_env.feedback.records import Comparison
 from tests.feedback.learning.conftest import gold_score, toy_pairs, toy_texts
 
 
@@ -155,3 +158,13 @@ def test_bad_gold_and_query_raise():
         SyntheticLabeler(42)
     with pytest.raises(FeedbackError, match="cannot label query"):
         SyntheticLabeler(gold_score).label(["not a query"])  # type: ignore[list-item]
+
+
+def test_every_labeler_answers_comparisons_and_a_plain_object_does_not():
+    synthetic = SyntheticLabeler(gold_score, seed=0)
+    ai = AILabeler(gold_score)
+    for labeler in (synthetic, ai):
+        assert isinstance(labeler, Labeler) and isinstance(labeler, ComparisonLabeler)
+    assert not isinstance(object(), ComparisonLabeler)
+    records = synthetic.label(_queries(3))
+    assert len(records) == 3 and all(isinstance(r, Comparison) for r in records)

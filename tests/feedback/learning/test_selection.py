@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rlhf_env.errors import ConfigError
-from rlhf_env.feedback.labelers import ComparisonQuery
-from rlhf_env.feedback.selection import (
+from rlhf_env.feedback.learning.labelers import ComparisonQuery
+from rlhf_env.feedback.learning.selection import (
     DiversitySelector,
     RandomSelector,
     UncertaintySelector,

@@ -9,20 +9,21 @@ import pytest
 import torch
 
 from rlhf_env.errors import ConfigError, FeedbackError
-from rlhf_env.feedback.evaluation import evaluate
-from rlhf_env.feedback.labelers import (
+from rlhf_env.feedback.learning.evaluation import evaluate
+from rlhf_env.feedback.learning.labelers import (
+    AnnotatorProfile,
     ComparisonQuery,
     RankingQuery,
     RatingQuery,
     SyntheticLabeler,
     SyntheticLabelerConfig,
 )
-from rlhf_env.feedback.records import Comparison, Correction, Demonstration, Rating
-from rlhf_env.feedback.training import (
+from rlhf_env.feedback.learning.training import (
     RewardModelTrainer,
     RewardTrainerConfig,
     build_dataset,
 )
+from rlhf_env.feedback.records import Comparison, Correction, Demonstration, Rating
 from tests.feedback.learning.conftest import BagOfWordsReward, gold_score, toy_pairs, toy_texts
 
 FAST = RewardTrainerConfig(epochs=8, batch_size=32, head_lr=0.05, patience=0,
@@ -69,8 +70,6 @@ def test_plackett_luce_rankings_learn(bow_model):
 
 @pytest.mark.parametrize("objective", ["regression", "ordinal"])
 def test_ratings_learn_with_harsh_and_lenient_annotators(bow_model, objective):
-    from rlhf_env.feedback.labelers import AnnotatorProfile
-
     pop = (AnnotatorProfile("harsh", temperature=0.3, rating_offset=-2.0),
            AnnotatorProfile("lenient", temperature=0.3, rating_offset=2.0))
     cfg = SyntheticLabelerConfig(temperature=0.3, rating_noise=0.3, rating_scale=(1, 7),

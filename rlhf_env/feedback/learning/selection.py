@@ -14,7 +14,7 @@ label. Every selector follows one small protocol::
 =========================  ============================================================
 
     >>> import numpy as np
-    >>> from rlhf_env.feedback.labelers import ComparisonQuery
+    >>> from rlhf_env.feedback.learning.labelers import ComparisonQuery
     >>> cands = [ComparisonQuery("p", f"a{i}", f"b{i}") for i in range(10)]
     >>> RandomSelector().select(cands, 3, np.random.default_rng(0)).shape
     (3,)
@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from rlhf_env.errors import ConfigError
-from rlhf_env.feedback.labelers import ComparisonQuery
+from rlhf_env.feedback.learning.labelers import ComparisonQuery
 
 MemberScores = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 """``f(prompts, responses) -> (K, n)`` scores of K ensemble members."""

@@ -11,8 +11,8 @@ The trainer needs four things from a text reward model, and reads them only here
 - optionally annotator conditioning: ``attribute_codes(attribute dicts) -> (A, n)``.
 
 :class:`~rlhf_env.rewards.EncoderHeadReward` and
-:class:`~rlhf_env.feedback.training.conditioned.AnnotatorConditionedReward` provide all of it;
-any ``torch.nn.Module`` with a ``tokenizer`` and that ``forward`` trains end to end.
+:class:`~rlhf_env.feedback.learning.training.conditioned.AnnotatorConditionedReward` provide
+all of it; any ``torch.nn.Module`` with a ``tokenizer`` and that ``forward`` trains end to end.
 """
 
 from __future__ import annotations

@@ -8,19 +8,19 @@
 :mod:`.trainer`                 :class:`RewardModelTrainer`, its config and result
 ==============================  ===========================================================
 
-    >>> from rlhf_env.feedback.training import RewardModelTrainer, RewardTrainerConfig
+    >>> from rlhf_env.feedback.learning.training import RewardModelTrainer, RewardTrainerConfig
     >>> trainer = RewardModelTrainer(RewardTrainerConfig(epochs=2, freeze_backbone=True))
 """
 
 from __future__ import annotations
 
-from rlhf_env.feedback.training.conditioned import (
+from rlhf_env.feedback.learning.training.conditioned import (
     AnnotatorConditionedReward,
     ConditionedConfig,
     ConditionedView,
     is_conditioned_folder,
 )
-from rlhf_env.feedback.training.dataset import (
+from rlhf_env.feedback.learning.training.dataset import (
     FeedbackDataset,
     PolicySamples,
     bootstrap,
@@ -28,13 +28,13 @@ from rlhf_env.feedback.training.dataset import (
     normalize_per_annotator,
     split,
 )
-from rlhf_env.feedback.training.objectives import (
+from rlhf_env.feedback.learning.training.objectives import (
     ordinal_loss,
     pairwise_loss,
     plackett_luce_loss,
     regression_loss,
 )
-from rlhf_env.feedback.training.trainer import (
+from rlhf_env.feedback.learning.training.trainer import (
     RewardModelTrainer,
     RewardTrainerConfig,
     TrainResult,

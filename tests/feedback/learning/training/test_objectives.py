@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rlhf_env.feedback.training.objectives import (
+from rlhf_env.feedback.learning.training.objectives import (
     cut_points,
     init_cuts,
     ordinal_loss,

@@ -12,7 +12,7 @@ of all items are computed once and only the head trains (``cache_embeddings``), 
 serves every member of an ensemble and every round of active learning through
 :attr:`RewardModelTrainer.embedding_cache`.
 
-    >>> from rlhf_env.feedback.training import RewardTrainerConfig
+    >>> from rlhf_env.feedback.learning.training import RewardTrainerConfig
     >>> RewardTrainerConfig(epochs=0)
     Traceback (most recent call last):
     ...
@@ -32,16 +32,17 @@ import torch
 from torch import Tensor
 
 from rlhf_env.errors import ConfigError, FeedbackError
-from rlhf_env.feedback.records import Annotator, FeedbackRecord
-from rlhf_env.feedback.training import objectives
-from rlhf_env.feedback.training.adapter import RewardModuleAdapter, find_backbone
-from rlhf_env.feedback.training.dataset import (
+from rlhf_env.feedback.learning.training import objectives
+from rlhf_env.feedback.learning.training.adapter import RewardModuleAdapter, find_backbone
+from rlhf_env.feedback.learning.training.dataset import (
     FeedbackDataset,
     PolicySamples,
     bootstrap,
     build_dataset,
     split,
 )
+from rlhf_env.feedback.records import Annotator, FeedbackRecord
+from rlhf_env.rewards.ensemble import EnsembleReward
 
 RATING_OBJECTIVES = ("regression", "ordinal")
 
@@ -256,6 +257,42 @@ class RewardModelTrainer:
                 :func:`~.dataset.build_dataset`).
             validation: held-out feedback; by default ``config.val_fraction`` of ``records``.
         """
+        return self.fit_bootstrap(lambda _i: model, records, 1, annotators=annotators,
+                                  annotator_weights=annotator_weights,
+                                  policy_samples=policy_samples, validation=validation)[0]
+
+    def fit_bootstrap(
+        self,
+        make_model: Callable[[int], Any],
+        records: Sequence[FeedbackRecord] | FeedbackDataset,
+        k: int,
+        *,
+        annotators: Sequence[Annotator] | Mapping[str, Annotator] | None = None,
+        annotator_weights: Mapping[str, float] | None = None,
+        policy_samples: PolicySamples | None = None,
+        validation: Sequence[FeedbackRecord] | FeedbackDataset | None = None,
+    ) -> list[TrainResult]:
+        """Train ``k`` models, each on its own bootstrap resample of ``records``.
+
+        This is the one bootstrap-ensemble mechanism: :meth:`fit_ensemble` (text reward
+        models) and :func:`rlhf_env.control.training.fit_segment_ensemble` (trajectory
+        reward nets) both train through it, and :meth:`fit` is its ``k = 1`` case.
+
+        - The validation examples are set aside once, the same for every member and never
+          resampled into training: ``validation`` when given, else ``config.val_fraction``
+          of the examples (split with ``np.random.default_rng(config.seed)``).
+        - Member ``i`` trains on :func:`~.dataset.bootstrap` of the rest, drawn with
+          ``np.random.default_rng([config.seed, i])``, the generator that then orders its
+          batches; so a member's data depends only on the seed and ``i``.
+        - With ``k = 1`` the one model trains on all of the rest, without resampling.
+
+        ``make_model(i)`` builds (or returns) member ``i`` just before it trains; give
+        members of a frozen backbone the *same* backbone module so its embeddings are
+        computed once. Other arguments as in :meth:`fit`. Returns one :class:`TrainResult`
+        per member, in order.
+        """
+        if k < 1:
+            raise ConfigError(f"fit_bootstrap needs k >= 1 models, got {k}.")
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
         data = self._dataset(records, annotator_weights, policy_samples)
@@ -265,7 +302,14 @@ class RewardModelTrainer:
             train, val = split(data, cfg.val_fraction, rng)
         else:
             train, val = data, None
-        return self._fit_dataset(model, train, val, annotators, rng)
+        if k == 1:
+            return [self._fit_dataset(make_model(0), train, val, annotators, rng)]
+        results = []
+        for i in range(k):
+            member_rng = np.random.default_rng([cfg.seed, i])
+            results.append(self._fit_dataset(make_model(i), bootstrap(train, member_rng), val,
+                                             annotators, member_rng))
+        return results
 
     def fit_ensemble(
         self,
@@ -275,30 +319,17 @@ class RewardModelTrainer:
         *,
         reduce: str = "mean",
         **fit_kwargs: Any,
-    ) -> Any:
-        """Train ``k`` members, each on a bootstrap resample, and return an ensemble.
+    ) -> EnsembleReward:
+        """Train ``k`` members with :meth:`fit_bootstrap` and return them as an ensemble.
 
-        ``make_model(i)`` builds member ``i`` (give members of a frozen backbone the *same*
-        backbone module so its embeddings are computed once). Returns
-        :class:`rlhf_env.rewards.EnsembleReward` (``member_scores`` gives ``(k, n)``).
+        ``make_model(i)`` builds member ``i``; ``fit_kwargs`` are those of
+        :meth:`fit_bootstrap`. Returns :class:`rlhf_env.rewards.EnsembleReward`
+        (``member_scores`` gives ``(k, n)``).
         """
-        from rlhf_env.rewards.ensemble import EnsembleReward
-
         if k < 2:
             raise ConfigError(f"an ensemble needs k >= 2 members, got {k}.")
-        data = self._dataset(records, fit_kwargs.pop("annotator_weights", None),
-                             fit_kwargs.pop("policy_samples", None))
-        rng = np.random.default_rng(self.config.seed)
-        val = None
-        if self.config.val_fraction > 0:
-            data, val = split(data, self.config.val_fraction, rng)
-        members = []
-        for i in range(k):
-            member_rng = np.random.default_rng([self.config.seed, i])
-            result = self._fit_dataset(make_model(i), bootstrap(data, member_rng), val,
-                                       fit_kwargs.get("annotators"), member_rng)
-            members.append(result.model)
-        return EnsembleReward(members, reduce=reduce, name=f"ensemble-{k}")
+        results = self.fit_bootstrap(make_model, records, k, **fit_kwargs)
+        return EnsembleReward([r.model for r in results], reduce=reduce, name=f"ensemble-{k}")
 
     def cache_for(self, adapter: RewardModuleAdapter) -> dict[tuple[str, str], Tensor]:
         """:attr:`embedding_cache`, emptied first when a different backbone (or input format

@@ -6,12 +6,20 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from rlhf_env.control.labeling import SegmentLabeler, segment_query
+from rlhf_env.control.labeling import SegmentLabeler, demonstration_comparisons, segment_query
 from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble, TrajectoryRewardNet
 from rlhf_env.control.segments import SegmentBank
-from rlhf_env.control.training import fit_segment_ensemble, fit_segment_model, segment_returns
+from rlhf_env.control.training import (
+    SegmentRewardModule,
+    default_trainer_config,
+    fit_segment_ensemble,
+    fit_segment_model,
+    segment_returns,
+)
+from rlhf_env.errors import FeedbackError
+from rlhf_env.feedback.learning.selection import UncertaintySelector
+from rlhf_env.feedback.learning.training import RewardModelTrainer, TrainResult
 from rlhf_env.feedback.records import Comparison
-from rlhf_env.feedback.selection import UncertaintySelector
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -80,9 +88,6 @@ def test_uncertainty_selection_over_segments_prefers_disputed_pairs(cartpole_seg
 
 
 def test_expert_demonstrations_train_as_preferred_segments(cartpole_segments) -> None:
-    from rlhf_env.control.labeling import demonstration_comparisons
-    from rlhf_env.errors import FeedbackError
-
     expert = [s for s in cartpole_segments if s.true_return == 20.0][:60]
     policy = [s for s in cartpole_segments if s.true_return < 10.0][:60]
     bank = SegmentBank()
@@ -98,3 +103,39 @@ def test_expert_demonstrations_train_as_preferred_segments(cartpole_segments) ->
     assert pred[true == 20.0].mean() > pred[true == 0.0].mean()
     with pytest.raises(FeedbackError, match="pair each demonstration"):
         demonstration_comparisons(expert[:2], policy[:1], bank)
+
+
+def test_segment_and_text_ensembles_resample_through_one_mechanism(cartpole_segments,
+                                                                   monkeypatch) -> None:
+    """fit_segment_ensemble and RewardModelTrainer.fit_ensemble both train through
+    fit_bootstrap: with one seed, member i gets the same bootstrap examples and every member
+    the same held-out ones, whichever entry point is used."""
+    segs = cartpole_segments[:120]
+    bank = SegmentBank(segs)
+    records = SegmentLabeler(bank, seed=0).compare_segments(
+        [(segs[i], segs[i + 60]) for i in range(60)])
+    env = gym.make("CartPole-v1")
+    ens = TrajectoryRewardEnsemble.build(env.observation_space, env.action_space, k=3, seed=0)
+    seen: list[tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = []
+
+    def record_members(self, model, train, val, annotators, rng):
+        """Stands in for training: notes the (a, b) segment pairs member ``len(seen)`` got."""
+        def pairs(data):
+            return tuple((data.items[int(a)][1], data.items[int(b)][1])
+                         for a, b in zip(data.pairs.a, data.pairs.b, strict=True))
+
+        seen.append((pairs(train), pairs(val)))
+        return TrainResult(model=lambda prompts, responses: np.zeros(len(responses)))
+
+    monkeypatch.setattr(RewardModelTrainer, "_fit_dataset", record_members)
+    config = default_trainer_config(seed=7)
+    fit_segment_ensemble(ens, records, bank, config)
+    RewardModelTrainer(config).fit_ensemble(
+        lambda i: SegmentRewardModule(ens.nets[i], bank), records, k=3)
+    assert len(seen) == 6
+    assert seen[:3] == seen[3:]  # the same resample per member through both entry points
+    train, held_out = seen[0]
+    assert len({member[0] for member in seen[:3]}) == 3  # each member its own resample
+    assert len(train) == 54 and len(set(train)) < 54  # drawn with replacement
+    assert len(held_out) == 6 and all(m[1] == held_out for m in seen)  # one held-out set
+    assert not set(held_out) & set(train)  # never resampled into training

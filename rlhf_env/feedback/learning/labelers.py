@@ -127,6 +127,24 @@ class Labeler(Protocol):
     def label(self, queries: Sequence[Query]) -> list[FeedbackRecord]: ...
 
 
+@runtime_checkable
+class ComparisonLabeler(Protocol):
+    """Anything that answers pairwise :class:`ComparisonQuery` s with records.
+
+    This is what a preference loop asks of its labeler (e.g. ``labeler=`` of
+    :class:`~rlhf_env.control.loop.PreferenceLearningLoop`). Every :class:`Labeler` is one,
+    and so are labelers that only compare: :class:`~rlhf_env.control.labeling.SegmentLabeler`
+    (synthetic, from true segment returns) and
+    :class:`~rlhf_env.control.queue_labeler.QueueLabeler` (people, through the queue).
+
+    ``label`` returns at most one record per query, in any order; it may answer fewer
+    queries than it was asked (people leave some for later), and the caller spends the
+    budget of the unanswered ones elsewhere.
+    """
+
+    def label(self, queries: Sequence[ComparisonQuery]) -> Sequence[FeedbackRecord]: ...
+
+
 # --------------------------------------------------------------------------------------
 # configuration
 
@@ -581,6 +599,7 @@ __all__ = [
     "FLATTERING_WORDS",
     "AILabeler",
     "AnnotatorProfile",
+    "ComparisonLabeler",
     "ComparisonQuery",
     "Labeler",
     "Query",

@@ -8,15 +8,19 @@ import numpy as np
 import pytest
 
 from rlhf_env.errors import ConfigError, FeedbackError
-from rlhf_env.feedback.evaluation import evaluate
-from rlhf_env.feedback.labelers import ComparisonQuery, SyntheticLabeler, SyntheticLabelerConfig
-from rlhf_env.feedback.records import Annotator
-from rlhf_env.feedback.training import (
+from rlhf_env.feedback.learning.evaluation import evaluate
+from rlhf_env.feedback.learning.labelers import (
+    ComparisonQuery,
+    SyntheticLabeler,
+    SyntheticLabelerConfig,
+)
+from rlhf_env.feedback.learning.training import (
     AnnotatorConditionedReward,
     ConditionedConfig,
     RewardModelTrainer,
     RewardTrainerConfig,
 )
+from rlhf_env.feedback.records import Annotator
 from tests.feedback.learning.conftest import gold_score, toy_pairs, toy_texts
 
 ANNOTATORS = [Annotator(f"{who[:3]}{i}", {"expertise": who})

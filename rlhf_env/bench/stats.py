@@ -85,6 +85,10 @@ class StatsConfig:
         return np.random.default_rng(self.seed)
 
 
+DEFAULT_STATS = StatsConfig()
+"""2000 repetitions, seed 0, 95% intervals."""
+
+
 # ----------------------------------------------------------------------------- statistics
 
 
@@ -123,7 +127,7 @@ def stratified_resample(scores: Sequence[np.ndarray], reps: int,
     return np.concatenate(parts, axis=1)
 
 
-def aggregate(scores: Scores, config: StatsConfig = StatsConfig(),
+def aggregate(scores: Scores, config: StatsConfig = DEFAULT_STATS,
               statistics: Sequence[str] = STATISTICS) -> dict[str, Interval]:
     """IQM / median / mean over all runs of all tasks, with stratified-bootstrap intervals."""
     arrays = [np.asarray(a, dtype=float) for a in scores.values() if len(a)]
@@ -142,7 +146,7 @@ def _win_rate(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def probability_of_improvement(x: Scores, y: Scores,
-                               config: StatsConfig = StatsConfig()) -> Interval | None:
+                               config: StatsConfig = DEFAULT_STATS) -> Interval | None:
     """``P(X > Y)`` over the tasks both have runs on (``None`` when there are none)."""
     common = [t for t in x if t in y and len(x[t]) and len(y[t])]
     if not common:
@@ -308,7 +312,7 @@ def _profile_grid(norm: Mapping[str, Scores], points: int = 51) -> np.ndarray:
     return np.linspace(low, high, points)
 
 
-def summarise(results: Results, config: StatsConfig = StatsConfig()) -> Summary:
+def summarise(results: Results, config: StatsConfig = DEFAULT_STATS) -> Summary:
     """Per-task table, aggregates with intervals, improvement probabilities and profiles."""
     refs = references(results)
     norm = normalised_scores(results, refs)

@@ -9,7 +9,8 @@ yields 11 EvalPoints (``eval_every = steps / 10``), the shape of a real short tr
 - *direct*: the same trials run as plain generator loops, points kept in memory: the floor;
 - *sweep, 1 worker*: ``run_benchmark(workers=1)``: manifest, prepare, status and atomic
   fsync'ed ``metrics.jsonl`` rewrite per point, progress bar off;
-- *sweep, 2 workers*: ``run_benchmark(workers=2)``: one spawned process per trial.
+- *sweep, 2 workers*: ``run_benchmark(workers=2)``: one spawned process per trial;
+- *empty trials, 2 workers*: the same with no CPU work: the cost of starting the processes.
 
 and reports ``overhead = sweep 1 worker / direct`` (target ≤ 1.05) and
 ``speedup = sweep 1 worker / sweep 2 workers`` (target ≥ 1.8 on 2 idle cores). The load
@@ -104,8 +105,11 @@ def measure(trials: int, seconds: float, repeats: int) -> dict[str, Any]:
                               ("sweep_2_workers", lambda p: _sweep(suite, p, 2))):
                 wall = run(Path(tmp) / f"{name}-{r}")
                 best[name] = min(best.get(name, float("inf")), wall)
+        empty = _setup(trials, 0.0)
+        best["empty_trials_2_workers"] = _sweep(empty, Path(tmp) / "empty", 2)
     return {"trials": trials, "cpu_seconds_per_trial": seconds, "repeats": repeats,
             "wall_s_best_of_repeats": best,
+            "process_start_s_per_trial": 2 * best["empty_trials_2_workers"] / trials,
             "overhead_sweep_vs_direct": best["sweep_1_worker"] / best["direct"],
             "speedup_2_vs_1_workers": best["sweep_1_worker"] / best["sweep_2_workers"]}
 
@@ -118,11 +122,14 @@ def _markdown(result: dict[str, Any], info: dict[str, Any]) -> str:
             f"| run | wall (s) |\n| --- | --- |\n"
             f"| direct (generator loops) | {w['direct']:.2f} |\n"
             f"| sweep, 1 worker (in-process) | {w['sweep_1_worker']:.2f} |\n"
-            f"| sweep, 2 workers (spawned processes) | {w['sweep_2_workers']:.2f} |\n\n"
+            f"| sweep, 2 workers (spawned processes) | {w['sweep_2_workers']:.2f} |\n"
+            f"| the same trials with no work, 2 workers | {w['empty_trials_2_workers']:.2f} |\n\n"
             f"- overhead sweep / direct: **{result['overhead_sweep_vs_direct']:.3f}x** "
             f"(target ≤ 1.05x)\n"
             f"- speedup 2 workers vs 1: **{result['speedup_2_vs_1_workers']:.2f}x** "
-            f"(target ≥ 1.8x on 2 idle cores)\n\n"
+            f"(target ≥ 1.8x on 2 idle cores)\n"
+            f"- starting a trial's process (spawn + imports) costs "
+            f"{result['process_start_s_per_trial']:.2f} s of a worker's time per trial\n\n"
             f"Machine: {info['cpus']} CPUs, load average (1/5/15 min) at the end "
             f"{info['load_average_1_5_15min']}, {info['platform']}, Python {info['python']}.\n")
 

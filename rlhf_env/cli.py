@@ -5,6 +5,7 @@
     rlhf-env label STORE           label pending feedback items in the terminal
     rlhf-env feedback report STORE volume, agreement, gold accuracy, per-annotator stats
     rlhf-env prefs ENV_ID          preference learning on a control task (the online loop)
+    rlhf-env bench list|run|report|compare   benchmark RL algorithms on RLHF tasks
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rlhf_env.control.cli import add_control_commands
 
     add_control_commands(sub)
+    from rlhf_env.bench.cli import add_bench_commands
+
+    add_bench_commands(sub)
     return parser
 
 

@@ -75,3 +75,8 @@ class FeedbackError(RLHFEnvError, ValueError):
 
 class CheckError(RLHFEnvError, AssertionError):
     """Raised by :func:`rlhf_env.check_rlhf_env` when an environment breaks a contract."""
+
+
+class BenchmarkError(RLHFEnvError, RuntimeError):
+    """A benchmark algorithm broke the protocol (e.g. yielded a NaN gold score), or a sweep's
+    run folder cannot be used as asked."""

@@ -28,6 +28,10 @@ from rlhf_env.bench.registry import (
     register_suite,
     register_task,
 )
+from rlhf_env.bench.report import compare, write_report
+from rlhf_env.bench.results import Results, load_results
+from rlhf_env.bench.runner import LocalRunner, TrialRunner
+from rlhf_env.bench.sweep import run_benchmark
 
 __all__ = [
     "Algorithm",
@@ -36,17 +40,24 @@ __all__ = [
     "EnvSpec",
     "EvalPoint",
     "FunctionAlgorithm",
+    "LocalRunner",
     "Normalisation",
+    "Results",
     "Suite",
     "Trial",
+    "TrialRunner",
     "algorithm",
+    "compare",
     "get_algorithm",
     "get_suite",
     "get_task",
     "list_algorithms",
     "list_suites",
     "list_tasks",
+    "load_results",
     "register_algorithm",
     "register_suite",
     "register_task",
+    "run_benchmark",
+    "write_report",
 ]

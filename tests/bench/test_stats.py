@@ -1,0 +1,99 @@
+"""Statistics against numbers worked out by hand from the definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rlhf_env.bench.stats import (
+    StatsConfig,
+    aggregate,
+    iqm,
+    performance_profile,
+    probability_of_improvement,
+    stratified_resample,
+)
+from rlhf_env.errors import ConfigError
+
+
+def test_iqm_of_one_to_eight_drops_two_values_at_each_end():
+    # 25% of 8 values = 2 from each end: mean(3, 4, 5, 6) = 18 / 4
+    assert iqm(np.arange(1, 9)) == pytest.approx(4.5)
+    assert iqm([8, 1, 7, 2, 6, 3, 5, 4]) == pytest.approx(4.5)  # order does not matter
+
+
+def test_iqm_weights_boundary_values_when_n_is_not_a_multiple_of_four():
+    # n = 5: trim 1.25 values from each end. Sorted [1, 2, 4, 8, 16]: 1 and 16 weigh 0,
+    # 2 and 8 weigh 0.75, 4 weighs 1; total weight n/2 = 2.5.
+    expected = (0.75 * 2 + 1 * 4 + 0.75 * 8) / 2.5
+    assert iqm([16, 1, 8, 2, 4]) == pytest.approx(expected)  # 4.6, not scipy's 4.667
+    assert iqm([3.0]) == 3.0
+
+
+def test_iqm_ignores_outliers_that_move_the_mean():
+    assert iqm([1, 2, 3, 4, 5, 6, 7, 1000]) == pytest.approx(4.5)
+
+
+def test_aggregate_of_constant_tasks_has_a_zero_width_interval():
+    got = aggregate({"a": np.array([1.0, 1.0]), "b": np.array([3.0, 3.0, 3.0])})
+    # pooled [1, 1, 3, 3, 3]: mean 11/5, median 3; IQM weights [0, .75, 1, .75, 0] → 2.5/2.5·…
+    assert got["mean"].estimate == pytest.approx(11 / 5)
+    assert got["median"].estimate == 3.0
+    assert got["iqm"].estimate == pytest.approx((0.75 * 1 + 1 * 3 + 0.75 * 3) / 2.5)
+    for interval in got.values():  # each task is constant: every resample is the same
+        assert interval.low == pytest.approx(interval.estimate)
+        assert interval.high == pytest.approx(interval.estimate)
+
+
+def test_stratified_resample_keeps_each_tasks_runs_in_its_own_columns():
+    a, b = np.array([1.0, 2.0]), np.array([10.0, 20.0, 30.0])
+    boot = stratified_resample([a, b], 500, np.random.default_rng(0))
+    assert boot.shape == (500, 5)
+    assert set(np.unique(boot[:, :2])) <= {1.0, 2.0}
+    assert set(np.unique(boot[:, 2:])) <= {10.0, 20.0, 30.0}
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_is_seeded():
+    scores = {"a": np.array([0.0, 1.0, 2.0, 3.0]), "b": np.array([1.0, 5.0, 2.0])}
+    one = aggregate(scores, StatsConfig(reps=300, seed=1))
+    two = aggregate(scores, StatsConfig(reps=300, seed=1))
+    assert one == two
+    for iv in one.values():
+        assert iv.low <= iv.estimate <= iv.high
+        assert iv.low < iv.high
+
+
+def test_probability_of_improvement_counts_pairs_and_half_ties():
+    # task a: X = [1, 3], Y = [2]: pairs (1>2 no, 3>2 yes) → 1/2
+    # task b: X = [5], Y = [5, 4]: (5=5 tie → ½, 5>4 → 1) → 1.5/2 = 3/4
+    x = {"a": np.array([1.0, 3.0]), "b": np.array([5.0])}
+    y = {"a": np.array([2.0]), "b": np.array([5.0, 4.0])}
+    p = probability_of_improvement(x, y, StatsConfig(reps=200))
+    assert p is not None
+    assert p.estimate == pytest.approx((1 / 2 + 3 / 4) / 2)
+    assert 0 <= p.low <= p.estimate <= p.high <= 1
+    q = probability_of_improvement(y, x, StatsConfig(reps=200))
+    assert q is not None and q.estimate == pytest.approx(1 - p.estimate)
+
+
+def test_probability_of_improvement_uses_only_shared_tasks():
+    x = {"a": np.array([2.0]), "only_x": np.array([0.0])}
+    y = {"a": np.array([1.0])}
+    p = probability_of_improvement(x, y, StatsConfig(reps=50))
+    assert p is not None and p.estimate == 1.0 and p.low == 1.0
+    assert probability_of_improvement({"a": np.array([1.0])}, {"b": np.array([1.0])}) is None
+
+
+def test_performance_profile_averages_the_fraction_above_tau_over_tasks():
+    scores = {"a": np.array([0.0, 0.5, 1.0, 1.5]), "b": np.array([2.0, 2.0])}
+    taus = [-1.0, 0.5, 1.9, 2.0]
+    # a: > -1: 4/4, > .5: 2/4, > 1.9: 0, > 2: 0 ; b: 1, 1, 1, 0
+    np.testing.assert_allclose(performance_profile(scores, taus),
+                               [1.0, (0.5 + 1) / 2, 0.5, 0.0])
+
+
+def test_stats_config_rejects_bad_values():
+    with pytest.raises(ConfigError, match="reps"):
+        StatsConfig(reps=0)
+    with pytest.raises(ConfigError, match="confidence"):
+        StatsConfig(confidence=95)

@@ -1,0 +1,164 @@
+"""End-to-end sweeps of synthetic tasks: files, numbers, resume, failures, processes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from rlhf_env.bench.report import report_body, write_report
+from rlhf_env.bench.results import load_results
+from rlhf_env.bench.runner import LocalRunner
+from rlhf_env.bench.sweep import run_benchmark
+from rlhf_env.errors import BenchmarkError, ConfigError, UnknownNameError
+from tests.bench import helpers
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    helpers.register_all()
+    helpers.CALLS.clear()
+    helpers.PREPARE_CALLS.clear()
+
+
+def _sweep(out: Path, **kw):
+    return run_benchmark("synth", out=out, workers=1, progress=False, **kw)
+
+
+def test_two_algorithms_two_tasks_two_seeds_end_to_end(tmp_path):
+    results = _sweep(tmp_path / "runs")
+    root = tmp_path / "runs" / "synth"
+    assert len(results.runs) == 8 and len(results.done) == 8
+    for algo in ("fast", "slow"):
+        for task in ("t-text", "t-ctrl"):
+            for seed in (0, 1):
+                run_dir = root / algo / task / f"seed{seed}"
+                lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+                assert [json.loads(x)["gold"] for x in lines] == pytest.approx(
+                    [helpers.gold(task, algo, s, seed) for s in (0, 50, 100)])
+                assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["tasks"]["t-text"]["budget"]["steps"] == 100
+    assert {"python", "numpy", "torch", "gymnasium", "rlhf-env"} <= set(manifest["versions"])
+    assert manifest["machine"]["cpu_count"] >= 1
+    # prepare ran once per task, into <out>/<suite>/_cache/<task>
+    assert sorted(helpers.PREPARE_CALLS) == sorted(str(root / "_cache" / t)
+                                                   for t in ("t-ctrl", "t-text"))
+
+    report = tmp_path / "report"
+    write_report(results, report)
+    for name in ("summary.json", "results.csv", "results.md", "index.html",
+                 "learning_curves.png", "aggregate.png", "overopt_t-text.png"):
+        assert (report / name).is_file(), name
+    summary = json.loads((report / "summary.json").read_text())
+    # zero = median step-0 gold = base + 0.005; one = fast's median final = base + 2.005.
+    # fast scores (2 + .01 s − .005) / 2 = .9975, 1.0025; slow (1 + .01 s − .005) / 2.
+    agg = summary["aggregate"]
+    assert agg["fast"]["iqm"]["estimate"] == pytest.approx(1.0)
+    assert agg["slow"]["iqm"]["estimate"] == pytest.approx(0.5)
+    assert agg["slow"]["mean"]["low"] == pytest.approx(0.4975)
+    assert agg["slow"]["mean"]["high"] == pytest.approx(0.5025)
+    pi = {(p["x"], p["y"]): p["estimate"] for p in summary["improvement"]}
+    assert pi == {("fast", "slow"): 1.0, ("slow", "fast"): 0.0}
+    assert summary["references"]["t-ctrl"]["zero"] == pytest.approx(10.005)
+    over = {o["algorithm"]: o for o in summary["overoptimisation"]}
+    assert set(over) == {"fast", "slow"}  # the text task only; gold = rate · √KL + const
+    assert over["fast"]["fits"]["rl"]["alpha"] == pytest.approx(2.0)
+    csv_lines = (report / "results.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + 8 * 3
+    assert "1 [0.998, 1]" in (report / "results.md").read_text()
+    assert "<script" not in (report / "index.html").read_text()
+
+
+def test_resume_reruns_only_the_interrupted_trial_and_gives_the_same_summary(tmp_path):
+    first = report_body(_sweep(tmp_path))
+    status = tmp_path / "synth" / "slow" / "t-ctrl" / "seed1" / "status.json"
+    data = json.loads(status.read_text())
+    status.write_text(json.dumps({**data, "state": "running"}))  # killed mid-trial
+    (status.parent / "metrics.jsonl").write_text('{"step": 0, "proxy": 1, "gold": 99}\n')
+    helpers.CALLS.clear()
+    second = report_body(_sweep(tmp_path))
+    assert helpers.CALLS == [("slow", "t-ctrl", 1)]
+    for key in ("aggregate", "per_task", "improvement", "references", "overoptimisation"):
+        assert second[key] == first[key], key
+    helpers.CALLS.clear()
+    _sweep(tmp_path, resume=False)
+    assert len(helpers.CALLS) == 8
+
+
+def test_resume_refuses_runs_made_with_another_budget(tmp_path):
+    _sweep(tmp_path)
+    manifest = tmp_path / "synth" / "manifest.json"
+    body = json.loads(manifest.read_text())
+    body["tasks"]["t-text"]["budget"]["steps"] = 7
+    manifest.write_text(json.dumps(body))
+    with pytest.raises(BenchmarkError, match=r"another budget.*no-resume"):
+        _sweep(tmp_path)
+
+
+def test_a_crashing_algorithm_is_recorded_and_the_rest_completes(tmp_path):
+    results = run_benchmark("synth", algorithms=["crashing", "fast", "nan_gold", "backwards"],
+                            tasks=["t-ctrl"], seeds=1, out=tmp_path, workers=1,
+                            progress=False)
+    state = {r.algorithm: r for r in results.runs}
+    assert state["fast"].state == "done"
+    crash = state["crashing"].status
+    assert crash["state"] == "failed" and "boom in the synthetic algorithm" in crash["error"]
+    assert "Traceback" in crash["traceback"] and "helpers.py" in crash["traceback"]
+    assert len(state["crashing"].points) == 1  # the point before the crash is kept
+    assert "'nan_gold'" in state["nan_gold"].status["error"]
+    assert "finite" in state["nan_gold"].status["error"]
+    assert "must not decrease" in state["backwards"].status["error"]
+    body = report_body(results)
+    assert {f["algorithm"] for f in body["failures"]} == {"crashing", "nan_gold", "backwards"}
+
+
+def test_prepare_kwargs_reach_the_env_and_kinds_are_skipped_with_a_note(tmp_path):
+    results = run_benchmark("synth", algorithms=["env_reader", "text_only"], seeds=1,
+                            out=tmp_path, workers=1, progress=False)
+    golds = {(r.algorithm, r.task): r.final.gold for r in results.runs if r.final}
+    assert golds[("env_reader", "t-ctrl")] == 33.0  # prepare's max_episode_steps
+    assert ("text_only", "t-ctrl") not in golds and ("text_only", "t-text") in golds
+    assert any("text_only skipped on t-ctrl" in n for n in results.notes)
+
+
+def test_two_worker_processes_match_in_process_and_survive_a_dying_worker(tmp_path):
+    serial = run_benchmark("synth", out=tmp_path / "serial", workers=1, progress=False)
+    parallel = run_benchmark("synth", algorithms=["fast", "slow", "dying"],
+                             out=tmp_path / "par", runner=LocalRunner(workers=2),
+                             progress=False)
+    dead = [r for r in parallel.runs if r.algorithm == "dying"]
+    assert len(dead) == 4 and all(r.state == "failed" for r in dead)
+    assert "exit code 7" in dead[0].status["error"] and len(dead[0].points) == 1
+    same = [r for r in parallel.runs if r.algorithm != "dying"]
+    assert [(r.algorithm, r.task, r.seed, [(p.step, p.gold, p.proxy, p.kl) for p in r.points])
+            for r in same] == \
+           [(r.algorithm, r.task, r.seed, [(p.step, p.gold, p.proxy, p.kl) for p in r.points])
+            for r in serial.runs]
+    assert {r.status["threads"] for r in same} == {max(1, (os.cpu_count() or 1) // 2)}
+
+
+def test_bad_selections_raise_fix_it_errors(tmp_path):
+    with pytest.raises(UnknownNameError, match="Did you mean 'fast'"):
+        run_benchmark("synth", algorithms=["fats"], out=tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="seeds"):
+        run_benchmark("synth", seeds=0, out=tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="workers"):
+        LocalRunner(workers=0)
+
+
+def test_load_results_tolerates_a_partial_sweep(tmp_path):
+    _sweep(tmp_path)
+    run_dir = tmp_path / "synth" / "fast" / "t-text" / "seed0"
+    (run_dir / "status.json").unlink()
+    with (run_dir / "metrics.jsonl").open("a") as fh:
+        fh.write("{not json\n")
+    results = load_results(tmp_path)
+    run = next(r for r in results.runs if r.status == {})
+    assert run.state == "missing" and len(run.points) == 3
+    assert any("unreadable line" in n for n in results.notes)
+    assert len(results.done) == 7
+    with pytest.raises(BenchmarkError, match="does not exist"):
+        load_results(tmp_path / "nowhere")

@@ -147,30 +147,31 @@ CONTROL_SAC: dict[str, dict[str, Any]] = {
 """SAC settings per continuous control task (rl-zoo's; CartPole's actions are discrete)."""
 
 
-def _control_task(name: str, env_id: str, budget: Budget, rounds: int, segment_length: int,
+def _control_task(name: str, env_id: str, budget: Budget, segment_length: int,
                   reference: str) -> BenchTask:
+    rounds = len(budget.eval_steps()) - 1
     return BenchTask(
         name=name, kind="control",
         description=f"{env_id} from synthetic segment preferences (at most {budget.labels} "
-                    f"labels over {rounds} rounds, segments of {segment_length} steps); gold: "
+                    f"labels over {rounds} rounds, one per evaluation interval; segments of {segment_length} steps); gold: "
                     f"true return. {reference}",
         env=EnvSpec(env_id), budget=budget, normalisation=CONTROL_NORMALISATION,
         proxy=f"reward ensemble from ≤ {budget.labels} segment comparisons",
         gold="true return",
-        options={"ppo": CONTROL_PPO[name], "sac": CONTROL_SAC.get(name), "rounds": rounds,
+        options={"ppo": CONTROL_PPO[name], "sac": CONTROL_SAC.get(name),
                  "segment_length": segment_length})
 
 
 def _control_tasks() -> list[BenchTask]:
     return [
         _control_task("cartpole", "RLHF-CartPole-v0",
-                      Budget(60_000, 6_000, eval_episodes=10, labels=500), 10, 25,
+                      Budget(60_000, 6_000, eval_episodes=10, labels=500), 25,
                       "README: PPO true 200, learned 200 (3 seeds)."),
         _control_task("pendulum", "RLHF-Pendulum-v0",
-                      Budget(100_000, 10_000, eval_episodes=10, labels=500), 10, 25,
+                      Budget(100_000, 10_000, eval_episodes=10, labels=500), 25,
                       "README: PPO true −133, learned −149 at 100k."),
         _control_task("halfcheetah", "RLHF-HalfCheetah-v0",
-                      Budget(200_000, 20_000, eval_episodes=5, labels=1000), 20, 50,
+                      Budget(200_000, 20_000, eval_episodes=5, labels=1000), 50,
                       "README: PPO true 842, learned 887 at 200k (needs mujoco)."),
     ]
 

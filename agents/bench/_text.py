@@ -77,7 +77,7 @@ class LMEvaluator:
     trial: Trial
     core: Any
     prompts: list[str]
-    prompt_ids: list[np.ndarray]
+    prompt_ids: list[Any]
     max_new_tokens: int
 
     @classmethod
@@ -90,7 +90,7 @@ class LMEvaluator:
         ids = [core.encode_prompt(index[p])[0] for p in prompts]
         return cls(trial, core, prompts, ids, tokens)
 
-    def sample(self, sampler: Any, seed: int) -> tuple[list[str], list[np.ndarray], np.ndarray]:
+    def sample(self, sampler: Any, seed: int) -> tuple[list[str], list[Any], np.ndarray]:
         """Texts, token ids (up to EOS) and policy log-probs ``(n,)`` of one answer each."""
         from agents.sft import eos_token_id
 

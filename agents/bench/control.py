@@ -12,6 +12,7 @@ reports the true return (gold) and the learned return (proxy; the true return fo
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,7 +60,7 @@ def run_learned(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
     schedule = label_schedule(config.total_labels, rounds, config.initial_label_fraction,
                               config.schedule)
     yield control_point(trial, 0, control_returns(trial, loop.agent, loop.ensemble))
-    for r, (before, step) in enumerate(zip(steps, steps[1:], strict=False)):
+    for r, (before, step) in enumerate(itertools.pairwise(steps)):
         left = config.total_labels - loop.state.labels_used
         metrics = loop.run_round(left if r == rounds - 1 else min(schedule[r], left),
                                  step - before)

@@ -131,7 +131,8 @@ def sb3_ppo_token(trial: Trial) -> Iterator[EvalPoint]:
         while counter.episodes < step:
             model.learn(settings["n_steps"] * venv.num_envs, callback=counter,
                         reset_num_timesteps=False)
-        yield evaluator.point(step, LMSampler(model.policy.lm.eval()), reference,
+        policy_lm: Any = model.policy.lm
+        yield evaluator.point(step, LMSampler(policy_lm.eval()), reference,
                               episodes=float(counter.episodes), tokens=float(model.num_timesteps))
     venv.close()
 

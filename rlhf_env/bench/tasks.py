@@ -153,8 +153,8 @@ def _control_task(name: str, env_id: str, budget: Budget, segment_length: int,
     return BenchTask(
         name=name, kind="control",
         description=f"{env_id} from synthetic segment preferences (at most {budget.labels} "
-                    f"labels over {rounds} rounds, one per evaluation interval; segments of {segment_length} steps); gold: "
-                    f"true return. {reference}",
+                    f"labels over {rounds} rounds, one per evaluation interval; segments of "
+                    f"{segment_length} steps); gold: true return. {reference}",
         env=EnvSpec(env_id), budget=budget, normalisation=CONTROL_NORMALISATION,
         proxy=f"reward ensemble from ≤ {budget.labels} segment comparisons",
         gold="true return",

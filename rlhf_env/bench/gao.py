@@ -150,8 +150,8 @@ class GaoProxy:
 
         rng = np.random.default_rng([self.seed, 1])
         prompts = [self.prompts[int(i)] for i in rng.integers(len(self.prompts), size=self.labels)]
-        first = [candidate(self.generator, p, rng) for p in prompts]
-        second = [candidate(self.generator, p, rng) for p in prompts]
+        pairs = [distinct_pair(self.generator, p, rng) for p in prompts]
+        first, second = [a for a, _ in pairs], [b for _, b in pairs]
         config = feedback_name("SyntheticLabelerConfig")(
             population=self.annotators.profiles(self.seed))
         labeler = feedback_name("SyntheticLabeler")(make_reward_model(self.gold), config,
@@ -200,6 +200,17 @@ def candidate(generator: str, prompt: str, rng: np.random.Generator) -> str:
     """One candidate response to ``prompt`` from a :data:`GENERATORS` generator."""
     return sentiment_candidate(rng) if generator == "sentiment" else arithmetic_candidate(
         prompt, rng)
+
+
+def distinct_pair(generator: str, prompt: str, rng: np.random.Generator) -> tuple[str, str]:
+    """Two different candidates (a comparison of identical answers is meaningless)."""
+    first = candidate(generator, prompt, rng)
+    for _ in range(100):
+        second = candidate(generator, prompt, rng)
+        if second != first:
+            return first, second
+    raise ConfigError(f"the {generator!r} generator keeps answering {prompt!r} with "
+                      f"{first!r}; it cannot make comparisons for this prompt.")
 
 
 def sentiment_candidate(rng: np.random.Generator) -> str:

@@ -1,22 +1,31 @@
 """The built-in suites (``quick``, ``default``, ``sac``), registered on import.
 
-=========  ======================================  =================================  =====  =====================
-suite      tasks                                   algorithms                         seeds  measured / estimated
-=========  ======================================  =================================  =====  =====================
-``quick``  sentiment, gao-sentiment-biased,        every text algorithm, random,      2      see QUICK_TIMES
-           gao-arithmetic, cartpole                ppo-learned, ppo-true
-``default`` all seven tasks                        every algorithm but sac-*          5      see DEFAULT_TIMES
-``sac``    pendulum, halfcheetah                   sac-learned, sac-true, ppo-true,   5
-                                                   random
-=========  ======================================  =================================  =====  =====================
+===========  ==========================================  ===============================  =====
+suite        tasks                                       algorithms                       seeds
+===========  ==========================================  ===============================  =====
+``quick``    sentiment, gao-sentiment-biased,            every text algorithm, random,    2
+             gao-arithmetic, cartpole                    ppo-learned, ppo-true
+``default``  all seven tasks                             every algorithm but sac-*        5
+``sac``      pendulum, halfcheetah                       sac-learned, sac-true,           5
+                                                         ppo-true, random
+===========  ==========================================  ===============================  =====
 
 ``quick`` runs 1/16 of each budget (text: 32 episodes, evaluated every 8; cartpole: 3,750
 env steps) with the tiny random Llama as the policy, so it checks the whole pipeline in
-minutes, not the algorithms. ``default`` runs the full budgets with SmolLM2-135M-Instruct;
-run its trials in parallel processes (one torch thread each). SAC has its own suite because
-it needs continuous actions (CartPole's are discrete). Every suite includes the
-normalisation references of its tasks (``best-of-n``, ``random``, ``ppo-true``; the text
-tasks' 0 is every run's step-0 gold).
+minutes, not the algorithms. Measured on the shared 2-core machine, one torch thread, one
+seed: text trials 0.3–12 s each (best-of-n and sb3-ppo-token slowest), each Gao proxy's
+one-time ``prepare`` ≈ 50 s (2,000 labels on real MiniLM; cached afterwards).
+
+``default`` runs the full budgets with SmolLM2-135M-Instruct; run its trials in parallel
+processes (one torch thread each). Estimated, not measured end to end: a token-level trial
+(512 episodes at ~1.6 episodes/s, README's token-PPO throughput, plus five evaluations of
+32 answers) ≈ 6–8 min; best-of-n (32 prompts × 16 draws) ≈ 2–3 min; SB3 bandit trials
+≈ 1–2 min (reward-model bound); control trials as in README's control table (CartPole 60k
+≈ 5 min, Pendulum 100k ≈ 10 min, HalfCheetah 200k ≈ 30 min). 5 seeds × (4 text tasks × 8
+algorithms + 3 control tasks × 3) ≈ 5 × (32 × 5 + 45) min ≈ 17 CPU-hours, so about 8–9 h
+on 2 cores. SAC has its own suite because it needs continuous actions (CartPole's are
+discrete). Every suite includes the normalisation references of its tasks (``best-of-n``,
+``random``, ``ppo-true``; the text tasks' 0 is every run's step-0 gold).
 """
 
 from __future__ import annotations

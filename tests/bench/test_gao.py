@@ -51,6 +51,13 @@ def test_comparisons_are_reproducible_and_labelled_by_the_population():
     assert {r.annotator for r in records} <= {f"sim{i}" for i in range(8)}
 
 
+def test_arithmetic_proxy_labels_distinct_answers_by_the_verifiable_gold():
+    prompts = arithmetic_prompts(4, seed=0)
+    records = _spec(gold="arithmetic", prompts=prompts, generator="arithmetic",
+                    labels=300).comparisons()
+    assert all(r.response_a != r.response_b for r in records)
+
+
 def test_biased_proxy_prefers_longer_answers_than_the_gold_does(tmp_path):
     """Padding an answer with neutral words leaves VADER unchanged; the proxy learned from
     length-biased annotators (real MiniLM backbone) scores the padded answer higher."""

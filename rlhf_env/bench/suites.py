@@ -12,9 +12,11 @@ suite        tasks                                       algorithms             
 
 ``quick`` runs 1/16 of each budget (text: 32 episodes, evaluated every 8; cartpole: 3,750
 env steps) with the tiny random Llama as the policy, so it checks the whole pipeline in
-minutes, not the algorithms. Measured on the shared 2-core machine, one torch thread, one
-seed: text trials 0.3–12 s each (best-of-n and sb3-ppo-token slowest), each Gao proxy's
-one-time ``prepare`` ≈ 50 s (2,000 labels on real MiniLM; cached afterwards).
+minutes, not the algorithms. Measured on the shared 2-core machine, one torch thread, seed
+0: text trials 0.2–12 s each (best-of-n and sb3-ppo-token slowest); cartpole ppo-learned
+69 s (ten reward refits), ppo-true 10 s, random < 1 s; each Gao proxy's one-time
+``prepare`` 17–52 s (2,000 labels on real MiniLM; cached afterwards). The whole suite, two
+seeds, one process: about 6–7 min.
 
 ``default`` runs the full budgets with SmolLM2-135M-Instruct; run its trials in parallel
 processes (one torch thread each). Estimated, not measured end to end: a token-level trial

@@ -64,16 +64,18 @@ def test_biased_proxy_prefers_longer_answers_than_the_gold_does(tmp_path):
     from rlhf_env.rewards import make_reward_model
 
     spec = get_task("gao-sentiment-biased").prepare.__self__
-    spec = dataclasses.replace(spec, labels=400)
+    spec = dataclasses.replace(spec, labels=800)
     proxy = make_reward_model(spec.prepare(tmp_path)["reward_model"])
     gold = make_reward_model("vader")
-    short = ["good food", "bad service", "nice people", "awful trip", "great day", "sad news"]
-    long = [f"{s} and then the day was in the city with the people at the time" for s in short]
+    short = ["good food", "bad service", "nice people", "awful trip", "great day", "sad news",
+             "lovely room", "rude staff", "fun trip", "boring movie", "clean hotel", "cold tea"]
+    long = [f"{s} and then the day was in the city with the people at the time of our trip"
+            for s in short]
     prompts = ["Leave a short comment."] * len(short)
     proxy_gain = proxy.score(prompts, long) - proxy.score(prompts, short)
     gold_gain = gold.score(prompts, long) - gold.score(prompts, short)
     assert np.allclose(gold_gain, 0.0)
-    assert (proxy_gain > 0).sum() >= 5 and proxy_gain.mean() > 0.3
+    assert (proxy_gain > 0).all() and proxy_gain.mean() > 1.0
 
 
 def test_candidate_generators_are_seeded_and_feed_the_biases():

@@ -1,3 +1,80 @@
-"""The built-in suites (``quick``, ``default``), registered on import."""
+"""The built-in suites (``quick``, ``default``, ``sac``), registered on import.
+
+===========  ==========================================  ===============================  =====
+suite        tasks                                       algorithms                       seeds
+===========  ==========================================  ===============================  =====
+``quick``    sentiment, gao-sentiment-biased,            every text algorithm, random,    2
+             gao-arithmetic, cartpole                    ppo-learned, ppo-true
+``default``  all seven tasks                             every algorithm but sac-*        5
+``sac``      pendulum, halfcheetah                       sac-learned, sac-true,           5
+                                                         ppo-true, random
+===========  ==========================================  ===============================  =====
+
+``quick`` runs 1/16 of each budget (text: 32 episodes, evaluated every 8; cartpole: 3,750
+env steps) with the tiny random Llama as the policy, so it checks the whole pipeline in
+minutes, not the algorithms. Measured on the shared 2-core machine, one torch thread, seed
+0: text trials 0.2–12 s each (best-of-n and sb3-ppo-token slowest); cartpole ppo-learned
+69 s (ten reward refits), ppo-true 10 s, random < 1 s; each Gao proxy's one-time
+``prepare`` 17–52 s (2,000 labels on real MiniLM; cached afterwards). The whole suite, two
+seeds, one process: about 6–7 min.
+
+``default`` runs the full budgets with SmolLM2-135M-Instruct; run its trials in parallel
+processes (one torch thread each). Estimated, not measured end to end: a token-level trial
+(512 episodes at ~1.6 episodes/s, README's token-PPO throughput, plus five evaluations of
+32 answers) ≈ 6–8 min; best-of-n (32 prompts × 16 draws) ≈ 2–3 min; SB3 bandit trials
+≈ 1–2 min (reward-model bound); control trials as in README's control table (CartPole 60k
+≈ 5 min, Pendulum 100k ≈ 10 min, HalfCheetah 200k ≈ 30 min). 5 seeds × (4 text tasks × 8
+algorithms + 3 control tasks × 3) ≈ 5 × (32 × 5 + 45) min ≈ 17 CPU-hours, so about 8–9 h
+on 2 cores. SAC has its own suite because it needs continuous actions (CartPole's are
+discrete). Every suite includes the normalisation references of its tasks (``best-of-n``,
+``random``, ``ppo-true``; the text tasks' 0 is every run's step-0 gold).
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from rlhf_env.bench.registry import Suite, register_suite
+
+TEXT_ALGORITHMS = ("sb3-ppo", "sb3-a2c", "sb3-ppo-token", "token-ppo-gae", "token-ppo-rloo",
+                   "token-ppo-grpo", "best-of-n", "random")
+CONTROL_ALGORITHMS = ("ppo-learned", "ppo-true")
+TINY = "tiny-random-llama"
+
+_TINY_TOKEN_PPO: dict[str, Any] = {"model": TINY, "batch_size": 8, "minibatch_size": 4}
+
+QUICK_OPTIONS: dict[str, dict[str, Any]] = {
+    "sb3-ppo": {"model": TINY, "num_envs": 4},
+    "sb3-a2c": {"model": TINY, "num_envs": 4},
+    "sb3-ppo-token": {"model": TINY, "num_envs": 4, "sb3": {"n_steps": 8, "batch_size": 16}},
+    "token-ppo-gae": _TINY_TOKEN_PPO,
+    "token-ppo-rloo": _TINY_TOKEN_PPO,
+    "token-ppo-grpo": _TINY_TOKEN_PPO,
+    "best-of-n": {"model": TINY},
+    "random": {"model": TINY},
+}
+
+register_suite(Suite(
+    name="quick",
+    tasks=("sentiment", "gao-sentiment-biased", "gao-arithmetic", "cartpole"),
+    algorithms=(*TEXT_ALGORITHMS, *CONTROL_ALGORITHMS), seeds=2, budget_scale=1 / 16,
+    options=QUICK_OPTIONS,
+    description="Smoke run of the whole pipeline in minutes: 1/16 budgets, tiny random "
+                "policy model, 2 seeds.",
+), overwrite=True)
+
+register_suite(Suite(
+    name="default",
+    tasks=("sentiment", "gao-sentiment", "gao-sentiment-biased", "gao-arithmetic",
+           "cartpole", "pendulum", "halfcheetah"),
+    algorithms=(*TEXT_ALGORITHMS, *CONTROL_ALGORITHMS), seeds=5,
+    description="The benchmark: full budgets, SmolLM2-135M-Instruct, 5 seeds; run trials in "
+                "parallel processes.",
+), overwrite=True)
+
+register_suite(Suite(
+    name="sac",
+    tasks=("pendulum", "halfcheetah"),
+    algorithms=("sac-learned", "sac-true", "ppo-true", "random"), seeds=5,
+    description="SAC on the continuous control tasks, with their normalisation references.",
+), overwrite=True)

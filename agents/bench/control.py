@@ -1,0 +1,109 @@
+"""``ppo-learned``, ``sac-learned``, ``ppo-true``, ``sac-true``: control from preferences.
+
+*Learned*: :class:`~rlhf_env.control.PreferenceLearningLoop` with one round per evaluation
+interval: each round labels its share of ``budget.labels`` synthetic segment comparisons,
+refits the reward ensemble and trains the agent for the interval's env steps on the learned
+reward only. *True*: the same SB3 algorithm on the task's own reward (``ppo-true`` is the
+normalisation's 1). Every evaluation runs the deterministic policy on evaluation seeds and
+reports the true return (gold) and the learned return (proxy; the true return for
+``*-true``). PPO uses the task's ``options["ppo"]`` settings and 4 envs; SAC
+``options["sac"]`` and 1 env, and needs continuous actions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+from rlhf_env.bench import EvalPoint, Trial
+from rlhf_env.bench.evaluation import control_point, control_returns
+from rlhf_env.errors import ConfigError
+
+
+def _settings(trial: Trial, algorithm: str) -> tuple[dict[str, Any], int]:
+    """SB3 constructor kwargs and env count of ``algorithm`` on the trial's task."""
+    if trial.task.kind != "control":
+        raise ConfigError(f"{algorithm.lower()} algorithms run control tasks; "
+                          f"{trial.task.name!r} is a {trial.task.kind} task.")
+    key = algorithm.lower()
+    settings = trial.task.options.get(key)
+    if settings is None:
+        raise ConfigError(f"task {trial.task.name!r} has no {key.upper()} settings "
+                          f"(options[{key!r}]); SAC needs a continuous action space, so run "
+                          f"the ppo-* algorithms on discrete tasks such as cartpole.")
+    n_envs = 4 if key == "ppo" else 1
+    return {**_fit_rollouts(settings, trial.budget.eval_every, n_envs),
+            **dict(trial.options.get("sb3", {}))}, n_envs
+
+
+def _fit_rollouts(settings: dict[str, Any], every: int, n_envs: int) -> dict[str, Any]:
+    """PPO rollouts no longer than an evaluation interval (short budgets stay honest)."""
+    if "n_steps" not in settings:
+        return dict(settings)
+    n_steps = max(8, min(int(settings["n_steps"]), every // n_envs))
+    batch = min(int(settings.get("batch_size", 64)), n_steps * n_envs)
+    return {**settings, "n_steps": n_steps, "batch_size": batch}
+
+
+def run_learned(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
+    from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop, label_schedule
+
+    kwargs, n_envs = _settings(trial, algorithm)
+    steps = trial.budget.eval_steps()
+    rounds = len(steps) - 1
+    config = LoopConfig(total_timesteps=trial.budget.steps, total_labels=trial.budget.labels,
+                        rounds=rounds, n_envs=n_envs, seed=trial.seed,
+                        segment_length=int(trial.task.options.get("segment_length", 25)))
+    loop = PreferenceLearningLoop(trial.env.env_id, config, algorithm=algorithm,
+                                  algorithm_kwargs=kwargs)
+    schedule = label_schedule(config.total_labels, rounds, config.initial_label_fraction,
+                              config.schedule)
+    yield control_point(trial, 0, control_returns(trial, loop.agent, loop.ensemble))
+    for r, (before, step) in enumerate(itertools.pairwise(steps)):
+        left = config.total_labels - loop.state.labels_used
+        metrics = loop.run_round(left if r == rounds - 1 else min(schedule[r], left),
+                                 step - before)
+        yield control_point(trial, step, control_returns(trial, loop.agent, loop.ensemble),
+                            labels_used=loop.state.labels_used,
+                            env_steps=float(loop.agent.num_timesteps),
+                            reward_val_accuracy=metrics["reward_val_accuracy"])
+
+
+def run_true(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
+    import stable_baselines3 as sb3
+    from stable_baselines3.common.env_util import make_vec_env
+
+    kwargs, n_envs = _settings(trial, algorithm)
+    venv = make_vec_env(lambda: trial.make_env(), n_envs=n_envs, seed=trial.seed)
+    agent = getattr(sb3, algorithm)("MlpPolicy", venv, seed=trial.seed, verbose=0, **kwargs)
+    for step in trial.budget.eval_steps():
+        if step > agent.num_timesteps:
+            agent.learn(step - agent.num_timesteps, reset_num_timesteps=False)
+        yield control_point(trial, step, control_returns(trial, agent),
+                            env_steps=float(agent.num_timesteps))
+    venv.close()
+
+
+def ppo_learned(trial: Trial) -> Iterator[EvalPoint]:
+    """PPO on the reward learned from segment preferences."""
+    return run_learned(trial, "PPO")
+
+
+def sac_learned(trial: Trial) -> Iterator[EvalPoint]:
+    """SAC on the reward learned from segment preferences."""
+    return run_learned(trial, "SAC")
+
+
+def ppo_true(trial: Trial) -> Iterator[EvalPoint]:
+    """PPO on the true reward."""
+    return run_true(trial, "PPO")
+
+
+def sac_true(trial: Trial) -> Iterator[EvalPoint]:
+    """SAC on the true reward."""
+    return run_true(trial, "SAC")
+
+
+for _fn in (ppo_learned, sac_learned, ppo_true, sac_true):
+    _fn.kinds = ("control",)  # type: ignore[attr-defined]

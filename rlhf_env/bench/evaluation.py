@@ -1,0 +1,169 @@
+"""How every algorithm is judged: the shared evaluation of text and control policies.
+
+Algorithms train however they like, but they are scored here, the same way:
+
+* **text** — the policy answers the task's fixed *evaluation prompts*
+  (``task.options["eval_prompts"]``, disjoint from the training prompts; cycled up to
+  ``budget.eval_episodes`` answers), sampled with generators seeded from
+  :attr:`~rlhf_env.bench.Trial.eval_seed`. :func:`score_text` scores the answers with the
+  env's proxy reward model and its gold judge. KL to the reference (initial) policy is the
+  Monte-Carlo estimate ``mean(log π(y|x) − log π_ref(y|x))`` over those answers, in nats
+  per response (:func:`kl_estimate`; :func:`sequence_logprobs` gives both terms for causal
+  LMs);
+* **control** — :func:`control_returns` runs ``budget.eval_episodes`` episodes of the
+  deterministic policy on evaluation seeds and returns the mean true return (gold) and,
+  when a learned reward model is given, the mean learned return (proxy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rlhf_env.bench.protocol import EvalPoint, Trial
+from rlhf_env.errors import ConfigError
+
+TEXT_OPTION_KEYS = ("model", "max_response_tokens", "max_prompt_tokens")
+"""Trial options that change how a text env is built (e.g. ``model="tiny-random-llama"``)."""
+
+
+# -- text ---------------------------------------------------------------------------------
+def text_env_overrides(trial: Trial, **extra: Any) -> dict[str, Any]:
+    """Env kwargs the trial's options set (policy model, lengths), plus ``extra``."""
+    return {**{k: trial.options[k] for k in TEXT_OPTION_KEYS if k in trial.options}, **extra}
+
+
+def eval_prompts(trial: Trial) -> list[str]:
+    """The task's evaluation prompts, cycled to ``budget.eval_episodes`` entries."""
+    prompts = list(trial.task.options.get("eval_prompts", ()))
+    if not prompts:
+        raise ConfigError(f"task {trial.task.name!r} has no options['eval_prompts']; give "
+                          f"text tasks a fixed evaluation prompt set apart from training.")
+    n = trial.budget.eval_episodes
+    return [prompts[i % len(prompts)] for i in range(n)]
+
+
+def make_eval_env(trial: Trial, **overrides: Any) -> Any:
+    """A single text env over the evaluation prompts (its ``unwrapped.core`` scores)."""
+    unique = list(dict.fromkeys(eval_prompts(trial)))
+    return trial.make_env(**text_env_overrides(trial, prompts=unique, **overrides))
+
+
+def text_core(env: Any) -> Any:
+    """The shared scoring core of a text env (tokenizer, prompts, reward model, gold)."""
+    core = getattr(getattr(env, "unwrapped", env), "core", None)
+    if core is None:
+        raise ConfigError(f"expected an RLHF-Text-v0 / RLHF-TextToken-v0 env, got "
+                          f"{type(env).__name__}.")
+    return core
+
+
+@dataclass(frozen=True)
+class TextScores:
+    """Mean scores of one evaluation's answers."""
+
+    proxy: float
+    gold: float
+    response_chars: float
+    """Mean answer length in characters (length hacking shows up here)."""
+
+
+def score_text(core: Any, prompts: Sequence[str], responses: Sequence[str]) -> TextScores:
+    """Proxy and gold means of ``responses`` (the env's reward model and gold judge)."""
+    from rlhf_env.rewards.base import score_checked
+
+    if core.gold is None:
+        raise ConfigError("the task's env has no gold judge; benchmark tasks need one "
+                          "(gold=... in the env kwargs).")
+    proxy = score_checked(core.reward_model, prompts, responses)
+    gold = score_checked(core.gold, prompts, responses)
+    chars = float(np.mean([len(r) for r in responses])) if responses else 0.0
+    return TextScores(float(proxy.mean()), float(gold.mean()), chars)
+
+
+def kl_estimate(logprobs: Any, ref_logprobs: Any) -> float:
+    """``mean(log π(y) − log π_ref(y))`` over responses sampled from π: nats per response."""
+    return float(np.mean(np.asarray(logprobs, np.float64) - np.asarray(ref_logprobs,
+                                                                        np.float64)))
+
+
+def sequence_logprobs(lm: Any, prompt_ids: Sequence[Sequence[int]],
+                      response_ids: Sequence[Sequence[int]], pad_id: int,
+                      batch_size: int = 32) -> np.ndarray:
+    """``log p(response | prompt)`` summed over response tokens, one per row, ``(n,)``."""
+    out = np.zeros(len(prompt_ids), dtype=np.float64)
+    for start in range(0, len(prompt_ids), batch_size):
+        rows = range(start, min(start + batch_size, len(prompt_ids)))
+        out[list(rows)] = _logprob_batch(lm, [prompt_ids[i] for i in rows],
+                                         [response_ids[i] for i in rows], pad_id)
+    return out
+
+
+def _logprob_batch(lm: Any, prompts: list[Sequence[int]], responses: list[Sequence[int]],
+                   pad_id: int) -> np.ndarray:
+    import torch
+
+    seqs = [[*map(int, p), *map(int, r)] for p, r in zip(prompts, responses, strict=True)]
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, s in enumerate(seqs):
+        ids[i, width - len(s):] = torch.tensor(s)
+        mask[i, width - len(s):] = 1
+    device = next(lm.parameters()).device
+    ids, mask = ids.to(device), mask.to(device)
+    with torch.no_grad():
+        logits = lm(input_ids=ids, attention_mask=mask,
+                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits.float()
+    logp = logits[:, :-1].log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    lengths = torch.tensor([len(r) for r in responses], device=device)
+    keep = torch.arange(width - 1, device=device)[None] >= (width - 1 - lengths[:, None])
+    return (logp * keep).sum(-1).cpu().numpy()
+
+
+def text_point(trial: Trial, step: int, scores: TextScores, *, kl: float | None,
+               labels_used: int = 0, **extra: float) -> EvalPoint:
+    """The :class:`EvalPoint` of a text evaluation (answer length kept as an extra)."""
+    return trial.point(step, proxy=scores.proxy, gold=scores.gold, kl=kl,
+                       labels_used=labels_used, response_chars=scores.response_chars, **extra)
+
+
+# -- control ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ControlReturns:
+    """Mean returns of evaluation episodes."""
+
+    true: float
+    """Mean true (task) return: the gold."""
+    learned: float
+    """Mean return under the learned reward model (the true return when none is given)."""
+
+
+def control_returns(trial: Trial, policy: Any, reward_model: Any = None,
+                    episodes: int | None = None) -> ControlReturns:
+    """Run the deterministic ``policy.predict`` for ``episodes`` (default
+    ``budget.eval_episodes``) on evaluation seeds ``eval_seed·1000 + i``."""
+    env = trial.make_env(**({} if reward_model is None else {"reward_model": reward_model}))
+    true_total = learned_total = 0.0
+    n = episodes or trial.budget.eval_episodes
+    for i in range(n):
+        obs, _ = env.reset(seed=trial.eval_seed * 1000 + i)
+        done = False
+        while not done:
+            action, _ = policy.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, info = env.step(action)
+            learned_total += float(reward)
+            true_total += float(info.get("true_reward", reward))
+            done = terminated or truncated
+    env.close()
+    return ControlReturns(true_total / n, learned_total / n)
+
+
+def control_point(trial: Trial, step: int, returns: ControlReturns, *, labels_used: int = 0,
+                  **extra: float) -> EvalPoint:
+    """The :class:`EvalPoint` of a control evaluation (no KL)."""
+    return trial.point(step, proxy=returns.learned, gold=returns.true, kl=None,
+                       labels_used=labels_used, **extra)

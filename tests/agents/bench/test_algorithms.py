@@ -1,0 +1,88 @@
+"""Every built-in algorithm runs one tiny trial and yields valid EvalPoints at the right steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from rlhf_env.bench import Budget, EvalPoint, get_algorithm, get_task
+from rlhf_env.errors import ConfigError
+
+TINY = {"model": "tiny-random-llama"}
+TEXT_OPTIONS = {
+    "sb3-ppo": {**TINY, "num_envs": 2},
+    "sb3-a2c": {**TINY, "num_envs": 2},
+    "sb3-ppo-token": {**TINY, "num_envs": 2, "sb3": {"n_steps": 4, "batch_size": 8}},
+    "token-ppo-gae": {**TINY, "batch_size": 4, "minibatch_size": 4, "learning_rate": 1e-3},
+    "token-ppo-rloo": {**TINY, "batch_size": 4, "minibatch_size": 4, "learning_rate": 1e-3},
+    "token-ppo-grpo": {**TINY, "batch_size": 4, "minibatch_size": 4, "learning_rate": 1e-3},
+    "best-of-n": TINY,
+    "random": TINY,
+}
+
+
+def _check(points: list[EvalPoint], budget: Budget, *, text: bool) -> None:
+    assert [p.step for p in points] == budget.eval_steps()
+    for p in points:
+        assert math.isfinite(p.proxy) and math.isfinite(p.gold)
+        assert (p.kl is not None and math.isfinite(p.kl)) if text else p.kl is None
+        assert p.wall_time >= 0
+    assert [p.wall_time for p in points] == sorted(p.wall_time for p in points)
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_OPTIONS))
+def test_text_algorithm_runs_a_tiny_trial(name, text_task, make_trial):
+    trial = make_trial(text_task, name, **TEXT_OPTIONS[name])
+    points = list(get_algorithm(name).run(trial))
+    _check(points, text_task.budget, text=True)
+    assert points[0].kl == pytest.approx(0.0, abs=1e-6)  # nothing moved yet
+
+
+def test_trained_token_ppo_moves_away_from_its_reference(text_task, make_trial):
+    points = list(get_algorithm("token-ppo-gae").run(
+        make_trial(text_task, "token-ppo-gae", **TEXT_OPTIONS["token-ppo-gae"])))
+    assert points[-1].kl != 0.0 and points[-1].extra["episodes"] == text_task.budget.steps
+
+
+def test_best_of_n_traces_k_from_1_to_n_with_the_analytic_kl(text_task, make_trial):
+    points = list(get_algorithm("best-of-n").run(make_trial(text_task, "best-of-n", **TINY)))
+    assert [p.extra["k"] for p in points] == [1, 2, 4]
+    assert points[-1].kl == pytest.approx(math.log(4) - 3 / 4)
+    assert [p.proxy for p in points] == sorted(p.proxy for p in points)
+
+
+def test_sb3_bandit_rollouts_stay_within_the_budget(text_task, make_trial):
+    points = list(get_algorithm("sb3-ppo").run(make_trial(text_task, "sb3-ppo",
+                                                          **TEXT_OPTIONS["sb3-ppo"])))
+    assert [p.extra["episodes"] for p in points] == [0, 4, 8]
+
+
+@pytest.mark.parametrize("name", ["ppo-learned", "ppo-true", "random"])
+def test_control_algorithm_runs_a_tiny_trial(name, control_task, make_trial):
+    points = list(get_algorithm(name).run(make_trial(control_task, name)))
+    _check(points, control_task.budget, text=False)
+    if name == "ppo-learned":
+        assert points[-1].labels_used == control_task.budget.labels
+        assert points[-1].extra["env_steps"] == control_task.budget.steps
+    else:  # the true reward is what they optimise: proxy = gold
+        assert all(p.proxy == p.gold for p in points)
+
+
+@pytest.mark.parametrize("name", ["sac-learned", "sac-true"])
+def test_sac_runs_on_pendulum(name, make_trial):
+    task = dataclasses.replace(get_task("pendulum"), budget=Budget(
+        steps=128, eval_every=64, eval_episodes=1, labels=10))
+    points = list(get_algorithm(name).run(make_trial(task, name, sb3={"learning_starts": 32})))
+    _check(points, task.budget, text=False)
+
+
+def test_sac_on_a_discrete_task_says_to_use_ppo(control_task, make_trial):
+    with pytest.raises(ConfigError, match="continuous action space"):
+        next(iter(get_algorithm("sac-true").run(make_trial(control_task, "sac-true"))))
+
+
+def test_text_algorithms_refuse_control_tasks(control_task, make_trial):
+    with pytest.raises(ConfigError, match="runs text tasks"):
+        next(iter(get_algorithm("token-ppo-gae").run(make_trial(control_task, "x"))))

@@ -81,13 +81,12 @@ class Annotators:
 
     def profiles(self, seed: int) -> tuple[Any, ...]:
         """``size`` distinct ``AnnotatorProfile``s drawn from ``seed``."""
-        from rlhf_env.bench._feedback import feedback_name
+        from rlhf_env.feedback.learning.labelers import AnnotatorProfile
 
-        profile = feedback_name("AnnotatorProfile")
         rng = np.random.default_rng([seed, 7])
         temps = self.temperature * np.exp(rng.normal(0, self.temperature_spread, self.size))
         scale = rng.uniform(1 - self.bias_spread, 1 + self.bias_spread, (self.size, 3))
-        return tuple(profile(id=f"sim{i}", temperature=float(temps[i]),
+        return tuple(AnnotatorProfile(id=f"sim{i}", temperature=float(temps[i]),
                              error_rate=self.error_rate,
                              length_bias=self.length_bias * float(scale[i, 0]),
                              confidence_bias=self.confidence_bias * float(scale[i, 1]),
@@ -145,24 +144,23 @@ class GaoProxy:
 
     def comparisons(self) -> list[Any]:
         """The N labelled comparisons (records), reproducible from :attr:`seed`."""
-        from rlhf_env.bench._feedback import feedback_name
+        from rlhf_env.feedback.learning.labelers import SyntheticLabeler, SyntheticLabelerConfig
         from rlhf_env.rewards import make_reward_model
 
         rng = np.random.default_rng([self.seed, 1])
         prompts = [self.prompts[int(i)] for i in rng.integers(len(self.prompts), size=self.labels)]
         pairs = [distinct_pair(self.generator, p, rng) for p in prompts]
         first, second = [a for a, _ in pairs], [b for _, b in pairs]
-        config = feedback_name("SyntheticLabelerConfig")(
-            population=self.annotators.profiles(self.seed))
-        labeler = feedback_name("SyntheticLabeler")(make_reward_model(self.gold), config,
-                                                    seed=self.seed, task=self.name)
+        config = SyntheticLabelerConfig(population=self.annotators.profiles(self.seed))
+        labeler = SyntheticLabeler(make_reward_model(self.gold), config, seed=self.seed,
+                                   task=self.name)
         return list(labeler.compare(prompts, first, second))
 
     def train(self, folder: Path) -> None:
         """Label, fit the head, save to ``folder``."""
         import torch
 
-        from rlhf_env.bench._feedback import feedback_name
+        from rlhf_env.feedback.learning.training import RewardModelTrainer, RewardTrainerConfig
         from rlhf_env.rewards.encoder_head import EncoderHeadReward
 
         records = self.comparisons()
@@ -171,10 +169,10 @@ class GaoProxy:
             model = EncoderHeadReward(backbone=self.backbone, name=f"{self.name} proxy",
                                       label_info={"higher": f"preferred by annotators of "
                                                             f"{self.gold}"})
-        config = feedback_name("RewardTrainerConfig")(
+        config = RewardTrainerConfig(
             epochs=self.epochs, batch_size=64, head_lr=3e-3, patience=3, seed=self.seed,
             device="cpu", freeze_backbone=True)
-        result = feedback_name("RewardModelTrainer")(config).fit(model, records)
+        result = RewardModelTrainer(config).fit(model, records)
         model.training_metadata = {"protocol": "gao2022", "spec": dataclasses.asdict(self),
                                    "history": result.history}
         model.save_pretrained(folder)

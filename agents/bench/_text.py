@@ -20,6 +20,8 @@ from rlhf_env.bench.evaluation import (
     text_point,
 )
 from rlhf_env.errors import ConfigError
+from rlhf_env.models import eos_token_id
+from rlhf_env.text.spaces import left_pad
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 MAX_RESPONSE_TOKENS = 16
@@ -92,15 +94,8 @@ class LMEvaluator:
 
     def sample(self, sampler: Any, seed: int) -> tuple[list[str], list[Any], np.ndarray]:
         """Texts, token ids (up to EOS) and policy log-probs ``(n,)`` of one answer each."""
-        from agents.sft import eos_token_id
-
         tok = self.core.tokenizer
-        width = max(len(p) for p in self.prompt_ids)
-        ids = torch.full((len(self.prompt_ids), width), int(tok.pad_token_id), dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, p in enumerate(self.prompt_ids):
-            ids[i, width - len(p):] = torch.as_tensor(p)
-            mask[i, width - len(p):] = 1
+        ids, mask = (torch.from_numpy(a) for a in left_pad(self.prompt_ids, tok.pad_token_id))
         gen = generate(sampler, ids, mask, max_new_tokens=self.max_new_tokens,
                        eos_id=eos_token_id(tok), transform=SamplingTransform(),
                        generator=torch.Generator().manual_seed(seed))

@@ -91,37 +91,18 @@ def kl_estimate(logprobs: Any, ref_logprobs: Any) -> float:
 
 
 def sequence_logprobs(lm: Any, prompt_ids: Sequence[Sequence[int]],
-                      response_ids: Sequence[Sequence[int]], pad_id: int,
-                      batch_size: int = 32) -> np.ndarray:
-    """``log p(response | prompt)`` summed over response tokens, one per row, ``(n,)``."""
-    out = np.zeros(len(prompt_ids), dtype=np.float64)
-    for start in range(0, len(prompt_ids), batch_size):
-        rows = range(start, min(start + batch_size, len(prompt_ids)))
-        out[list(rows)] = _logprob_batch(lm, [prompt_ids[i] for i in rows],
-                                         [response_ids[i] for i in rows], pad_id)
-    return out
+                      response_ids: Sequence[Sequence[int]], pad_id: int) -> np.ndarray:
+    """``log p(response | prompt)`` summed over response tokens, one per row, ``(n,)``: the
+    env's own reference scorer (:class:`~rlhf_env.text.reference.ReferenceScorer`) on ``lm``.
+    ``lm`` is put in eval mode with gradients off: pass a frozen copy, not a policy being
+    trained."""
+    from rlhf_env.text.reference import ReferenceScorer
 
-
-def _logprob_batch(lm: Any, prompts: list[Sequence[int]], responses: list[Sequence[int]],
-                   pad_id: int) -> np.ndarray:
-    import torch
-
-    seqs = [[*map(int, p), *map(int, r)] for p, r in zip(prompts, responses, strict=True)]
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, s in enumerate(seqs):
-        ids[i, width - len(s):] = torch.tensor(s)
-        mask[i, width - len(s):] = 1
-    device = next(lm.parameters()).device
-    ids, mask = ids.to(device), mask.to(device)
-    with torch.no_grad():
-        logits = lm(input_ids=ids, attention_mask=mask,
-                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits.float()
-    logp = logits[:, :-1].log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-    lengths = torch.tensor([len(r) for r in responses], device=device)
-    keep = torch.arange(width - 1, device=device)[None] >= (width - 1 - lengths[:, None])
-    return (logp * keep).sum(-1).cpu().numpy()
+    vocab = int(lm.get_input_embeddings().weight.shape[0])
+    scorer = ReferenceScorer(lm, pad_id, vocab, prefix_cache_size=0)
+    return scorer.sequence_logprobs([np.asarray(p, np.int64) for p in prompt_ids],
+                                    [np.asarray(r, np.int64) for r in response_ids]
+                                    ).astype(np.float64)
 
 
 def text_point(trial: Trial, step: int, scores: TextScores, *, kl: float | None,

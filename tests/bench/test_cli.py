@@ -12,14 +12,11 @@ from pathlib import Path
 import pytest
 
 from rlhf_env.cli import main
-from tests.bench import helpers
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _registered():
-    helpers.register_all()
+pytestmark = pytest.mark.usefixtures("synthetic_registered")
 
 
 def test_list_shows_tasks_algorithms_and_suites(capsys):

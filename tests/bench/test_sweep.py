@@ -15,12 +15,7 @@ from rlhf_env.bench.sweep import run_benchmark
 from rlhf_env.errors import BenchmarkError, ConfigError, UnknownNameError
 from tests.bench import helpers
 
-
-@pytest.fixture(autouse=True)
-def _registered():
-    helpers.register_all()
-    helpers.CALLS.clear()
-    helpers.PREPARE_CALLS.clear()
+pytestmark = pytest.mark.usefixtures("synthetic_registered")
 
 
 def _sweep(out: Path, **kw):

@@ -81,9 +81,10 @@ class Normalisation:
     """How a task's gold score maps to ``[0, 1]``: ``(gold − zero) / (one − zero)``.
 
     ``zero`` and ``one`` name reference points measured in the same sweep: an algorithm's
-    name (its final gold score, median over seeds), or ``"initial"`` (the step-0 gold score of
-    every run on the task: the untrained policy). Where the sweep has no run of a reference,
-    the fixed ``*_value`` (measured once, documented with the task) is used instead.
+    name (its final gold score, median over seeds), ``"NAME@start"`` (the step-0 gold of that
+    algorithm's runs: e.g. ``"best-of-n@start"`` is best-of-1, the untrained language model),
+    or ``"initial"`` (the step-0 gold of every run on the task). Where the sweep has no run of
+    a reference, the fixed ``*_value`` (measured once, documented with the task) is used.
     """
 
     zero: str

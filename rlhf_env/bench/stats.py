@@ -190,11 +190,17 @@ class Reference:
     """Where ``one`` came from."""
 
 
+START = "@start"
+"""Suffix of a reference meaning an algorithm's step-0 gold (``"best-of-n@start"``)."""
+
+
 def _reference_value(name: str, fixed: float | None, runs: Sequence[Run]) -> tuple[float, str]:
-    if name == "initial":
-        golds = [r.initial.gold for r in runs if r.initial is not None]
+    if name == "initial" or name.endswith(START):
+        algo = name.removesuffix(START) if name != "initial" else None
+        golds = [r.initial.gold for r in runs
+                 if r.initial is not None and (algo is None or r.algorithm == algo)]
         if golds:
-            return float(np.median(golds)), f"initial: median step-0 gold of {len(golds)} runs"
+            return float(np.median(golds)), f"{name}: median step-0 gold of {len(golds)} runs"
     elif name:
         golds = [r.final.gold for r in runs if r.algorithm == name and r.final is not None]
         if golds:

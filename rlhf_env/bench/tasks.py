@@ -5,8 +5,11 @@ prompts (in the env) and a disjoint, fixed set of evaluation prompts
 (``options["eval_prompts"]``), a proxy the agent optimises and a gold judge it is scored by.
 The Gao tasks learn their proxy here from synthetic comparisons of the gold judge
 (:mod:`rlhf_env.bench.gao`); their ``prepare`` trains it once into the cache folder.
-Normalisation: the initial policy's gold = 0, best-of-n's gold (n = ``options["best_of_n"]``,
-on the same evaluation prompts) = 1.
+Normalisation: the initial language model's gold = 0 (``best-of-n`` at step 0, which is
+best-of-1: one sample of the untrained policy), best-of-n's final gold (n =
+``options["best_of_n"]``, on the same evaluation prompts) = 1. Both references come from
+the same algorithm's runs; an SB3 bandit policy starts elsewhere (uniform over the task's
+words), so its own step-0 gold is not the zero.
 
 ========================  ==========================================  =================  ========
 task                      proxy (what the agent optimises)            gold judge         budget
@@ -51,7 +54,7 @@ GAO_LABELS = 2000
 BEST_OF_N = 16
 """n of the best-of-n reference that normalises text tasks to 1."""
 TEXT_BUDGET = Budget(steps=512, eval_every=128, eval_episodes=32)
-TEXT_NORMALISATION = Normalisation(zero="initial", one="best-of-n")
+TEXT_NORMALISATION = Normalisation(zero="best-of-n@start", one="best-of-n")
 CONTROL_NORMALISATION = Normalisation(zero="random", one="ppo-true")
 ARITHMETIC_WORDS = (*"0123456789", "the", "answer", "is", "it", "definitely", "clearly", ".",
                     "=", "+", "I", "think", "not", "sure")

@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rlhf_env.bench.protocol import EvalPoint, Normalisation
+from rlhf_env.bench.results import Results, Run, TaskInfo
 from rlhf_env.bench.stats import (
     StatsConfig,
     aggregate,
     iqm,
+    normalised_scores,
     performance_profile,
     probability_of_improvement,
+    references,
     stratified_resample,
 )
 from rlhf_env.errors import ConfigError
@@ -97,3 +101,20 @@ def test_stats_config_rejects_bad_values():
         StatsConfig(reps=0)
     with pytest.raises(ConfigError, match="confidence"):
         StatsConfig(confidence=95)
+
+
+def test_references_take_an_algorithms_step_zero_gold_with_at_start():
+    def run(algo: str, seed: int, start: float, end: float) -> Run:
+        return Run("s", algo, "t", seed, "done",
+                   (EvalPoint(0, 0.0, start), EvalPoint(10, 0.0, end)))
+
+    runs = (run("best-of-n", 0, 0.2, 0.6), run("best-of-n", 1, 0.4, 1.0),
+            run("sb3", 0, 5.0, 0.5), run("sb3", 1, 7.0, 0.8))
+    norm = Normalisation(zero="best-of-n@start", one="best-of-n")
+    results = Results(runs, {"t": TaskInfo("text", norm)})
+    ref = references(results)["t"]
+    # zero: median of best-of-n's step-0 golds (0.2, 0.4); the sb3 runs' 5 and 7 are ignored
+    assert ref.zero == pytest.approx(0.3) and ref.one == pytest.approx(0.8)
+    assert ref.zero_from.startswith("best-of-n@start: median step-0 gold of 2 runs")
+    np.testing.assert_allclose(normalised_scores(results, {"t": ref})["sb3"]["t"],
+                               [(0.5 - 0.3) / 0.5, (0.8 - 0.3) / 0.5])

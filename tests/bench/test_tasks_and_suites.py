@@ -31,7 +31,8 @@ def test_text_tasks_have_proxy_gold_eval_prompts_and_normalisation():
         train = set(task.env.kwargs.get("prompts") or task.env.kwargs["task"].prompts)
         held_out = set(task.options["eval_prompts"])
         assert held_out and not train & held_out
-        assert task.normalisation.zero == "initial" and task.normalisation.one == "best-of-n"
+        assert task.normalisation.zero == "best-of-n@start"
+        assert task.normalisation.one == "best-of-n"
         assert task.options["best_of_n"] >= 2 and task.gold and task.proxy
         assert task.env.kwargs["gold"] in ("vader", "arithmetic")
     for name in ("gao-sentiment", "gao-sentiment-biased", "gao-arithmetic"):

@@ -15,12 +15,12 @@ from rlhf_env.bench.evaluation import (
     make_eval_env,
     score_text,
     sequence_logprobs,
-    text_core,
     text_env_overrides,
     text_point,
 )
 from rlhf_env.errors import ConfigError
 from rlhf_env.models import eos_token_id
+from rlhf_env.text import text_core
 from rlhf_env.text.spaces import left_pad
 
 DEFAULT_MODEL = "smollm2-135m-instruct"

@@ -20,9 +20,9 @@ from rlhf_env.bench.evaluation import (
     eval_prompts,
     make_eval_env,
     score_text,
-    text_core,
     text_point,
 )
+from rlhf_env.text import text_core
 
 
 class RandomPolicy:

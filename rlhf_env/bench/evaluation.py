@@ -52,15 +52,6 @@ def make_eval_env(trial: Trial, **overrides: Any) -> Any:
     return trial.make_env(**text_env_overrides(trial, prompts=unique, **overrides))
 
 
-def text_core(env: Any) -> Any:
-    """The shared scoring core of a text env (tokenizer, prompts, reward model, gold)."""
-    core = getattr(getattr(env, "unwrapped", env), "core", None)
-    if core is None:
-        raise ConfigError(f"expected an RLHF-Text-v0 / RLHF-TextToken-v0 env, got "
-                          f"{type(env).__name__}.")
-    return core
-
-
 @dataclass(frozen=True)
 class TextScores:
     """Mean scores of one evaluation's answers."""

@@ -80,7 +80,20 @@ def _prints_a_number(out: str) -> None:
     assert re.search(r"\d", out), out
 
 
+def _benchmark_your_algorithm(out: str) -> None:
+    runs = re.findall(rf"^(\S+)\s+seed (\d): gold ({NUMBER}) -> ({NUMBER}), proxy ({NUMBER}) -> "
+                      rf"({NUMBER})$", out, re.M)
+    assert len(runs) == 4, out
+    for algo, _, _, _, proxy0, proxy1 in runs:
+        if algo == "best-response":  # the search finds a response its proxy scores higher
+            assert float(proxy1) > float(proxy0), out
+        else:                        # random never trains
+            assert algo == "random" and proxy1 == proxy0, out
+    assert "4 runs done, 0 failed" in out and "index.html" in out and "summary.json" in out
+
+
 CHECKS = {
+    "benchmark_your_algorithm.py": _benchmark_your_algorithm,
     "random_rollout.py": _random_rollout,
     "sb3_ppo.py": _sb3_ppo,
     "custom_reward_function.py": _custom_reward_function,

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from agents.token_ppo.config import TokenPPOConfig
-from agents.token_ppo.generation import Generation, SamplingTransform, generate
-from agents.token_ppo.policy import LMStep, PolicyWithValue, vocab_size
+from agents.token_ppo.generation import Generation, LMSampler, SamplingTransform, generate
+from agents.token_ppo.policy import PolicyWithValue, vocab_size
 from rlhf_env.errors import ConfigError, PromptError
 from rlhf_env.models import encode_prompt, eos_token_id
 from rlhf_env.rewards.base import score_checked
@@ -199,27 +199,12 @@ def expected_best_of(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 # -- sampling ------------------------------------------------------------------------------
-class _LMSampler:
-    """A plain causal LM behind :func:`generate`'s one requirement, ``lm_step`` (values 0)."""
-
-    def __init__(self, lm: Any) -> None:
-        self.lm = lm
-
-    def lm_step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                positions: torch.Tensor, cache: Any) -> LMStep:
-        out = self.lm(input_ids=input_ids, attention_mask=attention_mask,
-                      position_ids=positions, past_key_values=cache, use_cache=True,
-                      logits_to_keep=1)
-        logits = out.logits[:, -1]
-        return LMStep(logits, logits.new_zeros(logits.shape[0]), out.past_key_values)
-
-
 def _sampler(policy: Any) -> tuple[PolicyWithValue, Any]:
     """What :func:`generate` samples from, and the LM itself."""
     if isinstance(policy, PolicyWithValue):
         return policy, policy.lm
     # generate() only calls lm_step, which the adapter provides.
-    return cast(PolicyWithValue, _LMSampler(policy.eval())), policy
+    return cast(PolicyWithValue, LMSampler(policy.eval())), policy
 
 
 def _transform(config: BestOfNConfig, n_vocab: int, eos_id: int,

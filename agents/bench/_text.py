@@ -54,23 +54,6 @@ def load_policy_lm(trial: Trial) -> Any:
     return load_causal_lm(model_name(trial), seed=trial.seed)
 
 
-class LMSampler:
-    """A plain causal LM behind :func:`agents.token_ppo.generate` (its ``lm_step``)."""
-
-    def __init__(self, lm: Any) -> None:
-        self.lm = lm
-
-    def lm_step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                positions: torch.Tensor, cache: Any) -> Any:
-        from agents.token_ppo.policy import LMStep
-
-        out = self.lm(input_ids=input_ids, attention_mask=attention_mask,
-                      position_ids=positions, past_key_values=cache, use_cache=True,
-                      logits_to_keep=1)
-        logits = out.logits[:, -1]
-        return LMStep(logits, logits.new_zeros(logits.shape[0]), out.past_key_values)
-
-
 @dataclass
 class LMEvaluator:
     """Samples the evaluation prompts from an LM policy (temperature 1, full vocabulary),

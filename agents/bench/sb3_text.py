@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-from agents.bench._text import LMEvaluator, LMSampler, check_text, env_kwargs, model_name
+from agents.bench._text import LMEvaluator, check_text, env_kwargs, model_name
 from agents.sb3 import make_a2c, make_ppo, make_vec_env
+from agents.token_ppo import LMSampler
 from rlhf_env.bench import EvalPoint, Trial
 from rlhf_env.bench.evaluation import eval_prompts, make_eval_env, score_text, text_point
 from rlhf_env.text import text_core

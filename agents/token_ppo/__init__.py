@@ -7,7 +7,7 @@
 
 from agents.token_ppo.checkpoint import load_checkpoint, save_checkpoint
 from agents.token_ppo.config import ADVANTAGE_ESTIMATORS, TokenPPOConfig
-from agents.token_ppo.generation import Generation, SamplingTransform, generate
+from agents.token_ppo.generation import Generation, LMSampler, SamplingTransform, generate
 from agents.token_ppo.policy import PolicyWithValue
 from agents.token_ppo.rollout import Rollout
 from agents.token_ppo.trainer import TokenPPOTrainer, build_env
@@ -15,6 +15,7 @@ from agents.token_ppo.trainer import TokenPPOTrainer, build_env
 __all__ = [
     "ADVANTAGE_ESTIMATORS",
     "Generation",
+    "LMSampler",
     "PolicyWithValue",
     "Rollout",
     "SamplingTransform",

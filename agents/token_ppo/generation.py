@@ -103,6 +103,23 @@ def shared_group_size(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     return group_size
 
 
+class LMSampler:
+    """A plain causal LM (no value head) behind :func:`generate`: its ``lm_step`` with
+    values 0. For sampling from a model that is not a :class:`PolicyWithValue` (best-of-n's
+    draws, a benchmark's evaluation of an SB3 LM policy)."""
+
+    def __init__(self, lm: Any) -> None:
+        self.lm = lm
+
+    def lm_step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                positions: torch.Tensor, cache: Any) -> LMStep:
+        out = self.lm(input_ids=input_ids, attention_mask=attention_mask,
+                      position_ids=positions, past_key_values=cache, use_cache=True,
+                      logits_to_keep=1)
+        logits = out.logits[:, -1]
+        return LMStep(logits, logits.new_zeros(logits.shape[0]), out.past_key_values)
+
+
 @torch.no_grad()
 def generate(policy: PolicyWithValue, input_ids: torch.Tensor, attention_mask: torch.Tensor,
              *, max_new_tokens: int, eos_id: int, transform: SamplingTransform,

@@ -20,7 +20,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +37,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open writes whole files: mode must be 'w' or 'wb', not {mode!r}")
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         binary = mode == "wb"
@@ -82,18 +83,67 @@ def plain(value: Any) -> Any:
     return value
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` with NumPy values made plain and NaN/±inf replaced by ``None`` (valid JSON)."""
+def json_safe(value: Any, fallback: Callable[[Any], Any] | None = None) -> Any:
+    """``value`` as plain JSON data: NumPy values made plain, NaN/±inf replaced by ``None``,
+    tuples and sets as lists, paths as strings. Anything else is returned unchanged, or
+    passed through ``fallback`` when one is given (e.g. ``repr``)."""
     value = plain(value)
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v, fallback) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v, fallback) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value if fallback is None else fallback(value)
 
 
-def write_json(path: str | Path, payload: Any, indent: int | None = 2) -> None:
+def dumps(value: Any, indent: int | None = 2, fallback: Callable[[Any], Any] | None = None) -> str:
+    """Strict JSON text of :func:`json_safe` ``(value)`` (never ``NaN``/``Infinity``)."""
+    return json.dumps(json_safe(value, fallback), indent=indent, allow_nan=False,
+                      ensure_ascii=False)
+
+
+def write_json(path: str | Path, payload: Any, indent: int | None = 2,
+               fallback: Callable[[Any], Any] | None = None) -> None:
     """``payload`` as strict JSON (NaN/inf written as ``null``), atomically."""
-    write_text(path, json.dumps(json_safe(payload), indent=indent, allow_nan=False) + "\n")
+    write_text(path, dumps(payload, indent=indent, fallback=fallback) + "\n")
+
+
+_RAISE: Any = object()
+
+
+def read_json(path: str | Path, default: Any = _RAISE) -> Any:
+    """The JSON value in ``path``.
+
+    A missing, unreadable or invalid file raises :class:`~rlhf_env.errors.ConfigError`
+    naming the file (and the line of a syntax error), or returns ``default`` when one is
+    given. ``NaN``/``Infinity`` are not JSON and are refused.
+    """
+    from rlhf_env.errors import ConfigError
+
+    def refuse(token: str) -> Any:
+        raise ValueError(f"{token} is not valid JSON")
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return json.loads(text, parse_constant=refuse)
+    except FileNotFoundError:
+        if default is not _RAISE:
+            return default
+        raise ConfigError(f"{path}: no such file.") from None
+    except UnicodeDecodeError as exc:
+        if default is not _RAISE:
+            return default
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}).") from None
+    except json.JSONDecodeError as exc:
+        if default is not _RAISE:
+            return default
+        raise ConfigError(f"{path}, line {exc.lineno}: invalid JSON ({exc.msg}).") from None
+    except (OSError, ValueError) as exc:
+        if default is not _RAISE:
+            return default
+        raise ConfigError(f"{path}: cannot read it as JSON ({exc}).") from None

@@ -48,6 +48,7 @@ from agents.token_ppo.policy import PolicyWithValue, _apply_lora
 from rlhf_env.errors import ConfigError, FeedbackError
 from rlhf_env.models import encode_prompt, eos_token_id
 from rlhf_env.text.spaces import left_pad
+from rlhf_env.validation import check_fields
 
 DemoPair = tuple[str, str]
 """A ``(prompt, response)`` pair of texts."""
@@ -313,6 +314,7 @@ class SFTConfig:
     """Show a tqdm progress bar over the optimizer steps."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("epochs", "batch_size", "max_prompt_tokens", "max_response_tokens"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}.")

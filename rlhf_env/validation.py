@@ -138,9 +138,100 @@ def check_finite_values(name: str, values: Iterable[Any] | Mapping[Any, Any],
             raise fail(f"{name}[{key!r}]", v, "a finite number", error)
 
 
+
+
+def arg_int(minimum: int | None = None, maximum: int | None = None) -> Any:
+    """An argparse ``type=`` for whole numbers in range (``--threads 0`` is refused)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or (minimum is not None and value < minimum) or (
+                maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(
+                f"expected an integer{_range(minimum, maximum, False)}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def arg_float(minimum: float | None = None, maximum: float | None = None,
+              exclusive_min: bool = False) -> Any:
+    """An argparse ``type=`` for finite numbers in range (``nan``/``inf`` are refused)."""
+    import argparse
+
+    def parse(text: str) -> float:
+        try:
+            return check_float("value", float(text), minimum=minimum, maximum=maximum,
+                               exclusive_min=exclusive_min)
+        except (ValueError, ConfigError):
+            raise argparse.ArgumentTypeError(
+                f"expected a finite number{_range(minimum, maximum, exclusive_min)}, "
+                f"got {text!r}") from None
+
+    parse.__name__ = "number"
+    return parse
+
+
+
+_SIMPLE_TYPES = ("int", "float", "bool", "str")
+
+
+def _simple_annotation(annotation: Any) -> tuple[str, bool] | None:
+    """``("int", optional)`` for ``int`` / ``int | None`` (and float, bool, str) annotations."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    parts = [p.strip() for p in str(text).split("|")]
+    optional = "None" in parts
+    rest = [p for p in parts if p != "None"]
+    if len(rest) == 1 and rest[0] in _SIMPLE_TYPES:
+        return rest[0], optional
+    return None
+
+
+def check_fields(obj: Any, error: ErrorType = ConfigError) -> None:
+    """Check the type of every ``int``/``float``/``bool``/``str`` field of a dataclass.
+
+    Meant for a config's ``__post_init__``: ``kl_coef="a"`` or ``max_response_tokens="8"``
+    fail here with the config and field named, floats must be finite, and whole-number
+    floats in ``int`` fields (``8.0``) and NumPy scalars become plain Python values (so a
+    frozen config keeps comparing and serialising as before). Ranges stay with each config.
+    """
+    import dataclasses
+
+    owner = type(obj).__name__
+    for f in dataclasses.fields(obj):
+        kind = _simple_annotation(f.type)
+        if kind is None:
+            continue
+        type_name, optional = kind
+        value = getattr(obj, f.name)
+        if value is None and optional:
+            continue
+        name = f"{owner}.{f.name}"
+        if type_name == "int":
+            checked: Any = check_int(name, value, error=error)
+        elif type_name == "float":
+            checked = check_float(name, value, error=error)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                checked = value  # keep an int given for a float field as it was
+        elif type_name == "bool":
+            checked = check_bool(name, value, error=error)
+        else:
+            checked = check_str(name, value, nonempty=False, error=error)
+        if checked is not value:
+            object.__setattr__(obj, f.name, checked)
+
+
 __all__ = [
+    "arg_float",
+    "arg_int",
     "check_bool",
     "check_choice",
+    "check_fields",
     "check_finite_values",
     "check_float",
     "check_int",

@@ -25,6 +25,7 @@ import numpy as np
 from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
 from rlhf_env.errors import ConfigError
 from rlhf_env.files import plain
+from rlhf_env.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class SB3DemoConfig:
     eval_episodes: int = 8
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("num_envs", "n_steps", "iterations", "max_response_tokens", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be ≥ 1, got {getattr(self, name)}.")

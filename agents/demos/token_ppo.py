@@ -32,6 +32,7 @@ from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write
 from rlhf_env.errors import ConfigError
 from rlhf_env.text import text_core
 from rlhf_env.text.spaces import ActionVocab
+from rlhf_env.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class DemoConfig:
     """Further :class:`~agents.token_ppo.TokenPPOConfig` fields."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("steps", "eval_prompts", "best_of"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be ≥ 1, got {getattr(self, name)}.")

@@ -67,6 +67,7 @@ from rlhf_env.errors import ConfigError
 from rlhf_env.feedback.learning.labelers import ComparisonLabeler, ComparisonQuery
 from rlhf_env.feedback.learning.selection import RandomSelector, UncertaintySelector
 from rlhf_env.feedback.records import Comparison, FeedbackRecord, record_from_dict
+from rlhf_env.validation import check_fields
 
 SCHEDULES = ("constant", "hyperbolic")
 SELECTIONS = ("uncertainty", "random")
@@ -123,6 +124,7 @@ class LoopConfig:
     PPO and A2C only). About 20–30 suit a few expert episodes."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         owner = "LoopConfig"
         for name in ("total_timesteps", "total_labels", "rounds", "segment_length",
                      "candidates_per_label", "ensemble_size", "reward_epochs", "n_envs"):

@@ -89,19 +89,6 @@ def _cmd_enqueue(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(func: Command) -> Command:
-    """Print our errors as one line (exit status 1) instead of a traceback."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(func(args))
-        except (RLHFEnvError, OSError, json.JSONDecodeError, TypeError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return run
-
-
 def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``label`` and ``feedback {report,import,export,enqueue}`` to ``subparsers``."""
     p = subparsers.add_parser("label", help="label queued feedback items in the terminal")
@@ -113,7 +100,7 @@ def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
                    "(poll every SECONDS, default 2) instead of exiting; Ctrl-C stops")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
                    help="with --follow: stop after this long without a new item")
-    p.set_defaults(func=_guarded(_cmd_label))
+    p.set_defaults(func=_cmd_label)
 
     fb = subparsers.add_parser("feedback", help="feedback data: report, import, export, queue")
     sub = fb.add_subparsers(dest="feedback_command", required=True)
@@ -121,34 +108,35 @@ def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("store", help="feedback store (SQLite file)")
     p.add_argument("--out", default=None, help="also write report.md or report.html (+ PNGs)")
     p.add_argument("--no-plots", action="store_true", help="write the report without plots")
-    p.set_defaults(func=_guarded(_cmd_report))
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("import", help="import JSONL records (all-or-nothing unless --skip-bad)")
     p.add_argument("store", help="feedback store (created if missing)")
     p.add_argument("file", help="JSONL file")
     p.add_argument("--format", choices=("jsonl", "hh-rlhf"), default="jsonl")
     p.add_argument("--skip-bad", action="store_true", help="import good lines, list bad ones")
-    p.set_defaults(func=_guarded(_cmd_import))
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("export", help="export a store's records to JSONL")
     p.add_argument("store")
     p.add_argument("file")
-    p.set_defaults(func=_guarded(_cmd_export))
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("enqueue", help="add items to the labeling queue from a JSONL file")
     p.add_argument("store", help="feedback store (created if missing)")
     p.add_argument(
         "file", help='JSONL, one item a line: {"kind": "comparison", "prompt": …, "responses": […]}'
     )
-    p.set_defaults(func=_guarded(_cmd_enqueue))
+    p.set_defaults(func=_cmd_enqueue)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the feedback commands on their own (``python -m rlhf_env.feedback.cli``)."""
     parser = argparse.ArgumentParser(prog="rlhf-env", description="feedback commands")
     add_feedback_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    from rlhf_env.cli import run_parsed
+
+    return run_parsed(parser, argv)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from rlhf_env.rewards._inputs import (
 from rlhf_env.rewards.base import check_pairs, validate_scores
 from rlhf_env.rewards.embedding_cache import EmbeddingCache
 from rlhf_env.rewards.heads import HeadConfig, build_head
+from rlhf_env.validation import check_fields
 
 POOLINGS = ("mean", "cls")
 LOAD_OVERRIDES = frozenset({"batch_size", "cache_size", "max_length", "freeze_backbone"})
@@ -78,6 +79,7 @@ class EncoderHeadConfig:
     """Embeddings kept in the LRU cache (0 disables it; only used with a frozen backbone)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         object.__setattr__(self, "head", HeadConfig.from_dict(self.head))
         if self.pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")

@@ -36,6 +36,7 @@ from rlhf_env.errors import ConfigError, ModelLoadError
 from rlhf_env.models import mean_pool, prepare_tokenizer
 from rlhf_env.rewards import _inputs
 from rlhf_env.rewards.heads import HeadConfig, build_head
+from rlhf_env.validation import check_fields
 
 FORMAT = "rlhf_env.annotator_conditioned"
 FORMAT_VERSION = 1
@@ -63,6 +64,7 @@ class ConditionedConfig:
     """Batch size of :meth:`AnnotatorConditionedReward.score`."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         vocab = {}
         for key, values in dict(self.vocab).items():
             if not isinstance(key, str) or not key:

@@ -43,6 +43,7 @@ from rlhf_env.feedback.learning.training.dataset import (
 )
 from rlhf_env.feedback.records import Annotator, FeedbackRecord
 from rlhf_env.rewards.ensemble import EnsembleReward
+from rlhf_env.validation import check_fields
 
 RATING_OBJECTIVES = ("regression", "ordinal")
 
@@ -102,6 +103,7 @@ class RewardTrainerConfig:
     """Torch device (``None``: CUDA when available, else CPU)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         owner = "RewardTrainerConfig"
         for name in ("epochs", "batch_size", "embed_batch_size", "bucket_batches"):
             if int(getattr(self, name)) < 1:

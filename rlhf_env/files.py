@@ -113,6 +113,21 @@ def write_json(path: str | Path, payload: Any, indent: int | None = 2,
     write_text(path, dumps(payload, indent=indent, fallback=fallback) + "\n")
 
 
+def read_utf8(path: str | Path, error: type[Exception] | None = None) -> str:
+    """The UTF-8 text of ``path``; another encoding raises ``error`` (default
+    :class:`~rlhf_env.errors.ConfigError`) naming the file, the line and the byte."""
+    from rlhf_env.errors import ConfigError
+
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise (error or ConfigError)(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file "
+            f"as UTF-8.") from None
+
+
 _RAISE: Any = object()
 
 

@@ -9,9 +9,9 @@
     rlhf-env feedback check STORE  integrity, schema and orphan queue items of a store
 
 A user error never shows a traceback: the command prints one ``error: …`` line saying
-what to do and exits with status 2 for a bad option, name or value, 1 for anything else
-that failed (a bad file, a store that cannot be opened, closed input). ``--debug``
-(anywhere on the command line) shows the traceback instead.
+what to do and exits with status 2 for a bad option or name (``bench``: also a bad
+value), 1 for anything else that failed (a bad file, a store that cannot be opened,
+closed input). ``--debug`` (anywhere on the command line) shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -22,12 +22,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
-from rlhf_env.errors import (
-    BenchmarkError,
-    ConfigError,
-    RLHFEnvError,
-    UnknownNameError,
-)
+from rlhf_env.errors import RLHFEnvError, UnknownNameError
 
 USAGE_ERROR = 2
 """Exit status for a bad option, name or value (argparse uses it too)."""
@@ -74,9 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def exit_status(exc: BaseException) -> int | None:
-    """The exit status for a user error, or ``None`` for a bug (shown as a traceback)."""
-    if isinstance(exc, (ConfigError, UnknownNameError, BenchmarkError)):
+def exit_status(exc: BaseException,
+                usage: tuple[type[BaseException], ...] = (UnknownNameError,)) -> int | None:
+    """The exit status for a user error, or ``None`` for a bug (shown as a traceback).
+
+    ``usage`` lists the errors a command counts as a bad option or name (status 2, like
+    argparse's own); ``rlhf-env bench`` adds ConfigError and BenchmarkError to it.
+    """
+    if isinstance(exc, usage) and not isinstance(exc, OSError):
         return USAGE_ERROR
     if isinstance(exc, (RLHFEnvError, OSError, EOFError, UnicodeError, json.JSONDecodeError,
                         sqlite3.DatabaseError)):
@@ -117,7 +117,7 @@ def run_parsed(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> i
         print("interrupted.", file=sys.stderr)
         return 130
     except Exception as exc:
-        status = exit_status(exc)
+        status = exit_status(exc, getattr(args, "usage_errors", (UnknownNameError,)))
         if status is None or debug:
             raise
         print(f"error: {user_message(exc)}", file=sys.stderr)

@@ -82,6 +82,10 @@ class CheckpointError(RLHFEnvError, OSError):
     """A checkpoint or saved model file is missing parts, corrupt, or not in our format."""
 
 
+class NoCheckpointError(CheckpointError, ConfigError):
+    """A folder given to resume from holds no checkpoint at all."""
+
+
 class TrainingError(RLHFEnvError, RuntimeError):
     """Training cannot go on: a loss or gradient became NaN/inf (nothing was saved)."""
 

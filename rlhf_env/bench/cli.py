@@ -19,7 +19,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from rlhf_env.errors import ConfigError, RLHFEnvError
+from rlhf_env.errors import BenchmarkError, ConfigError, RLHFEnvError, UnknownNameError
 
 USAGE_ERROR = 2
 
@@ -110,6 +110,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+USAGE_ERRORS = (ConfigError, UnknownNameError, BenchmarkError)
+"""Errors ``rlhf-env bench`` exits with status 2 for (a bad option, name or folder)."""
+
+
 def add_bench_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bench list|run|report|compare`` to an ``rlhf-env`` subparsers object."""
     bench = subparsers.add_parser("bench", help="benchmark RL algorithms on RLHF tasks",
@@ -118,7 +122,7 @@ def add_bench_commands(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="tasks, algorithms and suites")
     p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                    help="import MODULE first (it registers tasks/suites)")
-    p.set_defaults(func=_cmd_list)
+    p.set_defaults(func=_cmd_list, usage_errors=USAGE_ERRORS)
     p = sub.add_parser("run", help="run a suite (resumable)")
     p.add_argument("--suite", required=True, help="suite name (see `bench list`)")
     p.add_argument("--algos", default=None, help="comma-separated algorithms (default: suite's)")
@@ -133,18 +137,18 @@ def add_bench_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                    help="import MODULE first (it registers tasks/suites)")
-    p.set_defaults(func=_cmd_run)
+    p.set_defaults(func=_cmd_run, usage_errors=USAGE_ERRORS)
     p = sub.add_parser("report", help="write summary.json, results.csv/.md, plots, index.html")
     p.add_argument("runs", help="runs folder (OUT or OUT/SUITE)")
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--reps", type=_positive, default=2000, help="bootstrap repetitions")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs")
-    p.set_defaults(func=_cmd_report)
+    p.set_defaults(func=_cmd_report, usage_errors=USAGE_ERRORS)
     p = sub.add_parser("compare", help="two reports (or run folders) side by side")
     p.add_argument("a", help="report or runs folder")
     p.add_argument("b", help="report or runs folder")
-    p.set_defaults(func=_cmd_compare)
+    p.set_defaults(func=_cmd_compare, usage_errors=USAGE_ERRORS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

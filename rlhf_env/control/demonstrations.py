@@ -29,6 +29,7 @@ Two reference experts ship here, as scale references and for tests: :func:`cartp
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ import numpy as np
 from rlhf_env.control.envs import CONTROL_TASKS, make_rlhf_env
 from rlhf_env.control.segments import Trajectory, as_policy, collect_trajectories
 from rlhf_env.errors import ConfigError
+from rlhf_env.files import write_bytes
 
 
 def cartpole_expert(obs: np.ndarray) -> int:
@@ -128,8 +130,11 @@ def save_demonstrations(trajectories: Sequence[Trajectory], path: str | Path) ->
     for i, t in enumerate(trajectories):
         for name in ("obs", "actions", "next_obs", "rewards"):
             arrays[f"{i}_{name}"] = np.asarray(getattr(t, name))
-    np.savez_compressed(path, **arrays)
-    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+    path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_bytes(path, buffer.getvalue())  # atomic: a killed save keeps the old file
+    return path
 
 
 def load_demonstrations(path: str | Path) -> list[Trajectory]:

@@ -47,6 +47,7 @@ from agents.token_ppo.generation import position_ids
 from agents.token_ppo.policy import PolicyWithValue, _apply_lora
 from rlhf_env.errors import ConfigError, FeedbackError
 from rlhf_env.models import encode_prompt, eos_token_id
+from rlhf_env.numerics import check_grads, check_loss
 from rlhf_env.text.spaces import left_pad
 from rlhf_env.validation import check_fields
 
@@ -497,8 +498,10 @@ def _train(lm: Any, examples: list[EncodedDemonstration], pad_id: int,
             logp, mask = response_logprobs(lm, collate(chunk, pad_id, device))
             n = int(mask.sum())
             loss = -logp.sum() / n
+            check_loss(loss, "SFT")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            check_grads(params, "SFT")
             if math.isfinite(config.max_grad_norm):
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             optimizer.step()

@@ -31,6 +31,7 @@ from typing import Any
 from rlhf_env.checkpoints import file_sha256, load_state, save_state
 from rlhf_env.errors import CheckpointError, ConfigError, NoCheckpointError
 from rlhf_env.files import read_json, write_bytes, write_json, write_text
+from rlhf_env.numerics import check_parameters
 
 FORMAT = "rlhf-env-loop/2"
 STATE = "state.json"
@@ -73,6 +74,8 @@ def write_checkpoint(loop: Any, directory: str | Path) -> Path:
     """Save ``loop`` into ``directory`` (see the module docstring)."""
     from dataclasses import asdict
 
+    check_parameters(loop.ensemble, "preference loop (reward model)")
+    check_parameters(loop.agent.policy, "preference loop (agent)")
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     tag = f"r{loop.state.round:04d}-{os.urandom(3).hex()}"

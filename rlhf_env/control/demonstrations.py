@@ -41,6 +41,7 @@ from rlhf_env.control.envs import CONTROL_TASKS, make_rlhf_env
 from rlhf_env.control.segments import Trajectory, as_policy, collect_trajectories
 from rlhf_env.errors import ConfigError
 from rlhf_env.files import write_bytes
+from rlhf_env.numerics import check_loss
 
 
 def cartpole_expert(obs: np.ndarray) -> int:
@@ -256,6 +257,7 @@ def behaviour_clone(agent: Any, trajectories: Sequence[Trajectory], *, epochs: i
                 nll = -log_prob.mean()
                 loss = nll if entropy is None or not ent_weight else \
                     nll - ent_weight * entropy.mean()
+                check_loss(loss, "behaviour cloning")
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()

@@ -6,6 +6,8 @@ folder saved with ``save_pretrained``, or a Hugging Face Hub id. Bundled names w
 
 from __future__ import annotations
 
+import functools
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +54,10 @@ def _from_pretrained(loader: Any, source: str, what: str, kind: str | None = Non
     ``kind`` (``"causal_lm"``/``"encoder"``) narrows the bundled names suggested for a typo.
     """
     try:
+        if not Path(source).expanduser().exists():
+            reason = hub_unavailable(source)
+            if reason:  # fail now, not after transformers' retries (~50 s offline)
+                raise OSError(reason)
         return loader.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
         if Path(source).expanduser().exists():
@@ -68,6 +74,61 @@ def _from_pretrained(loader: Any, source: str, what: str, kind: str | None = Non
             f"could not load the {what} {source!r}: it is not a local folder and the Hugging "
             f"Face Hub could not provide it ({type(exc).__name__}: {exc}). {_hint()}"
         ) from exc
+
+
+_CACHE_MARKERS = ("config.json", "tokenizer_config.json")
+
+
+def _in_hf_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    for name in _CACHE_MARKERS:
+        try:
+            found = try_to_load_from_cache(repo_id, name)
+        except (ValueError, OSError):  # not a valid repo id
+            return False
+        if isinstance(found, str):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=16)
+def _hub_probe(endpoint: str, repo_id: str, timeout: float = 2.0) -> str | None:
+    """One quick HTTP request for ``repo_id``'s metadata: ``None`` when the hub answers with
+    it (or needs a login, which transformers explains), else why it cannot provide it."""
+    import urllib.error
+    import urllib.request
+
+    url = f"{endpoint.rstrip('/')}/api/models/{repo_id}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"),
+                                    timeout=timeout):
+            return None
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return None
+        if exc.code == 404:
+            return f"the Hugging Face Hub ({endpoint}) has no model {repo_id!r}"
+        return f"the Hugging Face Hub ({endpoint}) answered HTTP {exc.code}"
+    except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections
+        reason = getattr(exc, "reason", exc)
+        return f"{endpoint} is unreachable ({reason})"
+
+
+def hub_unavailable(source: str) -> str | None:
+    """Why the Hugging Face Hub cannot provide ``source`` right now (``None``: try it).
+
+    With ``HF_HUB_OFFLINE`` set, or when the hub does not answer within ~2 s, only the
+    local HF cache can; a name missing there fails at once instead of after retries.
+    """
+    if _in_hf_cache(source):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    return _hub_probe(endpoint, source)
 
 
 def prepare_tokenizer(tokenizer: Any, padding_side: str = "left") -> Any:

@@ -198,6 +198,30 @@ def read_utf8(path: str | Path, error: type[Exception] | None = None) -> str:
             f"as UTF-8.") from None
 
 
+def read_npz(path: str | Path, what: str, keys: Any = None,
+             error: type[Exception] | None = None) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, loaded without pickles. A file that is not an npz
+    archive, holds object (pickled) arrays, or lacks one of ``keys(arrays)`` raises
+    ``error`` (default :class:`~rlhf_env.errors.ConfigError`) naming it as ``what``."""
+    import zipfile
+
+    from rlhf_env.errors import ConfigError
+
+    fail = error or ConfigError
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise fail(f"{path}: no such {what}.") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise fail(f"{path} is not a readable {what} ({exc}); pickled arrays are never "
+                   f"loaded.") from None
+    missing = [k for k in (keys(arrays) if callable(keys) else keys or ()) if k not in arrays]
+    if missing:
+        raise fail(f"{path} is not a complete {what} (missing {', '.join(missing[:4])}).")
+    return arrays
+
+
 _RAISE: Any = object()
 
 

@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlhf_env.errors import ConfigError, FeedbackError
-from rlhf_env.files import write_bytes
+from rlhf_env.files import read_npz, write_bytes
 
 REF_PREFIX = "segment:"
 
@@ -260,11 +260,18 @@ class SegmentBank:
     @classmethod
     def load(cls, path: str | Path) -> SegmentBank:
         """Read a bank written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as data:
-            segs = [Segment(data[f"{i}_obs"], data[f"{i}_actions"], data[f"{i}_next_obs"],
-                            data[f"{i}_true_rewards"], None, str(src), str(sid))
-                    for i, (sid, src) in enumerate(zip(data["ids"], data["sources"],
-                                                       strict=True))]
+        def needed(arrays: dict[str, np.ndarray]) -> list[str]:
+            n = len(arrays.get("ids", ()))
+            return ["ids", "sources", *(f"{i}_{name}" for i in range(n) for name in
+                                        ("obs", "actions", "next_obs", "true_rewards"))]
+
+        data = read_npz(path, "segment bank", needed)
+        if len(data["ids"]) != len(data["sources"]):
+            raise ConfigError(f"{path} is not a complete segment bank (ids and sources "
+                              f"differ in length).")
+        segs = [Segment(data[f"{i}_obs"], data[f"{i}_actions"], data[f"{i}_next_obs"],
+                        data[f"{i}_true_rewards"], None, str(src), str(sid))
+                for i, (sid, src) in enumerate(zip(data["ids"], data["sources"], strict=True))]
         return cls(segs)
 
 

@@ -38,6 +38,17 @@ _KINDS = {"causal_lm": ("causal LM", "load_causal_lm"),
           "encoder": ("sentence encoder", "load_sentence_encoder")}
 
 
+def _checked_name(name_or_path: Any) -> str:
+    """A model argument as a string; anything but a non-empty str or path raises."""
+    if isinstance(name_or_path, os.PathLike):
+        name_or_path = os.fspath(name_or_path)
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ConfigError(f"name_or_path must be a bundled name ({', '.join(BUNDLED)}), a local "
+                          f"folder or a hub id, got {name_or_path!r} "
+                          f"({type(name_or_path).__name__}).")
+    return name_or_path
+
+
 def _bundled(name: str, kind: str) -> BundledModel | None:
     """The bundled spec called ``name`` (``None`` if there is none); raises on a kind mismatch."""
     spec = BUNDLED.get(name)
@@ -67,8 +78,9 @@ def _from_pretrained(loader: Any, source: str, what: str, kind: str | None = Non
             ) from exc
         if "/" not in source and not Path(source).suffix:
             known = [n for n, m in BUNDLED.items() if kind is None or m.kind == kind]
+            why = " ".join(str(exc).split())[:200]
             hint = (f"It is not a local folder either, and the Hugging Face Hub could not "
-                    f"provide it ({type(exc).__name__}). {_hint()}")
+                    f"provide it ({type(exc).__name__}: {why}). {_hint()}")
             raise UnknownNameError(f"bundled {what}", source, known, hint=hint) from exc
         raise ModelLoadError(
             f"could not load the {what} {source!r}: it is not a local folder and the Hugging "
@@ -225,6 +237,7 @@ def load_tokenizer(name_or_path: str = "smollm2-135m-instruct", *,
     """
     from transformers import AutoTokenizer
 
+    name_or_path = _checked_name(name_or_path)
     spec = BUNDLED.get(name_or_path)
     if spec is not None:
         if spec.name.startswith("tiny-"):
@@ -280,6 +293,7 @@ def load_causal_lm(name_or_path: str = "smollm2-135m-instruct", *, dtype: Any = 
     from transformers import AutoModelForCausalLM
 
     dtype = dtype or torch.float32
+    name_or_path = _checked_name(name_or_path)
     spec = _bundled(name_or_path, "causal_lm")
     if spec is not None and spec.name.startswith("tiny-"):
         model = tiny.tiny_causal_lm(seed=seed).to(dtype)
@@ -309,6 +323,7 @@ def load_sentence_encoder(name_or_path: str = "all-minilm-l6-v2", *, seed: int =
     """
     from transformers import AutoModel, AutoTokenizer
 
+    name_or_path = _checked_name(name_or_path)
     spec = _bundled(name_or_path, "encoder")
     if spec is not None and spec.name.startswith("tiny-"):
         return tiny.tiny_encoder(seed=seed), prepare_tokenizer(tiny.tiny_tokenizer(), "right")

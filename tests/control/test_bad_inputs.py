@@ -103,7 +103,7 @@ def test_an_old_pickled_checkpoint_is_refused_without_loading_it(tmp_path):
     (tmp_path / "agent.zip").write_bytes(evil_zip(marker))
     (tmp_path / "reward_model.pt").write_bytes(evil_torch_file(marker))
     (tmp_path / "state.json").write_text(json.dumps({"env_id": "RLHF-CartPole-v0"}))
-    with pytest.raises(CheckpointError, match="older rlhf-env .* pickles"):
+    with pytest.raises(CheckpointError, match=r"older rlhf-env .* pickles"):
         PreferenceLearningLoop.resume(tmp_path)
     assert not marker.exists()
 
@@ -128,7 +128,7 @@ def test_a_segment_id_cannot_write_outside_the_clip_folder(tmp_path, bad_id):
                   np.zeros((3, 8, 8, 3), dtype=np.uint8), "RLHF-CartPole-v0", bad_id or "x")
     if not bad_id:
         object.__setattr__(seg, "id", "")
-    with pytest.raises(ConfigError, match="segment id .* cannot be a file name"):
+    with pytest.raises(ConfigError, match=r"segment id .* cannot be a file name"):
         write_segment_clip(seg, clips)
     assert not (tmp_path / "x.gif").exists()
     assert not clips.exists() or not any(clips.iterdir())
@@ -138,6 +138,6 @@ def test_the_loop_does_not_checkpoint_non_finite_weights(tmp_path):
     loop = PreferenceLearningLoop("RLHF-CartPole-v0", small_config(), algorithm_kwargs=PPO_SMALL)
     with torch.no_grad():
         next(loop.ensemble.parameters()).fill_(math.inf)
-    with pytest.raises(TrainingError, match="reward model.*NaN or inf.*not written"):
+    with pytest.raises(TrainingError, match=r"reward model.*NaN or inf.*not written"):
         loop.checkpoint(tmp_path / "ck")
     assert not (tmp_path / "ck" / "state.json").exists()

@@ -33,7 +33,7 @@ def test_a_crafted_checkpoint_runs_nothing(make_trainer, tmp_path, craft):
     marker = tmp_path / "ran"
     path = tmp_path / "ckpt.pt"
     path.write_bytes(craft(marker))
-    with pytest.raises(CheckpointError, match="not a safetensors state file|not an rlhf-env"):
+    with pytest.raises(CheckpointError, match=r"not a safetensors state file|not an rlhf-env"):
         load_checkpoint(make_trainer(), path)
     assert not marker.exists()
 

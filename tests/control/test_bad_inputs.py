@@ -34,6 +34,21 @@ def test_loop_config_refuses_wrong_types(kwargs, words):
         assert word in str(info.value)
 
 
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"horizon": -3}, ["horizon", "-3", ">= 1"]),
+    ({"horizon": "100"}, ["horizon", "'100'", "integer"]),
+    ({"horizon": 2.5}, ["horizon", "2.5"]),
+    ({"absorbing_reward": math.nan}, ["absorbing_reward", "nan"]),
+])
+def test_control_env_kwargs_are_checked(kwargs, words):
+    import gymnasium as gym
+
+    with pytest.raises(ConfigError) as info:
+        gym.make("RLHF-CartPole-v0", **kwargs)
+    for word in words:
+        assert word in str(info.value)
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A checkpoint folder with two saves (labels_used 0, then 7) of an untrained loop."""

@@ -45,7 +45,7 @@ import torch
 
 from agents.token_ppo.generation import position_ids
 from agents.token_ppo.policy import PolicyWithValue, _apply_lora
-from rlhf_env.errors import ConfigError, FeedbackError
+from rlhf_env.errors import ConfigError, FeedbackError, StoreError
 from rlhf_env.models import encode_prompt, eos_token_id
 from rlhf_env.numerics import check_grads, check_loss
 from rlhf_env.text.spaces import left_pad
@@ -114,9 +114,9 @@ def _from_path(path: Path, task: str | None, include_corrections: bool) -> list[
     from rlhf_env.feedback.store import FeedbackStore
 
     try:
-        with FeedbackStore(path) as store:
+        with FeedbackStore(path, read_only=True) as store:  # reading never changes it
             return _from_store(store, task, include_corrections)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, StoreError) as exc:
         raise FeedbackError(f"{path} is neither a .jsonl file nor a feedback store ({exc}); "
                             f"name JSONL files *.jsonl.") from exc
 

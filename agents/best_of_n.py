@@ -48,6 +48,7 @@ from rlhf_env.text.core import (
 )
 from rlhf_env.text.spaces import left_pad
 from rlhf_env.text.tasks import Task
+from rlhf_env.validation import check_fields
 
 
 def best_of_n_kl(n: int) -> float:
@@ -87,6 +88,7 @@ class BestOfNConfig:
     """System message for chat-formatted text prompts."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("batch_size", "max_prompt_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}.")

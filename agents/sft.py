@@ -45,9 +45,11 @@ import torch
 
 from agents.token_ppo.generation import position_ids
 from agents.token_ppo.policy import PolicyWithValue, _apply_lora
-from rlhf_env.errors import ConfigError, FeedbackError
+from rlhf_env.errors import ConfigError, FeedbackError, StoreError
 from rlhf_env.models import encode_prompt, eos_token_id
+from rlhf_env.numerics import check_grads, check_loss
 from rlhf_env.text.spaces import left_pad
+from rlhf_env.validation import check_fields
 
 DemoPair = tuple[str, str]
 """A ``(prompt, response)`` pair of texts."""
@@ -112,9 +114,9 @@ def _from_path(path: Path, task: str | None, include_corrections: bool) -> list[
     from rlhf_env.feedback.store import FeedbackStore
 
     try:
-        with FeedbackStore(path) as store:
+        with FeedbackStore(path, read_only=True) as store:  # reading never changes it
             return _from_store(store, task, include_corrections)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, StoreError) as exc:
         raise FeedbackError(f"{path} is neither a .jsonl file nor a feedback store ({exc}); "
                             f"name JSONL files *.jsonl.") from exc
 
@@ -313,6 +315,7 @@ class SFTConfig:
     """Show a tqdm progress bar over the optimizer steps."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("epochs", "batch_size", "max_prompt_tokens", "max_response_tokens"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}.")
@@ -495,8 +498,10 @@ def _train(lm: Any, examples: list[EncodedDemonstration], pad_id: int,
             logp, mask = response_logprobs(lm, collate(chunk, pad_id, device))
             n = int(mask.sum())
             loss = -logp.sum() / n
+            check_loss(loss, "SFT")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            check_grads(params, "SFT")
             if math.isfinite(config.max_grad_norm):
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             optimizer.step()

@@ -6,13 +6,28 @@
     rlhf-env feedback report STORE volume, agreement, gold accuracy, per-annotator stats
     rlhf-env prefs ENV_ID          preference learning on a control task (the online loop)
     rlhf-env bench list|run|report|compare   benchmark RL algorithms on RLHF tasks
+    rlhf-env feedback check STORE  integrity, schema and orphan queue items of a store
+
+A user error never shows a traceback: the command prints one ``error: …`` line saying
+what to do and exits with status 2 for a bad option or name (``bench``: also a bad
+value), 1 for anything else that failed (a bad file, a store that cannot be opened,
+closed input). ``--debug`` (anywhere on the command line) shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from rlhf_env.errors import RLHFEnvError, UnknownNameError
+
+USAGE_ERROR = 2
+"""Exit status for a bad option, name or value (argparse uses it too)."""
+FAILURE = 1
+"""Exit status for a command that could not do its work (bad file, unusable store …)."""
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -30,7 +45,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rlhf-env", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="rlhf-env", description=__doc__.split("\n")[0],
+                                     epilog="--debug anywhere: show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("models", help="list the bundled offline models")
     p.set_defaults(func=_cmd_models)
@@ -53,9 +69,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_status(exc: BaseException,
+                usage: tuple[type[BaseException], ...] = (UnknownNameError,)) -> int | None:
+    """The exit status for a user error, or ``None`` for a bug (shown as a traceback).
+
+    ``usage`` lists the errors a command counts as a bad option or name (status 2, like
+    argparse's own); ``rlhf-env bench`` adds ConfigError and BenchmarkError to it.
+    """
+    if isinstance(exc, usage) and not isinstance(exc, OSError):
+        return USAGE_ERROR
+    if isinstance(exc, (RLHFEnvError, OSError, EOFError, UnicodeError, json.JSONDecodeError,
+                        sqlite3.DatabaseError)):
+        return FAILURE
+    gym_error = getattr(sys.modules.get("gymnasium.error"), "Error", None)
+    if gym_error is not None and isinstance(exc, gym_error):  # e.g. an unknown env id
+        return USAGE_ERROR
+    return None
+
+
+def user_message(exc: BaseException) -> str:
+    """One line that says what went wrong and, where we know it, what to do."""
+    if isinstance(exc, EOFError):
+        return ("the input ended (stdin is closed or empty): run the command in a terminal, "
+                "or pipe its answers in.")
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, PermissionError):
+        return f"{text} (check the file's permissions, or choose another path)."
+    return text
+
+
+def run_parsed(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv``, run the chosen command, and turn user errors into one line.
+
+    Every ``rlhf-env`` entry point (this one and the ``python -m …cli`` ones) goes through
+    here, so no command needs its own error handling.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        status = exit_status(exc, getattr(args, "usage_errors", (UnknownNameError,)))
+        if status is None or debug:
+            raise
+        print(f"error: {user_message(exc)}", file=sys.stderr)
+        if status == USAGE_ERROR:
+            print(f"(see `{parser.prog} --help`; add --debug for the traceback)",
+                  file=sys.stderr)
+        return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    return run_parsed(build_parser(), argv)
 
 
 if __name__ == "__main__":

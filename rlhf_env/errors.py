@@ -73,6 +73,23 @@ class FeedbackError(RLHFEnvError, ValueError):
     """Feedback data is malformed, inconsistent or refers to unknown entities."""
 
 
+class StoreError(RLHFEnvError, OSError):
+    """A feedback store file cannot be used: not SQLite, corrupt, truncated, another
+    program's database, a newer schema than this version reads, or not readable/writable."""
+
+
+class CheckpointError(RLHFEnvError, OSError):
+    """A checkpoint or saved model file is missing parts, corrupt, or not in our format."""
+
+
+class NoCheckpointError(CheckpointError, ConfigError):
+    """A folder given to resume from holds no checkpoint at all."""
+
+
+class TrainingError(RLHFEnvError, RuntimeError):
+    """Training cannot go on: a loss or gradient became NaN/inf (nothing was saved)."""
+
+
 class CheckError(RLHFEnvError, AssertionError):
     """Raised by :func:`rlhf_env.check_rlhf_env` when an environment breaks a contract."""
 

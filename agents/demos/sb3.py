@@ -15,6 +15,7 @@ progress bar and an RLHF metrics callback → sample after training → write th
 from __future__ import annotations
 
 import argparse
+import io
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ import numpy as np
 
 from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
 from rlhf_env.errors import ConfigError
-from rlhf_env.files import plain
+from rlhf_env.files import plain, write_bytes
+from rlhf_env.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class SB3DemoConfig:
     eval_episodes: int = 8
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("num_envs", "n_steps", "iterations", "max_response_tokens", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be ≥ 1, got {getattr(self, name)}.")
@@ -128,7 +131,9 @@ def plot(history: list[dict], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(handles=lines, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    write_bytes(path, buffer.getvalue())
     plt.close(fig)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,8 +31,10 @@ import numpy as np
 
 from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
 from rlhf_env.errors import ConfigError
+from rlhf_env.files import write_bytes
 from rlhf_env.text import text_core
 from rlhf_env.text.spaces import ActionVocab
+from rlhf_env.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class DemoConfig:
     """Further :class:`~agents.token_ppo.TokenPPOConfig` fields."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("steps", "eval_prompts", "best_of"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be ≥ 1, got {getattr(self, name)}.")
@@ -153,7 +157,9 @@ def save_policy(trainer: Any, directory: Path) -> None:
     policy = trainer.policy
     policy.lm.save_pretrained(directory)
     trainer.tokenizer.save_pretrained(directory)
-    torch.save(policy.value_head.state_dict(), directory / "value_head.pt")
+    buffer = io.BytesIO()  # a plain state dict: torch.load(weights_only=True) reads it
+    torch.save(policy.value_head.state_dict(), buffer)
+    write_bytes(directory / "value_head.pt", buffer.getvalue())
 
 
 def plot(history: list[dict], cfg: DemoConfig, path: Path) -> None:
@@ -188,7 +194,9 @@ def plot(history: list[dict], cfg: DemoConfig, path: Path) -> None:
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    write_bytes(path, buffer.getvalue())
     plt.close(fig)
 
 

@@ -6,6 +6,12 @@ metrics so far and every random state the trainer draws from (prompt choice, sam
 shuffling, torch's global generator). Loading it into a trainer built with the same config,
 env and initial model, then training on, gives the same weights and metrics as a run that
 was never interrupted (on the same device and thread count).
+
+The file is an rlhf-env state file (:mod:`rlhf_env.checkpoints`): safetensors for the
+tensors, JSON for the rest, a checksum over both. Nothing is unpickled on load, so a
+crafted file cannot run code. Saving keeps the previous checkpoint as ``<name>.prev`` until
+the new one is complete, and loading falls back to it when the file is corrupt.
+Checkpoints of format 1 (``torch.save`` pickles) are refused: they cannot be read safely.
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from rlhf_env.errors import ConfigError
+from rlhf_env.checkpoints import load_state, save_state
+from rlhf_env.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:
     from agents.token_ppo.trainer import TokenPPOTrainer
 
-FORMAT_VERSION = 1
-"""Bumped when the checkpoint layout changes."""
+FORMAT_VERSION = 2
+"""Bumped when the checkpoint layout changes (2: pickle-free state file)."""
+KIND = "token-ppo-checkpoint"
 
 
 def save_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> Path:
@@ -42,17 +50,16 @@ def save_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> Path:
         "sampling_rng": trainer.sampler.get_state(),
         "torch_rng": torch.get_rng_state(),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    save_state(path, state, KIND)
     return path
 
 
 def load_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> TokenPPOTrainer:
     """Restore a state written by :func:`save_checkpoint` into ``trainer``; returns it."""
-    state = torch.load(Path(path), map_location=trainer.config.device, weights_only=False)
-    if state.get("format_version") != FORMAT_VERSION:
-        raise ConfigError(f"{path} is not a token-PPO checkpoint of format {FORMAT_VERSION}.")
+    state = load_state(path, KIND)
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} is not a token-PPO checkpoint of format "
+                              f"{FORMAT_VERSION}.")
     _check_config(state["config"], dataclasses.asdict(trainer.config), path)
     trainer.policy.load_state_dict(state["policy"])
     trainer.optimizer.load_state_dict(state["optimizer"])

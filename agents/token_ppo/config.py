@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rlhf_env.errors import ConfigError
 from rlhf_env.kl import KL_ESTIMATORS
+from rlhf_env.validation import check_fields
 
 ADVANTAGE_ESTIMATORS = ("gae", "rloo", "grpo")
 """``gae``: value head + GAE; ``rloo``: leave-one-out baseline over a prompt's group;
@@ -109,6 +110,7 @@ class TokenPPOConfig:
     """Torch device of policy and reference."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         _check_batches(self)
         _check_sampling(self)
         _check_objective(self)

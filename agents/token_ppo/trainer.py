@@ -54,6 +54,7 @@ from agents.token_ppo.rollout import Rollout, collect, pick_prompts
 from rlhf_env.errors import ConfigError, MissingDependencyError
 from rlhf_env.kl import AdaptiveKLController, FixedKLController, kl_estimate
 from rlhf_env.models import eos_token_id, load_causal_lm
+from rlhf_env.numerics import check_grads, check_loss
 from rlhf_env.text.core import TextBanditCore, text_core
 from rlhf_env.text.vector import TextBanditVectorEnv
 
@@ -240,9 +241,13 @@ class TokenPPOTrainer:
         return torch.randperm(c.batch_size, generator=self.generator)
 
     def _optimizer_step(self) -> None:
-        params = self.policy.trainable_parameters()
-        if np.isfinite(self.config.max_grad_norm):
-            torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        params = list(self.policy.trainable_parameters())
+        if np.isfinite(self.config.max_grad_norm):  # the clip computes the norm: reuse it
+            norm = torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+            if not bool(torch.isfinite(norm)):
+                check_grads(params, "token PPO", self.step_count)
+        else:
+            check_grads(params, "token PPO", self.step_count)
         self.optimizer.step()
 
     def _micro_step(self, rollout: Rollout, targets: Targets,
@@ -267,6 +272,7 @@ class TokenPPOTrainer:
                             c.clip_range_value)
             loss = loss + c.vf_coef * vl
             stats["value_loss"] = float(vl.detach())
+        check_loss(loss, "token PPO", self.step_count)
         (loss / c.grad_accum_steps).backward()
         return stats
 

@@ -18,7 +18,6 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from rlhf_env.errors import BenchmarkError, ConfigError, RLHFEnvError, UnknownNameError
 
@@ -111,18 +110,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(func: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(func(args))
-        except (ConfigError, UnknownNameError, BenchmarkError) as exc:  # bad option or name
-            print(f"error: {exc}", file=sys.stderr)
-            return USAGE_ERROR
-        except (RLHFEnvError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return run
+USAGE_ERRORS = (ConfigError, UnknownNameError, BenchmarkError)
+"""Errors ``rlhf-env bench`` exits with status 2 for (a bad option, name or folder)."""
 
 
 def add_bench_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -133,7 +122,7 @@ def add_bench_commands(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="tasks, algorithms and suites")
     p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                    help="import MODULE first (it registers tasks/suites)")
-    p.set_defaults(func=_guarded(_cmd_list))
+    p.set_defaults(func=_cmd_list, usage_errors=USAGE_ERRORS)
     p = sub.add_parser("run", help="run a suite (resumable)")
     p.add_argument("--suite", required=True, help="suite name (see `bench list`)")
     p.add_argument("--algos", default=None, help="comma-separated algorithms (default: suite's)")
@@ -148,26 +137,27 @@ def add_bench_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                    help="import MODULE first (it registers tasks/suites)")
-    p.set_defaults(func=_guarded(_cmd_run))
+    p.set_defaults(func=_cmd_run, usage_errors=USAGE_ERRORS)
     p = sub.add_parser("report", help="write summary.json, results.csv/.md, plots, index.html")
     p.add_argument("runs", help="runs folder (OUT or OUT/SUITE)")
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--reps", type=_positive, default=2000, help="bootstrap repetitions")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs")
-    p.set_defaults(func=_guarded(_cmd_report))
+    p.set_defaults(func=_cmd_report, usage_errors=USAGE_ERRORS)
     p = sub.add_parser("compare", help="two reports (or run folders) side by side")
     p.add_argument("a", help="report or runs folder")
     p.add_argument("b", help="report or runs folder")
-    p.set_defaults(func=_guarded(_cmd_compare))
+    p.set_defaults(func=_cmd_compare, usage_errors=USAGE_ERRORS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench commands on their own (``python -m rlhf_env.bench.cli bench …``)."""
     parser = argparse.ArgumentParser(prog="rlhf-env")
     add_bench_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    from rlhf_env.cli import run_parsed
+
+    return run_parsed(parser, argv)
 
 
 if __name__ == "__main__":

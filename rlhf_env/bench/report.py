@@ -27,17 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from rlhf_env.bench.files import (
-    atomic_write_bytes,
-    atomic_write_text,
-    jsonable,
-    read_json,
-    write_json,
-)
 from rlhf_env.bench.overopt import FORMS, Fit, curves, overoptimisation
 from rlhf_env.bench.results import Results, load_results
 from rlhf_env.bench.stats import DEFAULT_STATS, STATISTICS, StatsConfig, Summary, summarise
 from rlhf_env.errors import BenchmarkError
+from rlhf_env.files import json_safe, read_json, write_bytes, write_json, write_text
 
 CSV_COLUMNS = ("suite", "algorithm", "task", "seed", "state", "step", "proxy", "gold", "kl",
                "sqrt_kl", "labels_used", "wall_time")
@@ -219,7 +213,7 @@ def write_plots(results: Results, summary: Mapping[str, Any], out: Path) -> list
     names: list[str] = []
 
     def save(name: str, data: bytes) -> None:
-        atomic_write_bytes(out / name, data)
+        write_bytes(out / name, data)
         names.append(name)
 
     if results.done:
@@ -265,7 +259,7 @@ def report_body(results: Results, config: StatsConfig = DEFAULT_STATS,
     body["failures"] = _failures(results)
     body["suites"] = sorted(results.manifests)
     body["notes"] = [*body["notes"], *results.notes]
-    return jsonable(body)
+    return json_safe(body, fallback=repr)
 
 
 def _html(body: Mapping[str, Any], images: Sequence[str]) -> str:
@@ -297,13 +291,13 @@ def write_report(results: Results | str | os.PathLike[str], out: str | os.PathLi
     out = Path(out)
     body = report_body(results, config, forms)
     write_json(out / "summary.json", body)
-    atomic_write_text(out / "results.csv", _csv(results))
+    write_text(out / "results.csv", _csv(results))
     md = ["# Benchmark report\n", *(t.markdown() for t in tables(body))]
     if body["notes"]:
         md.append("## Notes\n\n" + "".join(f"- {n}\n" for n in body["notes"]))
-    atomic_write_text(out / "results.md", "\n".join(md))
+    write_text(out / "results.md", "\n".join(md))
     images = write_plots(results, body, out) if plots else []
-    atomic_write_text(out / "index.html", _html(body, images))
+    write_text(out / "index.html", _html(body, images))
     return out
 
 
@@ -311,7 +305,7 @@ def write_report(results: Results | str | os.PathLike[str], out: str | os.PathLi
 
 
 def _summary_of(path: Path) -> dict[str, Any]:
-    found = read_json(path / "summary.json")
+    found = read_json(path / "summary.json", default=None)
     if isinstance(found, dict) and "aggregate" in found:
         return found
     if not path.is_dir():

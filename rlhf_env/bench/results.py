@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlhf_env.bench.files import read_json
 from rlhf_env.bench.protocol import EvalPoint, Normalisation
 from rlhf_env.errors import BenchmarkError
+from rlhf_env.files import read_json
 
 _SEED_DIR = re.compile(r"^seed(\d+)$")
 
@@ -143,7 +143,7 @@ def _runs_of_suite(root: Path, notes: list[str]) -> list[Run]:
         algo, task = seed_dir.parent.parent.name, seed_dir.parent.name
         if match is None or not seed_dir.is_dir() or algo.startswith("_"):
             continue
-        status = read_json(seed_dir / "status.json")
+        status = read_json(seed_dir / "status.json", default=None)
         status = status if isinstance(status, dict) else {}
         runs.append(Run(suite=root.name, algorithm=algo, task=task, seed=int(match.group(1)),
                         state=str(status.get("state", "missing")),
@@ -193,7 +193,7 @@ def load_results(path: str | os.PathLike[str]) -> Results:
     runs: list[Run] = []
     manifests: dict[str, Mapping[str, Any]] = {}
     for root in _suite_roots(path):
-        manifest = read_json(root / "manifest.json")
+        manifest = read_json(root / "manifest.json", default=None)
         if isinstance(manifest, dict):
             manifests[root.name] = manifest
             notes.extend(str(n) for n in manifest.get("skipped") or [])

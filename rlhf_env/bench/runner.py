@@ -43,9 +43,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from rlhf_env.bench.files import atomic_write_text, dumps, read_json, write_json
 from rlhf_env.bench.protocol import Algorithm, BenchTask, EnvSpec, EvalPoint, Trial
 from rlhf_env.errors import BenchmarkError, ConfigError
+from rlhf_env.files import dumps, read_json, write_json, write_text
 
 TrialState = Literal["running", "done", "failed"]
 METRICS = "metrics.jsonl"
@@ -159,12 +159,12 @@ def write_status(spec: TrialSpec, state: TrialState, **fields: Any) -> None:
     write_json(spec.run_dir / STATUS, {
         "state": state, "suite": spec.suite, "algorithm": spec.algorithm,
         "task": spec.task.name, "seed": spec.seed, "threads": spec.threads,
-        "pid": os.getpid(), **fields})
+        "pid": os.getpid(), **fields}, fallback=repr)
 
 
 def _write_metrics(run_dir: Path, points: Sequence[EvalPoint]) -> None:
-    lines = [dumps(p.to_json(), indent=None) for p in points]
-    atomic_write_text(run_dir / METRICS, "".join(line + "\n" for line in lines))
+    lines = [dumps(p.to_json(), indent=None, fallback=repr) for p in points]
+    write_text(run_dir / METRICS, "".join(line + "\n" for line in lines))
 
 
 @contextlib.contextmanager
@@ -246,7 +246,7 @@ def _picklable(spec: TrialSpec) -> TrialSpec:
 
 def _died(spec: TrialSpec, exitcode: int | None, wall: float) -> TrialResult:
     """The result of a trial whose process ended: its status.json, or a failure if it died."""
-    status = read_json(spec.run_dir / STATUS) or {}
+    status = read_json(spec.run_dir / STATUS, default=None) or {}
     if status.get("state") in ("done", "failed"):
         return TrialResult(spec, status["state"], float(status.get("wall_time") or wall),
                            int(status.get("points") or 0), status.get("error"),

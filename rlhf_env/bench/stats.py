@@ -41,6 +41,7 @@ import numpy as np
 
 from rlhf_env.bench.results import Results, Run
 from rlhf_env.errors import ConfigError
+from rlhf_env.validation import check_fields
 
 Scores = Mapping[str, np.ndarray]
 """Task name → per-run scores (1-D) of one algorithm."""
@@ -75,6 +76,7 @@ class StatsConfig:
     """Coverage of the percentile interval."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if isinstance(self.reps, bool) or not isinstance(self.reps, int) or self.reps < 1:
             raise ConfigError(f"StatsConfig.reps must be an integer ≥ 1, got {self.reps!r}.")
         if not 0 < self.confidence < 1:

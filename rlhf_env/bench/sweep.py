@@ -35,7 +35,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rlhf_env.bench.files import read_json, write_json
 from rlhf_env.bench.protocol import Algorithm, BenchTask, EnvSpec
 from rlhf_env.bench.registry import Suite, get_algorithm, get_suite, get_task
 from rlhf_env.bench.results import Results, load_results
@@ -48,6 +47,7 @@ from rlhf_env.bench.runner import (
     write_status,
 )
 from rlhf_env.errors import BenchmarkError, ConfigError
+from rlhf_env.files import read_json, write_json
 
 MANIFEST = "manifest.json"
 VERSIONED = ("numpy", "torch", "gymnasium", "stable-baselines3", "transformers", "rlhf-env")
@@ -172,7 +172,7 @@ def _manifest(plan: Plan, workers: int, runner: TrialRunner) -> dict[str, Any]:
 
 
 def _check_compatible(root: Path, plan: Plan) -> None:
-    old = read_json(root / MANIFEST)
+    old = read_json(root / MANIFEST, default=None)
     if not isinstance(old, dict):
         return
     for task in plan.tasks:
@@ -217,7 +217,7 @@ def _specs(plan: Plan, root: Path, envs: Mapping[str, EnvSpec | None], threads: 
                                  run_dir=root / name / task.name / f"seed{seed}",
                                  threads=threads, options=dict(options.get(name, {})),
                                  impl=algo)
-                state = (read_json(spec.run_dir / STATUS) or {}).get("state")
+                state = (read_json(spec.run_dir / STATUS, default=None) or {}).get("state")
                 if resume and state == "done":
                     kept.append(spec)
                 else:
@@ -255,7 +255,7 @@ def run_benchmark(suite: str | Suite, *, algorithms: Iterable[str] | None = None
     root = Path(out) / plan.suite.name
     if resume:
         _check_compatible(root, plan)
-    write_json(root / MANIFEST, _manifest(plan, n_workers, runner))
+    write_json(root / MANIFEST, _manifest(plan, n_workers, runner), fallback=repr)
     cache = Path(cache_dir) if cache_dir is not None else root / "_cache"
     prepared = {t.name: _prepare(t, cache) for t in plan.tasks}
     envs = {name: env for name, (env, _) in prepared.items()}

@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from rlhf_env.errors import ConfigError, RLHFEnvError
+from rlhf_env.errors import ConfigError
+from rlhf_env.validation import arg_float, arg_int
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -106,18 +107,19 @@ def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("env_id", nargs="?", default="RLHF-CartPole-v0",
                    help="control id (RLHF-CartPole-v0, RLHF-Pendulum-v0, "
                         "RLHF-HalfCheetah-v0) or any Gymnasium id")
-    p.add_argument("--labels", type=int, default=500, help="label budget")
-    p.add_argument("--timesteps", type=int, default=100_000, help="agent env steps")
-    p.add_argument("--rounds", type=int, default=None, help="rounds (default 10)")
-    p.add_argument("--segment-length", type=int, default=25)
+    p.add_argument("--labels", type=arg_int(1), default=500, help="label budget")
+    p.add_argument("--timesteps", type=arg_int(1), default=100_000, help="agent env steps")
+    p.add_argument("--rounds", type=arg_int(1), default=None, help="rounds (default 10)")
+    p.add_argument("--segment-length", type=arg_int(1), default=25)
     p.add_argument("--selection", choices=("uncertainty", "random"), default="uncertainty")
-    p.add_argument("--ensemble", type=int, default=3, help="reward models in the ensemble")
-    p.add_argument("--error-rate", type=float, default=0.1, help="synthetic labeler slips")
+    p.add_argument("--ensemble", type=arg_int(1), default=3, help="reward models in the ensemble")
+    p.add_argument("--error-rate", type=arg_float(0.0, 1.0), default=0.1,
+                   help="synthetic labeler slips")
     p.add_argument("--algo", default="PPO", help="SB3 algorithm name")
-    p.add_argument("--n-envs", type=int, default=4)
-    p.add_argument("--horizon", type=int, default=None, help="episode length")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--n-envs", type=arg_int(1), default=4)
+    p.add_argument("--horizon", type=arg_int(1), default=None, help="episode length")
+    p.add_argument("--seed", type=arg_int(0), default=0)
+    p.add_argument("--threads", type=arg_int(1), default=1, help="torch threads")
     p.add_argument("--out", default=None, help="checkpoint + log folder")
     p.add_argument("--resume", default=None, help="continue the run saved in this folder")
     p.add_argument("--json", action="store_true", help="print the last metrics as JSON")
@@ -127,31 +129,30 @@ def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--store", default=None, help="feedback store file (--labeler queue)")
     q.add_argument("--clips", default=None, help="clip folder (default: next to --store)")
     q.add_argument("--clip-format", choices=("gif", "mp4"), default="gif")
-    q.add_argument("--timeout", type=float, default=None,
+    q.add_argument("--timeout", type=arg_float(0.0, exclusive_min=True), default=None,
                    help="most seconds a round waits for answers (default: until answered)")
-    q.add_argument("--poll", type=float, default=2.0, help="seconds between store checks")
+    q.add_argument("--poll", type=arg_float(0.0, exclusive_min=True), default=2.0,
+                   help="seconds between store checks")
     d = p.add_argument_group("demonstrations")
     d.add_argument("--demos", default=None,
                    help="demonstrations file (.npz), or 'scripted' for the reference expert")
-    d.add_argument("--demo-episodes", type=int, default=10,
+    d.add_argument("--demo-episodes", type=arg_int(1), default=10,
                    help="episodes of the scripted expert")
-    d.add_argument("--bc-epochs", type=int, default=None,
+    d.add_argument("--bc-epochs", type=arg_int(0), default=None,
                    help="behaviour-cloning epochs (default: 20 with --demos)")
-    d.add_argument("--demo-pairs", type=int, default=0,
+    d.add_argument("--demo-pairs", type=arg_int(0), default=0,
                    help="expert ≻ agent comparisons from the demonstrations")
-    p.set_defaults(func=_guarded(_cmd_prefs))
+    p.set_defaults(func=_with_default_rounds(_cmd_prefs))
 
 
-def _guarded(func: Any) -> Any:
+def _with_default_rounds(func: Any) -> Any:
+    """Remember whether ``--rounds`` was given (a resumed run keeps its own otherwise)."""
+
     def run(args: argparse.Namespace) -> int:
         args.rounds_given = args.rounds is not None
         if args.rounds is None:
             args.rounds = 10
-        try:
-            return int(func(args))
-        except (RLHFEnvError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        return int(func(args))
 
     return run
 
@@ -160,8 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the control commands on their own."""
     parser = argparse.ArgumentParser(prog="rlhf-env", description="control commands")
     add_control_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    from rlhf_env.cli import run_parsed
+
+    return run_parsed(parser, argv)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import numpy as np
 from rlhf_env.control.labeling import SEGMENT_PROMPT
 from rlhf_env.control.segments import Segment
 from rlhf_env.errors import ConfigError, MissingDependencyError
+from rlhf_env.files import atomic_path, safe_file_name
 
 
 def draw_cartpole(obs: np.ndarray, width: int = 160, height: int = 100) -> np.ndarray:
@@ -100,15 +101,15 @@ def write_clip(frames: Any, path: str | Path, fps: int = 30) -> Path:
         raise ConfigError(f"clip frames must have shape (T, H, W, 3), got {arr.shape}.")
     if path.suffix not in (".gif", ".mp4"):
         raise ConfigError(f"clip path must end in .gif or .mp4, got {path.name!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gif":
-        from PIL import Image
+    with atomic_path(path) as tmp:  # a killed writer never leaves half a clip
+        if path.suffix == ".gif":
+            from PIL import Image
 
-        images = [Image.fromarray(f) for f in arr]
-        images[0].save(path, save_all=True, append_images=images[1:],
-                       duration=max(1000 // fps, 20), loop=0)
-        return path
-    _write_mp4(arr, path, fps)
+            images = [Image.fromarray(f) for f in arr]
+            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                           duration=max(1000 // fps, 20), loop=0)
+        else:
+            _write_mp4(arr, tmp, fps)
     return path
 
 
@@ -136,7 +137,7 @@ def write_segment_clip(segment: Segment, directory: str | Path, ext: str = "gif"
     """Write ``<directory>/<segment id>.<ext>`` (kept if it already exists)."""
     if ext not in CLIP_FORMATS:
         raise ConfigError(f"clip format must be one of {CLIP_FORMATS}, got {ext!r}.")
-    path = Path(directory) / f"{segment.id}.{ext}"
+    path = Path(directory) / f"{safe_file_name(str(segment.id), 'segment id')}.{ext}"
     if not path.exists():
         write_clip(segment_frames(segment), path, fps)
     return path

@@ -29,6 +29,7 @@ Two reference experts ship here, as scale references and for tests: :func:`cartp
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ import numpy as np
 from rlhf_env.control.envs import CONTROL_TASKS, make_rlhf_env
 from rlhf_env.control.segments import Trajectory, as_policy, collect_trajectories
 from rlhf_env.errors import ConfigError
+from rlhf_env.files import read_npz, write_bytes
+from rlhf_env.numerics import check_loss
+from rlhf_env.validation import check_int
 
 
 def cartpole_expert(obs: np.ndarray) -> int:
@@ -128,8 +132,11 @@ def save_demonstrations(trajectories: Sequence[Trajectory], path: str | Path) ->
     for i, t in enumerate(trajectories):
         for name in ("obs", "actions", "next_obs", "rewards"):
             arrays[f"{i}_{name}"] = np.asarray(getattr(t, name))
-    np.savez_compressed(path, **arrays)
-    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+    path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_bytes(path, buffer.getvalue())  # atomic: a killed save keeps the old file
+    return path
 
 
 def load_demonstrations(path: str | Path) -> list[Trajectory]:
@@ -138,11 +145,16 @@ def load_demonstrations(path: str | Path) -> list[Trajectory]:
     if not path.exists():
         raise ConfigError(f"no demonstrations file {path}; write one with "
                           "save_demonstrations(collect_demonstrations(...), path).")
-    with np.load(path, allow_pickle=False) as data:
-        if "count" not in data:
-            raise ConfigError(f"{path} is not a demonstrations file (no 'count' entry).")
-        return [Trajectory(data[f"{i}_obs"], data[f"{i}_actions"], data[f"{i}_next_obs"],
-                           data[f"{i}_rewards"]) for i in range(int(data["count"]))]
+    data = read_npz(path, "demonstrations file", ["count"])
+    try:
+        count = check_int("count", data["count"].item() if data["count"].size == 1 else -1,
+                          minimum=0)
+    except ConfigError:
+        raise ConfigError(f"{path} is not a demonstrations file (bad 'count' entry).") from None
+    names = [f"{i}_{n}" for i in range(count) for n in ("obs", "actions", "next_obs", "rewards")]
+    data = read_npz(path, "demonstrations file", names)
+    return [Trajectory(data[f"{i}_obs"], data[f"{i}_actions"], data[f"{i}_next_obs"],
+                       data[f"{i}_rewards"]) for i in range(count)]
 
 
 def demonstration_arrays(trajectories: Sequence[Trajectory], observation_space: gym.Space,
@@ -251,6 +263,7 @@ def behaviour_clone(agent: Any, trajectories: Sequence[Trajectory], *, epochs: i
                 nll = -log_prob.mean()
                 loss = nll if entropy is None or not ent_weight else \
                     nll - ent_weight * entropy.mean()
+                check_loss(loss, "behaviour cloning")
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()

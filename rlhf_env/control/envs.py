@@ -68,6 +68,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlhf_env.errors import ConfigError, MissingDependencyError
+from rlhf_env.validation import check_float, check_int, check_str
 
 FAILURE_OBSERVATIONS: dict[str, tuple[float, ...]] = {
     "CartPole-v1": (0.0, 0.0, 0.4, 0.0),
@@ -108,8 +109,7 @@ class FixedHorizon(gym.Wrapper):
 
     def __init__(self, env: gym.Env, horizon: int, absorbing_reward: float = 0.0,
                  failure_observation: Any = None) -> None:
-        if int(horizon) < 1:
-            raise ConfigError(f"FixedHorizon: horizon must be >= 1, got {horizon}.")
+        horizon = check_int("FixedHorizon: horizon", horizon, minimum=1)
         super().__init__(env)
         self.failure_observation = None
         if failure_observation is not None:
@@ -175,6 +175,10 @@ def make_control_env(
         render_mode: passed to the underlying task (``"rgb_array"`` for clips).
         kwargs: passed to the underlying task's constructor.
     """
+    horizon = check_int("horizon", horizon, minimum=1)
+    absorbing_reward = check_float("absorbing_reward", absorbing_reward)
+    if render_mode is not None:
+        check_str("render_mode", render_mode)
     env: gym.Env = FixedHorizon(_make_base(base_id, horizon, render_mode, **kwargs),
                                 horizon, absorbing_reward, FAILURE_OBSERVATIONS.get(base_id))
     if reward_model is not None:

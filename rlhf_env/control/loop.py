@@ -34,13 +34,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from rlhf_env.control.checkpoint import (
+    load_agent_state,
+    load_reward_model,
+    read_checkpoint,
+    restore_agent,
+    write_checkpoint,
+)
 from rlhf_env.control.demonstrations import (
     behaviour_clone,
     check_clonable,
@@ -63,10 +69,12 @@ from rlhf_env.control.training import (
     validation_accuracy,
 )
 from rlhf_env.control.wrappers import LearnedRewardVecEnv
-from rlhf_env.errors import ConfigError
+from rlhf_env.errors import CheckpointError, ConfigError
 from rlhf_env.feedback.learning.labelers import ComparisonLabeler, ComparisonQuery
 from rlhf_env.feedback.learning.selection import RandomSelector, UncertaintySelector
 from rlhf_env.feedback.records import Comparison, FeedbackRecord, record_from_dict
+from rlhf_env.files import read_utf8
+from rlhf_env.validation import check_fields
 
 SCHEDULES = ("constant", "hyperbolic")
 SELECTIONS = ("uncertainty", "random")
@@ -123,6 +131,7 @@ class LoopConfig:
     PPO and A2C only). About 20–30 suit a few expert episodes."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         owner = "LoopConfig"
         for name in ("total_timesteps", "total_labels", "rounds", "segment_length",
                      "candidates_per_label", "ensemble_size", "reward_epochs", "n_envs"):
@@ -480,44 +489,35 @@ class PreferenceLearningLoop:
 
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint(self, directory: str | Path) -> Path:
-        """Write agent, reward model, segments, feedback and loop state to ``directory``."""
-        path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        self.agent.save(path / "agent.zip")
-        torch.save(self.ensemble.state_dict(), path / "reward_model.pt")
-        self.bank.save(path / "segments.npz")
-        with open(path / "feedback.jsonl", "w", encoding="utf-8") as fh:
-            for rec in self.records:
-                fh.write(json.dumps(rec.to_dict()) + "\n")
-        state = {"env_id": self.env_id, "algorithm": self.algorithm,
-                 "config": asdict(self.config), **asdict(self.state)}
-        tmp = path / "state.json.tmp"
-        tmp.write_text(json.dumps(state, indent=1))
-        tmp.replace(path / "state.json")  # written last: a checkpoint is complete or absent
-        return path
+        """Write agent, reward model, segments, feedback and loop state to ``directory``
+        (pickle-free and atomic; the previous save is kept until this one is complete, see
+        :mod:`rlhf_env.control.checkpoint`)."""
+        return write_checkpoint(self, directory)
 
     @classmethod
     def resume(cls, directory: str | Path, *, config: LoopConfig | None = None,
                **kwargs: Any) -> PreferenceLearningLoop:
         """Rebuild a loop from :meth:`checkpoint` output; ``config`` may extend the run
-        (e.g. more rounds or labels)."""
-        path = Path(directory)
-        if not (path / "state.json").exists():
-            raise ConfigError(f"{path} holds no checkpoint (no state.json); run the loop with "
-                              "checkpoint_dir= first.")
-        state = json.loads((path / "state.json").read_text())
+        (e.g. more rounds or labels). A corrupt save falls back to the previous one."""
+        state, files = read_checkpoint(directory)
         saved = state["config"]
         saved["hidden"] = tuple(saved["hidden"])
         saved["reward_inputs"] = tuple(saved["reward_inputs"])
         kwargs.pop("demonstrations", None)  # used before round 0 only: never again
+        if kwargs.get("algorithm_kwargs") is None:
+            if state["algorithm_kwargs"] is None:
+                raise ConfigError(f"{directory}: the algorithm's keyword arguments could not be "
+                                  "saved as JSON; pass them again: resume(..., "
+                                  "algorithm_kwargs={...}).")
+            kwargs["algorithm_kwargs"] = state["algorithm_kwargs"]
         loop = cls(state["env_id"], config or LoopConfig(**saved),
                    algorithm=state["algorithm"], **kwargs)
-        loop.ensemble.load_state_dict(torch.load(path / "reward_model.pt"))
-        loop.bank.add(SegmentBank.load(path / "segments.npz").segments())
-        with open(path / "feedback.jsonl", encoding="utf-8") as fh:
-            loop.records = [record_from_dict(json.loads(line)) for line in fh if line.strip()]
-        loop.agent = loop.agent.load(path / "agent.zip", env=loop.venv)
-        loop._setup_logger()
+        loop.ensemble.load_state_dict(load_reward_model(files["reward_model"]))
+        loop.bank.add(SegmentBank.load(files["segments"]).segments())
+        text = read_utf8(files["feedback"], CheckpointError)
+        loop.records = [record_from_dict(json.loads(line)) for line in text.splitlines()
+                        if line.strip()]
+        restore_agent(loop.agent, load_agent_state(files["agent"]))
         loop.state = LoopState(state["round"], state["labels_used"], state["history"],
                                state.get("warm_start", {}))
         return loop

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from rlhf_env.errors import ConfigError, RewardModelError
 from rlhf_env.rewards.base import validate_scores
+from rlhf_env.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class RewardNetConfig:
     """Normalise observations with running statistics (see :class:`RunningNorm`)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if not (self.use_obs or self.use_action or self.use_next_obs):
             raise ConfigError("RewardNetConfig: the net needs at least one input "
                               "(use_obs, use_action or use_next_obs).")

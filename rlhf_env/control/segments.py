@@ -14,6 +14,7 @@ Shapes: ``T`` = segment length, ``O`` = observation shape, ``A`` = action shape 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlhf_env.errors import ConfigError, FeedbackError
+from rlhf_env.files import read_npz, write_bytes
 
 REF_PREFIX = "segment:"
 
@@ -240,7 +242,7 @@ class SegmentBank:
         return (np.concatenate([s.obs for s in segs]), np.concatenate([s.actions for s in segs]),
                 np.concatenate([s.next_obs for s in segs]))
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path | Any) -> None:
         """Write every segment (frames left out) to one ``.npz`` file."""
         segs = self.segments()
         arrays: dict[str, Any] = {"ids": np.array([s.id for s in segs]),
@@ -248,16 +250,28 @@ class SegmentBank:
         for i, s in enumerate(segs):
             for name in ("obs", "actions", "next_obs", "true_rewards"):
                 arrays[f"{i}_{name}"] = getattr(s, name)
-        np.savez_compressed(path, **arrays)
+        if isinstance(path, (str, Path)):  # atomic: a killed save keeps the old file
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, **arrays)
+            write_bytes(path, buffer.getvalue())
+        else:
+            np.savez_compressed(path, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> SegmentBank:
         """Read a bank written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as data:
-            segs = [Segment(data[f"{i}_obs"], data[f"{i}_actions"], data[f"{i}_next_obs"],
-                            data[f"{i}_true_rewards"], None, str(src), str(sid))
-                    for i, (sid, src) in enumerate(zip(data["ids"], data["sources"],
-                                                       strict=True))]
+        def needed(arrays: dict[str, np.ndarray]) -> list[str]:
+            n = len(arrays.get("ids", ()))
+            return ["ids", "sources", *(f"{i}_{name}" for i in range(n) for name in
+                                        ("obs", "actions", "next_obs", "true_rewards"))]
+
+        data = read_npz(path, "segment bank", needed)
+        if len(data["ids"]) != len(data["sources"]):
+            raise ConfigError(f"{path} is not a complete segment bank (ids and sources "
+                              f"differ in length).")
+        segs = [Segment(data[f"{i}_obs"], data[f"{i}_actions"], data[f"{i}_next_obs"],
+                        data[f"{i}_true_rewards"], None, str(src), str(sid))
+                for i, (sid, src) in enumerate(zip(data["ids"], data["sources"], strict=True))]
         return cls(segs)
 
 

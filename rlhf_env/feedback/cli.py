@@ -5,6 +5,10 @@
     rlhf-env feedback import STORE FILE [--format F]    JSONL or HH-RLHF JSONL into a store
     rlhf-env feedback export STORE FILE                 a store to JSONL
     rlhf-env feedback enqueue STORE FILE                queue items (JSONL of enqueue specs)
+    rlhf-env feedback check STORE                       integrity, schema, orphan queue items
+
+``report``, ``export`` and ``check`` open the store read-only (they work on a file the user
+may only read). Errors are reported by :func:`rlhf_env.cli.run_parsed` as one line.
 
 :func:`add_feedback_commands` adds them to the ``rlhf-env`` parser; ``python -m
 rlhf_env.feedback.cli …`` runs them on their own.
@@ -14,27 +18,32 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import inspect
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from rlhf_env.errors import RLHFEnvError
+from rlhf_env.errors import FeedbackError, RLHFEnvError
 from rlhf_env.feedback.io import OnError, export_jsonl, import_hh_rlhf, import_jsonl
 from rlhf_env.feedback.report import build_report, format_text, write_report
 from rlhf_env.feedback.store import FeedbackStore
+from rlhf_env.feedback.store_file import SCHEMA_VERSION
 from rlhf_env.feedback.terminal import TerminalLabeler
+from rlhf_env.files import read_utf8
+from rlhf_env.validation import arg_float
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def _existing_store(path: str) -> FeedbackStore:
-    if path != ":memory:" and not Path(path).is_file():
+def _existing_store(path: str, read_only: bool = False) -> FeedbackStore:
+    if path != ":memory:" and not Path(path).exists():
         raise RLHFEnvError(
             f"no feedback store at {path!r}; create one by importing data "
             f"(`rlhf-env feedback import {path} data.jsonl`) or enqueueing items."
         )
-    return FeedbackStore(path)
+    return FeedbackStore(path, read_only=read_only)
 
 
 def _default_annotator() -> str:
@@ -52,7 +61,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    with _existing_store(args.store) as store:
+    with _existing_store(args.store, read_only=True) as store:
         report = build_report(store)
     print(format_text(report), end="")
     if args.out:
@@ -75,31 +84,60 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    with _existing_store(args.store) as store:
+    with _existing_store(args.store, read_only=True) as store:
         n = export_jsonl(store, args.file)
     print(f"exported {n} record(s) to {args.file}")
     return 0
 
 
+_ENQUEUE_KEYS = frozenset(inspect.signature(FeedbackStore.enqueue).parameters) - {"self"}
+
+
+def _enqueue_specs(path: str) -> list[tuple[int, dict[str, Any]]]:
+    """The enqueue specs of a JSONL file; a bad line raises naming the file and line."""
+    specs = []
+    for n, line in enumerate(read_utf8(path, FeedbackError).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            spec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FeedbackError(f"{path}, line {n}: not valid JSON ({exc.msg}).") from None
+        if not isinstance(spec, dict) or "kind" not in spec or "prompt" not in spec:
+            raise FeedbackError(f"{path}, line {n}: expected an object with 'kind' and "
+                                f"'prompt' (and 'responses'), got {line.strip()[:60]!r}.")
+        unknown = sorted(set(spec) - _ENQUEUE_KEYS)
+        if unknown:
+            raise FeedbackError(f"{path}, line {n}: unknown key(s) {unknown}; known: "
+                                f"{sorted(_ENQUEUE_KEYS)}.")
+        specs.append((n, spec))
+    return specs
+
+
 def _cmd_enqueue(args: argparse.Namespace) -> int:
-    specs = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
+    specs = _enqueue_specs(args.file)
     with FeedbackStore(args.store) as store:
-        ids = [store.enqueue(**spec) for spec in specs]
+        ids = []
+        for n, spec in specs:
+            try:
+                ids.append(store.enqueue(**spec))
+            except FeedbackError as exc:
+                raise FeedbackError(f"{args.file}, line {n}: {exc} ({len(ids)} item(s) before "
+                                    f"it were enqueued).") from None
     print(f"enqueued {len(ids)} item(s)")
     return 0
 
 
-def _guarded(func: Command) -> Command:
-    """Print our errors as one line (exit status 1) instead of a traceback."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(func(args))
-        except (RLHFEnvError, OSError, json.JSONDecodeError, TypeError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return run
+def _cmd_check(args: argparse.Namespace) -> int:
+    with _existing_store(args.store, read_only=True) as store:
+        problems = store.check()
+    if not problems:
+        print(f"{args.store}: ok (schema {SCHEMA_VERSION}, integrity ok, no orphan queue "
+              f"items)")
+        return 0
+    for problem in problems:
+        print(f"{args.store}: {problem}")
+    return 1
 
 
 def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -108,12 +146,13 @@ def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("store", help="feedback store (SQLite file)")
     p.add_argument("--annotator", default=None, help="your annotator id (default: user name)")
     p.add_argument("--task", default=None, help="only items of this task")
-    p.add_argument("--follow", nargs="?", type=float, const=2.0, default=None,
+    p.add_argument("--follow", nargs="?", type=arg_float(0.0, exclusive_min=True), const=2.0,
+                   default=None,
                    metavar="SECONDS", help="when the queue is empty, wait for new items "
                    "(poll every SECONDS, default 2) instead of exiting; Ctrl-C stops")
-    p.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--idle-timeout", type=arg_float(0.0), default=None, metavar="SECONDS",
                    help="with --follow: stop after this long without a new item")
-    p.set_defaults(func=_guarded(_cmd_label))
+    p.set_defaults(func=_cmd_label)
 
     fb = subparsers.add_parser("feedback", help="feedback data: report, import, export, queue")
     sub = fb.add_subparsers(dest="feedback_command", required=True)
@@ -121,34 +160,39 @@ def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("store", help="feedback store (SQLite file)")
     p.add_argument("--out", default=None, help="also write report.md or report.html (+ PNGs)")
     p.add_argument("--no-plots", action="store_true", help="write the report without plots")
-    p.set_defaults(func=_guarded(_cmd_report))
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("import", help="import JSONL records (all-or-nothing unless --skip-bad)")
     p.add_argument("store", help="feedback store (created if missing)")
     p.add_argument("file", help="JSONL file")
     p.add_argument("--format", choices=("jsonl", "hh-rlhf"), default="jsonl")
     p.add_argument("--skip-bad", action="store_true", help="import good lines, list bad ones")
-    p.set_defaults(func=_guarded(_cmd_import))
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("export", help="export a store's records to JSONL")
     p.add_argument("store")
     p.add_argument("file")
-    p.set_defaults(func=_guarded(_cmd_export))
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("enqueue", help="add items to the labeling queue from a JSONL file")
     p.add_argument("store", help="feedback store (created if missing)")
     p.add_argument(
         "file", help='JSONL, one item a line: {"kind": "comparison", "prompt": …, "responses": […]}'
     )
-    p.set_defaults(func=_guarded(_cmd_enqueue))
+    p.set_defaults(func=_cmd_enqueue)
+
+    p = sub.add_parser("check", help="check a store: SQLite integrity, schema, orphan items")
+    p.add_argument("store", help="feedback store (SQLite file)")
+    p.set_defaults(func=_cmd_check)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the feedback commands on their own (``python -m rlhf_env.feedback.cli``)."""
     parser = argparse.ArgumentParser(prog="rlhf-env", description="feedback commands")
     add_feedback_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    from rlhf_env.cli import run_parsed
+
+    return run_parsed(parser, argv)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from rlhf_env.feedback.records import (
     record_from_dict,
 )
 from rlhf_env.feedback.store import FeedbackStore
+from rlhf_env.files import atomic_open, dumps
 
 OnError = Literal["raise", "skip"]
 HH_ASSISTANT = "\n\nAssistant:"
@@ -91,16 +92,28 @@ def _raise_if_bad(source: str, result: ImportResult, on_error: OnError) -> None:
 
 
 # -- JSONL ---------------------------------------------------------------------------------
+def _refuse_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not valid JSON; write null or a finite number")
+
+
 def _json_lines(path: str | Path) -> Iterator[tuple[int, Any | LineError]]:
     """(line number, parsed object or LineError) for every non-blank line."""
-    with open(path, encoding="utf-8", errors="strict") as fh:
-        for n, line in enumerate(fh, start=1):
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield n, LineError(n, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                                      f"column {exc.start + 1}); save the file as UTF-8")
+                continue
             if not line.strip():
                 continue
             try:
-                yield n, json.loads(line)
+                yield n, json.loads(line, parse_constant=_refuse_constant)
             except json.JSONDecodeError as exc:
                 yield n, LineError(n, f"not valid JSON ({exc.msg} at column {exc.colno})")
+            except ValueError as exc:
+                yield n, LineError(n, str(exc))
 
 
 def read_jsonl(path: str | Path, *, on_error: OnError = "raise") -> ImportResult:
@@ -135,9 +148,7 @@ def import_jsonl(
     lines are written in one transaction and ``result.errors`` lists the bad ones.
     """
     result = read_jsonl(path, on_error=on_error)
-    for a in result.annotators:
-        store.add_annotator(a)
-    result.added = store.add_many(result.records)
+    result.added = store.add_many(result.records, annotators=result.annotators)
     return result
 
 
@@ -153,15 +164,15 @@ def export_jsonl(
     ``include_annotators=False``), so :func:`import_jsonl` restores both.
     """
     n = 0
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path, "w") as fh:  # a killed export leaves the previous file whole
         if isinstance(source, FeedbackStore):
             if include_annotators:
                 for a in source.annotators():
-                    fh.write(json.dumps({"kind": "annotator", **a.to_dict()}) + "\n")
+                    fh.write(dumps({"kind": "annotator", **a.to_dict()}, indent=None) + "\n")
             source = source.iter()
         for record in source:
             line = {**record.to_dict(), "id": record.id}
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+            fh.write(dumps(line, indent=None) + "\n")
             n += 1
     return n
 

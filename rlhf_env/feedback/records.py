@@ -46,6 +46,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal, TypeVar
 
 from rlhf_env.errors import FeedbackError
+from rlhf_env.validation import is_number
 
 Preference = Literal["a", "b", "tie"]
 PREFERENCES: tuple[str, ...] = ("a", "b", "tie")
@@ -56,7 +57,12 @@ _R = TypeVar("_R", bound="FeedbackRecord")
 
 
 def _canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Sorted, compact, strict JSON (``NaN``/``Infinity`` and texts that UTF-8 cannot
+    encode, such as lone surrogates, are refused with a ``ValueError``)."""
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False)
+    text.encode("utf-8")  # UnicodeEncodeError (a ValueError) for lone surrogates
+    return text
 
 
 def _sha256(obj: Any) -> str:
@@ -68,10 +74,16 @@ def _check_text(kind: str, name: str, value: Any) -> None:
         raise FeedbackError(f"{kind}: {name} must be a string, got {type(value).__name__}.")
     if not value.strip():
         raise FeedbackError(f"{kind}: {name} is empty; every {name} needs some text.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FeedbackError(
+            f"{kind}: {name} cannot be stored as UTF-8 (character {exc.start + 1} is a lone "
+            f"surrogate, {value[exc.start]!r}); fix the text's encoding.") from None
 
 
 def _check_number(kind: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise FeedbackError(f"{kind}: {name} must be a number, got {value!r}.")
     if not math.isfinite(value):
         raise FeedbackError(f"{kind}: {name} must be finite, got {value!r}.")
@@ -126,7 +138,8 @@ class FeedbackRecord:
         try:
             meta = json.loads(_canonical_json(dict(self.metadata)))
         except (TypeError, ValueError) as exc:
-            raise FeedbackError(f"{kind}: metadata must be JSON-serialisable ({exc}).") from exc
+            raise FeedbackError(f"{kind}: metadata must be JSON-serialisable, with finite "
+                                f"numbers and UTF-8 text ({exc}).") from exc
         object.__setattr__(self, "metadata", meta)
         self._validate()
 
@@ -460,7 +473,8 @@ class Annotator:
             attrs = json.loads(_canonical_json(dict(self.attributes)))
         except (TypeError, ValueError) as exc:
             raise FeedbackError(
-                f"annotator {self.id!r}: attributes must be JSON-serialisable ({exc})."
+                f"annotator {self.id!r}: attributes must be JSON-serialisable, with finite "
+                f"numbers and UTF-8 text ({exc})."
             ) from exc
         object.__setattr__(self, "attributes", attrs)
 

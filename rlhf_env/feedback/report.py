@@ -17,6 +17,7 @@ than ``max_gap_s`` (breaks).
 from __future__ import annotations
 
 import html
+import io
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -35,6 +36,7 @@ from rlhf_env.feedback.quality import (
 )
 from rlhf_env.feedback.records import FeedbackRecord
 from rlhf_env.feedback.store import FeedbackStore
+from rlhf_env.files import write_bytes, write_text
 
 _AGREEMENT_KINDS = ("comparison", "ranking", "rating")
 
@@ -303,6 +305,12 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save_png(fig: Any, path: Path) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    write_bytes(path, buffer.getvalue())
+
+
 def write_plots(report: FeedbackReport, folder: Path, stem: str) -> list[Path]:
     """PNG plots: labels per annotator (by kind) and per-annotator quality. Returns paths."""
     plt = _pyplot()
@@ -315,7 +323,7 @@ def write_plots(report: FeedbackReport, folder: Path, stem: str) -> list[Path]:
     ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
     paths.append(folder / f"{stem}_volume.png")
-    fig.savefig(paths[-1], dpi=90)
+    _save_png(fig, paths[-1])
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(names) + 2), 3.2))
@@ -336,7 +344,7 @@ def write_plots(report: FeedbackReport, folder: Path, stem: str) -> list[Path]:
     ax.legend(fontsize="small")
     fig.tight_layout()
     paths.append(folder / f"{stem}_quality.png")
-    fig.savefig(paths[-1], dpi=90)
+    _save_png(fig, paths[-1])
     plt.close(fig)
     return paths
 
@@ -351,7 +359,7 @@ def write_report(report: FeedbackReport, out: str | Path, *, plots: bool = True)
     images = write_plots(report, out.parent, out.stem) if plots and report.annotators else []
     rel = [p.name for p in images]
     text = to_markdown(report, rel) if suffix in (".md", ".markdown") else to_html(report, rel)
-    out.write_text(text, encoding="utf-8")
+    write_text(out, text)
     return out
 
 

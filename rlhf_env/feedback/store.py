@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rlhf_env.errors import ConfigError, FeedbackError
+from rlhf_env.errors import ConfigError, FeedbackError, StoreError
 from rlhf_env.feedback.records import (
     RECORD_TYPES,
     Annotator,
@@ -55,12 +55,14 @@ from rlhf_env.feedback.records import (
     parse_timestamp,
     record_from_dict,
 )
+from rlhf_env.feedback.store_file import SCHEMA_VERSION, check_schema, check_store, connect
+from rlhf_env.validation import check_float, check_int, check_str
 
 DuplicatePolicy = Literal["skip", "keep", "raise"]
 QUEUE_KINDS = ("comparison", "ranking", "rating", "correction", "demonstration")
 """Question kinds the queue holds; the answer is a record of the same kind."""
 
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = str(SCHEMA_VERSION)
 _PAGE = 1000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -154,11 +156,22 @@ class QueueItem:
         return meta
 
 
-def _check_queue_item(kind: str, prompt: str, responses: Sequence[str], scale: Any) -> None:
+def _check_queue_item(kind: str, prompt: Any, responses: Sequence[Any], scale: Any,
+                      gold: Any = None, labels_wanted: Any = 1, priority: Any = 0.0,
+                      task: Any = "default", annotator: Any = None,
+                      metadata: Any = None) -> tuple[float, float] | None:
+    """Refuse a queue item no labeler could answer; returns its scale as two floats.
+
+    Every field is checked here once (the queue methods call this, so ``enqueue``, the
+    ``feedback enqueue`` command and the web app refuse the same items).
+    """
     if kind not in QUEUE_KINDS:
         raise FeedbackError(f"unknown queue item kind {kind!r}; use one of {QUEUE_KINDS}.")
     if not isinstance(prompt, str) or not prompt.strip():
         raise FeedbackError(f"{kind} item: the prompt is empty.")
+    if isinstance(responses, str) or not isinstance(responses, Sequence):
+        raise FeedbackError(f"{kind} item: responses must be a list of texts, got "
+                            f"{responses!r:.60}.")
     wanted = {"comparison": (2, 2), "ranking": (2, 10_000), "rating": (1, 1)}.get(
         kind, (1, 1) if kind == "correction" else (0, 0)
     )
@@ -170,8 +183,96 @@ def _check_queue_item(kind: str, prompt: str, responses: Sequence[str], scale: A
         )
     if any(not isinstance(r, str) or not r.strip() for r in responses):
         raise FeedbackError(f"{kind} item: a response is empty.")
-    if kind == "rating" and (scale is None or len(scale) != 2 or not scale[0] < scale[1]):
-        raise FeedbackError(f"rating item needs a scale (min, max) with min < max, got {scale}.")
+    if len(set(responses)) != len(responses):
+        raise FeedbackError(f"{kind} item: responses must all differ (a labeler cannot "
+                            f"choose between identical texts), got {list(responses)!r:.80}.")
+    for name, text in (("prompt", prompt), *(("response", r) for r in responses)):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FeedbackError(f"{kind} item: the {name} cannot be stored as UTF-8 (it has "
+                                f"a lone surrogate).") from None
+    checked_scale = _check_scale(kind, scale)
+    _check_gold(kind, gold, responses, checked_scale)
+    check_int("labels_wanted", labels_wanted, minimum=1, error=FeedbackError)
+    check_float("priority", priority, error=FeedbackError)
+    check_str("task", task, error=FeedbackError)
+    if annotator is not None:
+        check_str("annotator", annotator, error=FeedbackError)
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise FeedbackError(f"{kind} item: metadata must be a dict, got {metadata!r:.60}.")
+        try:
+            json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise FeedbackError(f"{kind} item: metadata must be JSON with finite numbers "
+                                f"({exc}).") from None
+    return checked_scale
+
+
+def _check_scale(kind: str, scale: Any) -> tuple[float, float] | None:
+    if scale is None:
+        if kind == "rating":
+            raise FeedbackError("rating item needs a scale (min, max) with min < max, got None.")
+        return None
+    if isinstance(scale, str) or not isinstance(scale, Sequence) or len(scale) != 2:
+        raise FeedbackError(f"{kind} item: scale must be (min, max), got {scale!r:.60}.")
+    lo = check_float("scale min", scale[0], error=FeedbackError)
+    hi = check_float("scale max", scale[1], error=FeedbackError)
+    if not lo < hi:
+        raise FeedbackError(f"{kind} item needs a scale (min, max) with min < max, got "
+                            f"{(lo, hi)}.")
+    return lo, hi
+
+
+def _check_gold(kind: str, gold: Any, responses: Sequence[str],
+                scale: tuple[float, float] | None) -> None:
+    """A gold answer must be one a labeler could give for this very item."""
+    if gold is None:
+        return
+    if kind == "comparison" and gold not in ("a", "b", "tie"):
+        raise FeedbackError(f"comparison item: gold must be 'a', 'b' or 'tie', got {gold!r}.")
+    if kind == "rating":
+        value = check_float("gold", gold, error=FeedbackError)
+        if scale is not None and not scale[0] <= value <= scale[1]:
+            raise FeedbackError(f"rating item: gold {value:g} is outside the item's scale "
+                                f"[{scale[0]:g}, {scale[1]:g}].")
+    if kind == "ranking":
+        groups = [gold] if isinstance(gold, str) else gold
+        flat = [r for g in (groups or []) for r in ([g] if isinstance(g, str) else g)]
+        if sorted(flat) != sorted(responses):
+            raise FeedbackError("ranking item: gold must rank every response of the item "
+                                f"exactly once (groups of texts), got {gold!r:.80}.")
+    if kind in ("correction", "demonstration") and (not isinstance(gold, str)
+                                                    or not gold.strip()):
+        raise FeedbackError(f"{kind} item: gold must be a non-empty text, got {gold!r:.60}.")
+
+
+def _check_answer(item: QueueItem, record: FeedbackRecord) -> None:
+    """``record`` answers ``item``: same kind, prompt, responses and scale."""
+    where = f"queue item {item.item_id}"
+    if item.kind != record.KIND:
+        raise FeedbackError(f"{where} asks for a {item.kind}, got a {record.KIND} record.")
+    prompt = getattr(record, "prompt", None)
+    if prompt != item.prompt:
+        raise FeedbackError(f"{where}: the answer is about another prompt ({prompt!r:.40} "
+                            f"instead of {item.prompt!r:.40}).")
+    if record.KIND == "comparison":
+        answered = [record.response_a, record.response_b]  # type: ignore[attr-defined]
+    elif record.KIND == "ranking":
+        answered = list(record.responses)  # type: ignore[attr-defined]
+    elif record.KIND == "rating":
+        answered = [record.response]  # type: ignore[attr-defined]
+    elif record.KIND == "correction":
+        answered = [record.original]  # type: ignore[attr-defined]
+    else:
+        answered = []
+    if sorted(answered) != sorted(item.responses):
+        raise FeedbackError(f"{where}: the answer is about other responses than the item's.")
+    if record.KIND == "rating" and tuple(record.scale) != item.scale:  # type: ignore[attr-defined]
+        raise FeedbackError(f"{where}: the rating uses the scale "
+                            f"{tuple(record.scale)}, the item asks on "  # type: ignore[attr-defined]
+                            f"{item.scale}.")
 
 
 class FeedbackStore:
@@ -188,6 +289,14 @@ class FeedbackStore:
             acknowledged write durable even on power loss, ``"NORMAL"`` is faster and still
             survives a killed process.
         timeout: seconds to wait for another process's write lock.
+        read_only: open an existing store without writing to it (reports, exports, checks;
+            works on a file or disk the user may only read). Writing methods then raise
+            :class:`~rlhf_env.errors.StoreError`.
+
+    Only a store's own files open: a file that is not SQLite, a corrupt or truncated one,
+    another program's database, or a store of a newer schema raises
+    :class:`~rlhf_env.errors.StoreError` naming the path (see
+    :mod:`rlhf_env.feedback.store_file`).
     """
 
     def __init__(
@@ -198,6 +307,7 @@ class FeedbackStore:
         require_known_annotators: bool = False,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         timeout: float = 30.0,
+        read_only: bool = False,
     ) -> None:
         if on_duplicate not in ("skip", "keep", "raise"):
             raise ConfigError(
@@ -208,29 +318,47 @@ class FeedbackStore:
         self.path = str(path)
         self.on_duplicate: DuplicatePolicy = on_duplicate
         self.require_known_annotators = require_known_annotators
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = bool(read_only)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
+        self._conn, _ = connect(self.path, read_only=self.read_only, timeout=timeout)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(f"PRAGMA synchronous={synchronous}")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        with self._transaction() as cur:
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    cur.execute(stmt)
-            cur.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (_SCHEMA_VERSION,),
-            )
+        try:
+            self._set_up(synchronous)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _set_up(self, synchronous: str) -> None:
+        """Check the file is one of ours (or new), then create the schema if needed."""
+        try:
+            version = check_schema(self._conn, self.path)
+            if self.read_only:
+                if version is None:
+                    raise StoreError(f"{self.path} is an empty database, not a feedback store.")
+                self._conn.execute("PRAGMA query_only=ON")
+                return
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={synchronous}")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            with self._transaction() as cur:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        cur.execute(stmt)
+                cur.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (_SCHEMA_VERSION,),
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the feedback store {self.path}: {exc}; run "
+                             f"`rlhf-env feedback check {self.path}`.") from None
 
     # -- plumbing ------------------------------------------------------------------------
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
         """One ``BEGIN IMMEDIATE … COMMIT`` (rolled back if the block raises)."""
+        if self.read_only:
+            raise StoreError(f"the feedback store {self.path} was opened read-only; open it "
+                             f"with FeedbackStore({self.path!r}) to change it.")
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -260,16 +388,29 @@ class FeedbackStore:
         with self._lock:
             return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
 
+    def check(self) -> list[str]:
+        """Problems in the file (empty list: healthy): SQLite integrity, records that do not
+        parse, orphan queue entries (``rlhf-env feedback check``)."""
+        with self._lock:
+            return check_store(self)
+
     # -- annotators ----------------------------------------------------------------------
     def add_annotator(self, annotator: Annotator) -> None:
         """Register an annotator (a later call with the same id updates its attributes)."""
         if not isinstance(annotator, Annotator):
             raise FeedbackError(f"add_annotator expects an Annotator, got {annotator!r}.")
         with self._transaction() as cur:
-            cur.execute(
-                "INSERT INTO annotators (id, attributes, added_at) VALUES (?, ?, ?)",
-                (annotator.id, json.dumps(dict(annotator.attributes)), time.time()),
-            )
+            self._insert_annotator(cur, annotator)
+
+    @staticmethod
+    def _insert_annotator(cur: sqlite3.Cursor, annotator: Annotator) -> None:
+        if not isinstance(annotator, Annotator):
+            raise FeedbackError(f"expected an Annotator, got {annotator!r}.")
+        cur.execute(
+            "INSERT INTO annotators (id, attributes, added_at) VALUES (?, ?, ?)",
+            (annotator.id, json.dumps(dict(annotator.attributes), allow_nan=False),
+             time.time()),
+        )
 
     def annotators(self) -> list[Annotator]:
         """Registered annotators (latest attributes of each), sorted by id."""
@@ -298,9 +439,13 @@ class FeedbackStore:
         with self._transaction() as cur:
             return self._insert(cur, record, self._known_annotators(cur))
 
-    def add_many(self, records: Iterable[FeedbackRecord]) -> int:
-        """Store records in one transaction (all or none); returns how many were stored."""
+    def add_many(self, records: Iterable[FeedbackRecord],
+                 annotators: Iterable[Annotator] = ()) -> int:
+        """Store records (and register ``annotators`` first) in one transaction, all or
+        none; returns how many records were stored."""
         with self._transaction() as cur:
+            for annotator in annotators:
+                self._insert_annotator(cur, annotator)
             known = self._known_annotators(cur)
             return sum(self._insert(cur, r, known) for r in records)
 
@@ -494,9 +639,8 @@ class FeedbackStore:
             annotator: only this annotator gets the item (``None``: anyone).
             priority: higher comes first; equal priorities come in enqueue order.
         """
-        if scale is not None:
-            scale = (float(scale[0]), float(scale[1]))
-        _check_queue_item(kind, prompt, list(responses), scale)
+        scale = _check_queue_item(kind, prompt, responses, scale, gold, labels_wanted, priority,
+                                  task, annotator, metadata)
         if labels_wanted < 1:
             raise FeedbackError(f"labels_wanted must be >= 1, got {labels_wanted}.")
         payload = {
@@ -598,10 +742,7 @@ class FeedbackStore:
         """
         with self._transaction() as cur:
             item = self._open_item(cur, item_id, record.annotator)
-            if item.kind != record.KIND:
-                raise FeedbackError(
-                    f"queue item {item_id} asks for a {item.kind}, got a {record.KIND} record."
-                )
+            _check_answer(item, record)
             meta = {**record.metadata, **item.answer_metadata()}
             stored = dataclasses.replace(record, metadata=meta)
             self._insert(cur, stored, self._known_annotators(cur))

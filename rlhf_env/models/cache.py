@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rlhf_env.errors import CacheError
+from rlhf_env.files import write_json
 
 MANIFEST = "MANIFEST.json"
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}  # the cache cannot take a build
@@ -64,9 +65,7 @@ def write_manifest(folder: Path, meta: dict | None = None) -> None:
         if p.is_file() and p.name != MANIFEST
     }
     body = {"files": files, "created": time.time(), "meta": meta or {}}
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(body, indent=1), encoding="utf-8")
-    os.replace(tmp, folder / MANIFEST)
+    write_json(folder / MANIFEST, body, indent=1)  # atomic and fsynced
 
 
 def is_valid(folder: Path) -> tuple[bool, str]:

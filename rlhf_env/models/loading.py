@@ -6,6 +6,8 @@ folder saved with ``save_pretrained``, or a Hugging Face Hub id. Bundled names w
 
 from __future__ import annotations
 
+import functools
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +38,17 @@ _KINDS = {"causal_lm": ("causal LM", "load_causal_lm"),
           "encoder": ("sentence encoder", "load_sentence_encoder")}
 
 
+def _checked_name(name_or_path: Any) -> str:
+    """A model argument as a string; anything but a non-empty str or path raises."""
+    if isinstance(name_or_path, os.PathLike):
+        name_or_path = os.fspath(name_or_path)
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ConfigError(f"name_or_path must be a bundled name ({', '.join(BUNDLED)}), a local "
+                          f"folder or a hub id, got {name_or_path!r} "
+                          f"({type(name_or_path).__name__}).")
+    return name_or_path
+
+
 def _bundled(name: str, kind: str) -> BundledModel | None:
     """The bundled spec called ``name`` (``None`` if there is none); raises on a kind mismatch."""
     spec = BUNDLED.get(name)
@@ -52,6 +65,10 @@ def _from_pretrained(loader: Any, source: str, what: str, kind: str | None = Non
     ``kind`` (``"causal_lm"``/``"encoder"``) narrows the bundled names suggested for a typo.
     """
     try:
+        if not Path(source).expanduser().exists():
+            reason = hub_unavailable(source)
+            if reason:  # fail now, not after transformers' retries (~50 s offline)
+                raise OSError(reason)
         return loader.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
         if Path(source).expanduser().exists():
@@ -61,13 +78,69 @@ def _from_pretrained(loader: Any, source: str, what: str, kind: str | None = Non
             ) from exc
         if "/" not in source and not Path(source).suffix:
             known = [n for n, m in BUNDLED.items() if kind is None or m.kind == kind]
+            why = " ".join(str(exc).split())[:200]
             hint = (f"It is not a local folder either, and the Hugging Face Hub could not "
-                    f"provide it ({type(exc).__name__}). {_hint()}")
+                    f"provide it ({type(exc).__name__}: {why}). {_hint()}")
             raise UnknownNameError(f"bundled {what}", source, known, hint=hint) from exc
         raise ModelLoadError(
             f"could not load the {what} {source!r}: it is not a local folder and the Hugging "
             f"Face Hub could not provide it ({type(exc).__name__}: {exc}). {_hint()}"
         ) from exc
+
+
+_CACHE_MARKERS = ("config.json", "tokenizer_config.json")
+
+
+def _in_hf_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    for name in _CACHE_MARKERS:
+        try:
+            found = try_to_load_from_cache(repo_id, name)
+        except (ValueError, OSError):  # not a valid repo id
+            return False
+        if isinstance(found, str):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=16)
+def _hub_probe(endpoint: str, repo_id: str, timeout: float = 2.0) -> str | None:
+    """One quick HTTP request for ``repo_id``'s metadata: ``None`` when the hub answers with
+    it (or needs a login, which transformers explains), else why it cannot provide it."""
+    import urllib.error
+    import urllib.request
+
+    url = f"{endpoint.rstrip('/')}/api/models/{repo_id}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"),
+                                    timeout=timeout):
+            return None
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return None
+        if exc.code == 404:
+            return f"the Hugging Face Hub ({endpoint}) has no model {repo_id!r}"
+        return f"the Hugging Face Hub ({endpoint}) answered HTTP {exc.code}"
+    except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections
+        reason = getattr(exc, "reason", exc)
+        return f"{endpoint} is unreachable ({reason})"
+
+
+def hub_unavailable(source: str) -> str | None:
+    """Why the Hugging Face Hub cannot provide ``source`` right now (``None``: try it).
+
+    With ``HF_HUB_OFFLINE`` set, or when the hub does not answer within ~2 s, only the
+    local HF cache can; a name missing there fails at once instead of after retries.
+    """
+    if _in_hf_cache(source):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    return _hub_probe(endpoint, source)
 
 
 def prepare_tokenizer(tokenizer: Any, padding_side: str = "left") -> Any:
@@ -164,6 +237,7 @@ def load_tokenizer(name_or_path: str = "smollm2-135m-instruct", *,
     """
     from transformers import AutoTokenizer
 
+    name_or_path = _checked_name(name_or_path)
     spec = BUNDLED.get(name_or_path)
     if spec is not None:
         if spec.name.startswith("tiny-"):
@@ -219,6 +293,7 @@ def load_causal_lm(name_or_path: str = "smollm2-135m-instruct", *, dtype: Any = 
     from transformers import AutoModelForCausalLM
 
     dtype = dtype or torch.float32
+    name_or_path = _checked_name(name_or_path)
     spec = _bundled(name_or_path, "causal_lm")
     if spec is not None and spec.name.startswith("tiny-"):
         model = tiny.tiny_causal_lm(seed=seed).to(dtype)
@@ -248,6 +323,7 @@ def load_sentence_encoder(name_or_path: str = "all-minilm-l6-v2", *, seed: int =
     """
     from transformers import AutoModel, AutoTokenizer
 
+    name_or_path = _checked_name(name_or_path)
     spec = _bundled(name_or_path, "encoder")
     if spec is not None and spec.name.startswith("tiny-"):
         return tiny.tiny_encoder(seed=seed), prepare_tokenizer(tiny.tiny_tokenizer(), "right")

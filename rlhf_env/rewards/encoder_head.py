@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from rlhf_env.errors import ConfigError, ModelLoadError
+from rlhf_env.files import atomic_folder, write_bytes, write_json
 from rlhf_env.models.loading import load_sentence_encoder, mean_pool
 from rlhf_env.rewards._format import (
     BACKBONE_DIR,
@@ -46,6 +46,7 @@ from rlhf_env.rewards._inputs import (
 from rlhf_env.rewards.base import check_pairs, validate_scores
 from rlhf_env.rewards.embedding_cache import EmbeddingCache
 from rlhf_env.rewards.heads import HeadConfig, build_head
+from rlhf_env.validation import check_fields
 
 POOLINGS = ("mean", "cls")
 LOAD_OVERRIDES = frozenset({"batch_size", "cache_size", "max_length", "freeze_backbone"})
@@ -78,6 +79,7 @@ class EncoderHeadConfig:
     """Embeddings kept in the LRU cache (0 disables it; only used with a frozen backbone)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         object.__setattr__(self, "head", HeadConfig.from_dict(self.head))
         if self.pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
@@ -239,17 +241,18 @@ class EncoderHeadReward(nn.Module):
         ``save_backbone=None`` saves the backbone exactly when it is not frozen (its weights
         may differ from the referenced ones).
         """
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         folder = Path(folder).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         if save_backbone is None:
             save_backbone = not self.config.freeze_backbone
         if save_backbone:
-            self.encoder.save_pretrained(folder / BACKBONE_DIR, safe_serialization=True)
-            self.tokenizer.save_pretrained(folder / BACKBONE_DIR)
+            with atomic_folder(folder / BACKBONE_DIR) as tmp:
+                self.encoder.save_pretrained(tmp, safe_serialization=True)
+                self.tokenizer.save_pretrained(tmp)
         head_state = {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}
-        save_file(head_state, str(folder / HEAD_FILE), metadata={"format": FORMAT_NAME})
+        write_bytes(folder / HEAD_FILE, save(head_state, metadata={"format": FORMAT_NAME}))
         body = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
@@ -260,7 +263,7 @@ class EncoderHeadReward(nn.Module):
             "label_info": self.label_info,
             "training_metadata": self.training_metadata,
         }
-        (folder / CONFIG_FILE).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        write_json(folder / CONFIG_FILE, body)  # written last: the folder is complete
         return folder
 
     @classmethod
@@ -294,7 +297,7 @@ class EncoderHeadReward(nn.Module):
                     training_metadata=body.get("training_metadata"))
         try:
             model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
-        except (OSError, RuntimeError) as exc:
+        except Exception as exc:  # safetensors' own error type is not an OSError
             raise ModelLoadError(f"could not load the head weights {folder / HEAD_FILE} "
                                  f"({exc}). The folder may be incomplete; save it again.") from exc
         if device is not None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from rlhf_env.errors import ConfigError
 from rlhf_env.rewards.base import check_pairs, describe, score_checked, validate_scores
+from rlhf_env.validation import check_fields
 
 REDUCTIONS = ("mean", "min", "mean_minus_std")
 
@@ -29,6 +30,7 @@ class EnsembleConfig:
     """Weight of the standard deviation in ``"mean_minus_std"``."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.reduce not in REDUCTIONS:
             raise ConfigError(f"reduce must be one of {REDUCTIONS}, got {self.reduce!r}.")
         if not np.isfinite(self.k) or self.k < 0:

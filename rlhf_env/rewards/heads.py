@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlhf_env.errors import ConfigError
+from rlhf_env.validation import check_fields
 
 HEAD_KINDS = ("linear", "mlp")
 ACTIVATIONS = ("gelu", "relu", "tanh")
@@ -25,6 +26,7 @@ class HeadConfig:
     """Dropout before each MLP layer (active only in training mode)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
         if self.kind not in HEAD_KINDS:
             raise ConfigError(f"head kind must be one of {HEAD_KINDS}, got {self.kind!r}.")

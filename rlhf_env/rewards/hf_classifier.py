@@ -32,6 +32,7 @@ from rlhf_env.rewards._inputs import (
     text_keys,
 )
 from rlhf_env.rewards.base import check_pairs, validate_scores
+from rlhf_env.validation import check_fields
 
 POSITIVE_NAMES = ("positive", "pos")
 
@@ -52,6 +53,7 @@ class HFClassifierConfig:
     """``"prompt+response"`` (encoded as a text pair) or ``"response"`` alone."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size!r}.")
         if self.max_length < 2:

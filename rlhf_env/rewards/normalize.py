@@ -21,6 +21,7 @@ import numpy as np
 
 from rlhf_env.errors import ConfigError
 from rlhf_env.rewards.base import describe, score_checked, validate_scores
+from rlhf_env.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class NormalizeConfig:
     """Subtract the running mean (``False``: only divide by the running std)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.clip is not None and not (self.clip > 0 and math.isfinite(self.clip)):
             raise ConfigError(f"clip must be a positive number or None, got {self.clip!r}.")
         if not (self.epsilon > 0 and math.isfinite(self.epsilon)):

@@ -17,6 +17,7 @@ import numpy as np
 
 from rlhf_env.errors import ConfigError
 from rlhf_env.rewards.base import check_pairs, validate_scores
+from rlhf_env.validation import check_fields
 
 DEFAULT_KEYWORDS = ("good", "great", "love", "wonderful", "excellent", "happy", "amazing")
 """Used when ``make_reward_model("keyword")`` gets no keywords: a toy "be positive" task."""
@@ -56,6 +57,7 @@ class KeywordConfig:
     """Cap on the count in ``"count"`` mode, so repeating a word forever stops paying."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         object.__setattr__(self, "keywords", _clean_words(self.keywords, "keywords"))
         object.__setattr__(self, "avoid", _clean_words(self.avoid, "avoid"))
         if not self.keywords:
@@ -121,6 +123,7 @@ class LengthConfig:
     ``w``, so long-off responses still get a gradient)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if int(self.target_words) != self.target_words or self.target_words < 0:
             raise ConfigError(f"target_words must be a non-negative integer, got "
                               f"{self.target_words!r}.")

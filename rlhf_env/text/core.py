@@ -41,6 +41,7 @@ from rlhf_env.text.types import (
     RewardSpec,
     TokenizerSpec,
 )
+from rlhf_env.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class TextEnvConfig:
     """Extra keyword arguments for a reward model given by name."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.max_prompt_tokens < 1 or self.max_response_tokens < 1:
             raise ConfigError(
                 f"max_prompt_tokens and max_response_tokens must be ≥ 1, got "

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from rlhf_env.errors import ConfigError, PromptError
+from rlhf_env.files import read_utf8
 
 PROMPT_DIR = Path(__file__).resolve().parents[1] / "data" / "prompts"
 
@@ -27,19 +28,25 @@ class PromptSource:
     """
 
     def __init__(self, prompts: Sequence[str], name: str = "prompts") -> None:
-        cleaned = [p for p in prompts if isinstance(p, str) and p.strip()]
+        prompts = list(prompts)
         bad = [i for i, p in enumerate(prompts) if not isinstance(p, str)]
         if bad:
             raise PromptError(
                 f"prompts must be strings; items {bad[:5]} of {name} are "
                 f"{type(prompts[bad[0]]).__name__}."
             )
-        if not cleaned:
+        if not any(p.strip() for p in prompts):
             raise PromptError(
-                f"the prompt source {name!r} is empty (after dropping blank prompts); "
+                f"the prompt source {name!r} is empty (every prompt is blank); "
                 f"give at least one non-empty prompt."
             )
-        self._prompts: tuple[str, ...] = tuple(cleaned)
+        blank = [i for i, p in enumerate(prompts) if not p.strip()]
+        if blank:  # dropping them would silently shift every prompt_index after them
+            raise PromptError(
+                f"prompt {blank[0]} of {name} is empty or blank ({len(blank)} such); remove "
+                f"blank prompts so that prompt_index i means the i-th prompt you gave."
+            )
+        self._prompts: tuple[str, ...] = tuple(prompts)
         self.name = name
 
     def __len__(self) -> int:
@@ -81,20 +88,35 @@ class PromptSource:
     def _from_file(cls, path: Path) -> PromptSource:
         if not path.is_file():
             raise PromptError(f"prompt file {path} does not exist.")
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".jsonl":
-            prompts = []
-            for lineno, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    prompts.append(json.loads(line)["prompt"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise PromptError(
-                        f"{path}:{lineno}: expected a JSON object with a 'prompt' field ({exc})."
-                    ) from exc
-            return cls(prompts, name=str(path))
-        return cls(text.splitlines(), name=str(path))
+        if path.suffix.lower() not in PROMPT_FILE_TYPES:
+            raise PromptError(
+                f"prompt file {path}: cannot read {path.suffix or 'a file without a suffix'} "
+                f"files; use .txt (one prompt per line) or .jsonl (a 'prompt' field per line)."
+            )
+        text = read_utf8(path, PromptError)
+        lines = text.splitlines()
+        if path.suffix.lower() == ".txt":  # blank lines separate prompts; they are not prompts
+            return cls([line for line in lines if line.strip()], name=str(path))
+        prompts = []
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                prompt = json.loads(line)["prompt"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise PromptError(
+                    f"{path}:{lineno}: expected a JSON object with a 'prompt' field ({exc})."
+                ) from exc
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise PromptError(f"{path}:{lineno}: 'prompt' must be a non-empty string, "
+                                  f"got {prompt!r}.")
+            prompts.append(prompt)
+        return cls(prompts, name=str(path))
+
+
+PROMPT_FILE_TYPES = (".txt", ".jsonl")
+"""Suffixes :meth:`PromptSource.from_spec` reads (a ``.csv`` or ``.json`` file is refused,
+not read as plain lines)."""
 
 
 def bundled_prompts(name: str) -> PromptSource:

@@ -95,6 +95,11 @@ class ActionVocab:
             return cls(vocab_size, eos, _word_ids(tokenizer, candidate_words, strict=False))
         if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
             return cls(vocab_size, eos, _top_k(tokenizer, int(spec), candidate_words, corpus))
+        if not isinstance(spec, (list, tuple, np.ndarray)):
+            raise ConfigError(
+                f"action_vocab must be None, 'task', an int K, or a list of token ids or words; "
+                f"got {spec!r} ({type(spec).__name__})."
+            )
         items = list(spec)
         if items and all(isinstance(t, str) for t in items):
             return cls(vocab_size, eos, _word_ids(tokenizer, items, strict=True))

@@ -383,3 +383,14 @@ def test_long_prompts_and_responses_are_cut_like_the_env(lm, tiny_tok):
     with pytest.warns(UserWarning, match="12 of 12 demonstrations exceed"):
         result = supervised_finetune(lm, tiny_tok, DEMOS, config)
     assert result.truncated == 12
+
+
+def test_a_nan_loss_stops_sft_before_the_weights_change(lm, tiny_tok):
+    from rlhf_env.errors import TrainingError
+
+    with torch.no_grad():
+        lm.model.norm.weight.fill_(float("nan"))  # every logit NaN → NaN loss
+    before = _weights(lm)
+    with pytest.raises(TrainingError, match="SFT: the loss is nan"):
+        supervised_finetune(lm, tiny_tok, DEMOS[:4], SFTConfig(epochs=1, **FAST))
+    assert not _changed(before, lm) - {"model.norm.weight"}

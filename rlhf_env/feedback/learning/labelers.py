@@ -52,6 +52,7 @@ from rlhf_env.feedback.records import (
     Rating,
 )
 from rlhf_env.rewards.base import describe, validate_scores
+from rlhf_env.validation import check_fields
 
 ScoreFn = Callable[[Sequence[str], Sequence[str]], Any]
 """A gold scorer: ``f(prompts, responses) -> scores`` (shape ``(n,)``)."""
@@ -228,6 +229,7 @@ class SyntheticLabelerConfig:
     """Id of the default annotator (ignored when ``population`` is set)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         owner = "SyntheticLabelerConfig"
         _check_nonneg(owner, tie_threshold=self.tie_threshold, rating_noise=self.rating_noise)
         if not (isinstance(self.rating_spread, (int, float)) and self.rating_spread > 0):

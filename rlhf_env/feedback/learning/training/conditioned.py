@@ -33,9 +33,11 @@ import torch
 from torch import Tensor, nn
 
 from rlhf_env.errors import ConfigError, ModelLoadError
+from rlhf_env.files import atomic_folder, write_bytes, write_json
 from rlhf_env.models import mean_pool, prepare_tokenizer
 from rlhf_env.rewards import _inputs
 from rlhf_env.rewards.heads import HeadConfig, build_head
+from rlhf_env.validation import check_fields
 
 FORMAT = "rlhf_env.annotator_conditioned"
 FORMAT_VERSION = 1
@@ -63,6 +65,7 @@ class ConditionedConfig:
     """Batch size of :meth:`AnnotatorConditionedReward.score`."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         vocab = {}
         for key, values in dict(self.vocab).items():
             if not isinstance(key, str) or not key:
@@ -213,17 +216,18 @@ class AnnotatorConditionedReward(nn.Module):
     # -- persistence ----------------------------------------------------------------------
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write ``config.json``, the head weights and the backbone (with its tokenizer)."""
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         path = Path(folder).expanduser()
         path.mkdir(parents=True, exist_ok=True)
-        self.encoder.save_pretrained(path / _BACKBONE)
-        self.tokenizer.save_pretrained(path / _BACKBONE)
+        with atomic_folder(path / _BACKBONE) as tmp:
+            self.encoder.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
                  if not k.startswith("encoder.")}
-        save_file(state, str(path / _WEIGHTS))
+        write_bytes(path / _WEIGHTS, save(state))
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **self.config.to_dict()}
-        (path / "config.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        write_json(path / "config.json", meta)  # written last: the folder is complete
         return path
 
     @classmethod
@@ -244,11 +248,16 @@ class AnnotatorConditionedReward(nn.Module):
                 f"'format': {FORMAT!r})."
             )
         meta.pop("format_version", None)
-        encoder = AutoModel.from_pretrained(str(path / _BACKBONE))
-        tokenizer = AutoTokenizer.from_pretrained(str(path / _BACKBONE))
+        try:
+            encoder = AutoModel.from_pretrained(str(path / _BACKBONE))
+            tokenizer = AutoTokenizer.from_pretrained(str(path / _BACKBONE))
+            weights = load_file(str(path / _WEIGHTS))
+        except Exception as exc:  # transformers and safetensors raise many kinds
+            raise ModelLoadError(f"{path}: the saved backbone or weights cannot be loaded "
+                                 f"({type(exc).__name__}: {exc}); the folder is incomplete or "
+                                 f"corrupt, save it again.") from None
         model = cls(encoder, tokenizer, config=ConditionedConfig.from_dict(meta))
-        missing, unexpected = model.load_state_dict(load_file(str(path / _WEIGHTS)),
-                                                    strict=False)
+        missing, unexpected = model.load_state_dict(weights, strict=False)
         bad = [k for k in missing if not k.startswith("encoder.")] + list(unexpected)
         if bad:
             raise ModelLoadError(f"{path}: weights do not match the config ({bad[:4]}).")

@@ -42,7 +42,9 @@ from rlhf_env.feedback.learning.training.dataset import (
     split,
 )
 from rlhf_env.feedback.records import Annotator, FeedbackRecord
+from rlhf_env.numerics import check_grads, check_loss
 from rlhf_env.rewards.ensemble import EnsembleReward
+from rlhf_env.validation import check_fields
 
 RATING_OBJECTIVES = ("regression", "ordinal")
 
@@ -102,6 +104,7 @@ class RewardTrainerConfig:
     """Torch device (``None``: CUDA when available, else CPU)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         owner = "RewardTrainerConfig"
         for name in ("epochs", "batch_size", "embed_batch_size", "bucket_batches"):
             if int(getattr(self, name)) < 1:
@@ -438,8 +441,10 @@ class RewardModelTrainer:
                                cfg.bucket_batches, rng)
         for batch in batches:
             loss = state.batch_loss(state.data, batch, rng, train=True)
+            check_loss(loss, "reward-model training")
             state.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            check_grads(state.params, "reward-model training")
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(state.params, cfg.grad_clip)
             state.optimizer.step()

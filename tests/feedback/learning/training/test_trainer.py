@@ -215,3 +215,12 @@ def test_frozen_backbone_without_cache_trains_head_only(bow_model):
     RewardModelTrainer(cfg).fit(bow_model, _comparisons(400))
     assert torch.equal(before, bow_model.encoder.weight)
     assert evaluate(bow_model, _held_out()).pairwise_accuracy > 0.85
+
+
+def test_a_nan_loss_stops_reward_model_training(bow_model):
+    from rlhf_env.errors import TrainingError
+
+    with torch.no_grad():
+        next(bow_model.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingError, match="reward-model training: the loss is nan"):
+        RewardModelTrainer(END_TO_END).fit(bow_model, _comparisons(64))

@@ -1,0 +1,243 @@
+"""Typed checks for values that come from users: one place for the wording of "bad input".
+
+Each check returns the value in its plain Python type (``numpy.int64(3)`` → ``3``) or raises
+:class:`~rlhf_env.errors.ConfigError` (or the error class passed as ``error``) naming the
+argument, the value given and what is expected. Booleans are never numbers here, strings
+are never numbers, and NaN/±inf are refused wherever a float is expected.
+
+    >>> check_int("max_response_tokens", 8, minimum=1)
+    8
+    >>> check_int("prompt_index", 1.7, minimum=0)
+    Traceback (most recent call last):
+    ...
+    rlhf_env.errors.ConfigError: prompt_index must be an integer >= 0, got 1.7 (float).
+    >>> check_float("kl_coef", float("nan"), minimum=0.0)
+    Traceback (most recent call last):
+    ...
+    rlhf_env.errors.ConfigError: kl_coef must be a finite number >= 0.0, got nan (float).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+from rlhf_env.errors import ConfigError, RLHFEnvError
+
+ErrorType = type[RLHFEnvError]
+
+
+def _given(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _range(minimum: float | None, maximum: float | None, exclusive_min: bool) -> str:
+    parts = []
+    if minimum is not None:
+        parts.append(f"{'>' if exclusive_min else '>='} {minimum}")
+    if maximum is not None:
+        parts.append(f"<= {maximum}")
+    return (" " + " and ".join(parts)) if parts else ""
+
+
+def fail(name: str, value: Any, expected: str, error: ErrorType = ConfigError) -> RLHFEnvError:
+    """The error for ``name`` given ``value`` when ``expected`` was wanted (to ``raise``)."""
+    return error(f"{name} must be {expected}, got {_given(value)}.")
+
+
+def is_number(value: Any) -> bool:
+    """A real number that is not a bool (Python or NumPy)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None,
+              error: ErrorType = ConfigError) -> int:
+    """``value`` as an ``int``; whole floats (``8.0``) pass, ``1.7``, ``"8"`` and bools do not."""
+    expected = "an integer" + _range(minimum, maximum, False)
+    if not is_number(value):
+        raise fail(name, value, expected, error)
+    if isinstance(value, numbers.Integral):
+        result = int(value)
+    else:
+        as_float = float(value)
+        if not math.isfinite(as_float) or not as_float.is_integer():
+            raise fail(name, value, expected, error)
+        result = int(as_float)
+    if (minimum is not None and result < minimum) or (maximum is not None and result > maximum):
+        raise fail(name, value, expected, error)
+    return result
+
+
+def check_optional_int(name: str, value: Any, **kwargs: Any) -> int | None:
+    """:func:`check_int`, letting ``None`` through."""
+    return None if value is None else check_int(name, value, **kwargs)
+
+
+def check_float(name: str, value: Any, *, minimum: float | None = None,
+                maximum: float | None = None, exclusive_min: bool = False,
+                error: ErrorType = ConfigError) -> float:
+    """``value`` as a finite ``float`` in range (``exclusive_min``: strictly above ``minimum``)."""
+    expected = "a finite number" + _range(minimum, maximum, exclusive_min)
+    if not is_number(value):
+        raise fail(name, value, expected, error)
+    result = float(value)
+    if not math.isfinite(result):
+        raise fail(name, value, expected, error)
+    if minimum is not None and (result <= minimum if exclusive_min else result < minimum):
+        raise fail(name, value, expected, error)
+    if maximum is not None and result > maximum:
+        raise fail(name, value, expected, error)
+    return result
+
+
+def check_optional_float(name: str, value: Any, **kwargs: Any) -> float | None:
+    """:func:`check_float`, letting ``None`` through."""
+    return None if value is None else check_float(name, value, **kwargs)
+
+
+def check_bool(name: str, value: Any, error: ErrorType = ConfigError) -> bool:
+    """``value`` when it is ``True``/``False`` (``"false"`` and ``0`` are refused)."""
+    if isinstance(value, bool):
+        return value
+    if type(value).__name__ == "bool_":  # numpy.bool_
+        return bool(value)
+    raise fail(name, value, "True or False", error)
+
+
+def check_str(name: str, value: Any, *, nonempty: bool = True,
+              error: ErrorType = ConfigError) -> str:
+    """``value`` when it is a string (not blank, unless ``nonempty=False``)."""
+    if not isinstance(value, str) or (nonempty and not value.strip()):
+        raise fail(name, value, "a non-empty string" if nonempty else "a string", error)
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Collection[Any],
+                 error: ErrorType = ConfigError) -> Any:
+    """``value`` when it is one of ``choices``."""
+    try:
+        ok = value in choices
+    except TypeError:  # unhashable
+        ok = False
+    if not ok:
+        raise fail(name, value, "one of " + ", ".join(repr(c) for c in choices), error)
+    return value
+
+
+def check_finite_values(name: str, values: Iterable[Any] | Mapping[Any, Any],
+                        error: ErrorType = ConfigError) -> None:
+    """Every number in ``values`` (a sequence or a mapping's values) is finite."""
+    items = values.items() if isinstance(values, Mapping) else enumerate(values)
+    for key, v in items:
+        if is_number(v) and not math.isfinite(float(v)):
+            raise fail(f"{name}[{key!r}]", v, "a finite number", error)
+
+
+
+
+def arg_int(minimum: int | None = None, maximum: int | None = None) -> Any:
+    """An argparse ``type=`` for whole numbers in range (``--threads 0`` is refused)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or (minimum is not None and value < minimum) or (
+                maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(
+                f"expected an integer{_range(minimum, maximum, False)}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def arg_float(minimum: float | None = None, maximum: float | None = None,
+              exclusive_min: bool = False) -> Any:
+    """An argparse ``type=`` for finite numbers in range (``nan``/``inf`` are refused)."""
+    import argparse
+
+    def parse(text: str) -> float:
+        try:
+            return check_float("value", float(text), minimum=minimum, maximum=maximum,
+                               exclusive_min=exclusive_min)
+        except (ValueError, ConfigError):
+            raise argparse.ArgumentTypeError(
+                f"expected a finite number{_range(minimum, maximum, exclusive_min)}, "
+                f"got {text!r}") from None
+
+    parse.__name__ = "number"
+    return parse
+
+
+
+_SIMPLE_TYPES = ("int", "float", "bool", "str")
+
+
+def _simple_annotation(annotation: Any) -> tuple[str, bool] | None:
+    """``("int", optional)`` for ``int`` / ``int | None`` (and float, bool, str) annotations."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    parts = [p.strip() for p in str(text).split("|")]
+    optional = "None" in parts
+    rest = [p for p in parts if p != "None"]
+    if len(rest) == 1 and rest[0] in _SIMPLE_TYPES:
+        return rest[0], optional
+    return None
+
+
+def check_fields(obj: Any, error: ErrorType = ConfigError) -> None:
+    """Check the type of every ``int``/``float``/``bool``/``str`` field of a dataclass.
+
+    Meant for a config's ``__post_init__``: ``kl_coef="a"`` or ``max_response_tokens="8"``
+    fail here with the config and field named, floats must be finite, and whole-number
+    floats in ``int`` fields (``8.0``) and NumPy scalars become plain Python values (so a
+    frozen config keeps comparing and serialising as before). Ranges stay with each config.
+    """
+    import dataclasses
+
+    owner = type(obj).__name__
+    for f in dataclasses.fields(obj):
+        kind = _simple_annotation(f.type)
+        if kind is None:
+            continue
+        type_name, optional = kind
+        value = getattr(obj, f.name)
+        if value is None and optional:
+            continue
+        name = f"{owner}.{f.name}"
+        if type_name == "int":
+            checked: Any = check_int(name, value, error=error)
+        elif type_name == "float":
+            checked = check_float(name, value, error=error)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                checked = value  # keep an int given for a float field as it was
+        elif type_name == "bool":
+            checked = check_bool(name, value, error=error)
+        else:
+            checked = check_str(name, value, nonempty=False, error=error)
+        if checked is not value:
+            object.__setattr__(obj, f.name, checked)
+
+
+__all__ = [
+    "arg_float",
+    "arg_int",
+    "check_bool",
+    "check_choice",
+    "check_fields",
+    "check_finite_values",
+    "check_float",
+    "check_int",
+    "check_optional_float",
+    "check_optional_int",
+    "check_str",
+    "fail",
+    "is_number",
+]

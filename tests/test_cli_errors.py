@@ -1,0 +1,126 @@
+"""The CLI never shows a traceback for a user error: one ``error:`` line, exit 1 (or 2)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from rlhf_env.cli import main
+from rlhf_env.feedback.store import FeedbackStore
+
+
+def _run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _bad_stores(tmp_path):
+    text = tmp_path / "notes.sqlite"
+    text.write_text("these are my notes\n")
+    foreign = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    return [(text, "not an SQLite file"), (foreign, "not a feedback store")]
+
+
+def _commands(store, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"kind": "comparison", "prompt": "p", "responses": ["x", "y"]}\n')
+    return [["label", str(store), "--annotator", "a"],
+            ["feedback", "report", str(store)],
+            ["feedback", "import", str(store), str(data)],
+            ["feedback", "export", str(store), str(tmp_path / "out.jsonl")],
+            ["feedback", "enqueue", str(store), str(data)],
+            ["feedback", "check", str(store)]]
+
+
+def test_every_store_command_refuses_a_file_that_is_not_a_store(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    for store, words in _bad_stores(tmp_path):
+        for argv in _commands(store, tmp_path):
+            code, _, err = _run(argv, capsys)
+            assert code == 1, argv
+            assert err.startswith("error: ") and str(store) in err and words in err, argv
+            assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_the_queue_labeler_store_is_checked_too(tmp_path, capsys):
+    (store, words), _ = _bad_stores(tmp_path)
+    code, _, err = _run(["prefs", "--labels", "4", "--timesteps", "64", "--rounds", "1",
+                         "--n-envs", "1", "--ensemble", "2", "--labeler", "queue", "--store",
+                         str(store)], capsys)
+    assert code == 1 and words in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["prefs", "--threads", "0"], "--threads: expected an integer >= 1, got '0'"),
+    (["prefs", "--horizon", "-3"], "--horizon: expected an integer >= 1, got '-3'"),
+    (["prefs", "--error-rate", "nan"], "--error-rate: expected a finite number"),
+    (["prefs", "--labels", "many"], "--labels: expected an integer"),
+    (["label", "x.sqlite", "--follow", "-1"], "--follow: expected a finite number > 0.0"),
+    (["bench", "run", "--suite", "quick", "--seeds", "0"], "whole number"),
+])
+def test_bad_option_values_exit_2(argv, words, capsys):
+    code, _, err = _run(argv, capsys)
+    assert code == 2 and words in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    store, _ = _bad_stores(tmp_path)[0]
+    code, _, err = _run(["feedback", "report", str(store)], capsys)
+    assert code == 1 and "--debug" not in err
+    from rlhf_env.errors import StoreError
+
+    with pytest.raises(StoreError):
+        main(["--debug", "feedback", "report", str(store)])
+    with pytest.raises(StoreError):
+        main(["feedback", "report", str(store), "--debug"])
+
+
+def test_a_bad_enqueue_line_names_file_and_line(tmp_path, capsys):
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"kind": "comparison", "prompt": "p", "responses": ["x", "y"]})
+                     + "\n" + json.dumps({"kind": "comparison", "prompt": "p",
+                                          "responses": ["x", "x"]}) + "\n"
+                     + json.dumps({"kind": "rating", "prompt": "p", "colour": 1}) + "\n")
+    code, _, err = _run(["feedback", "enqueue", str(tmp_path / "fb.sqlite"), str(items)], capsys)
+    assert code == 1 and "line 3: unknown key(s) ['colour']" in err
+    items.write_bytes(b'{"kind": "comparison", "prompt": "caf\xe9"}\n')
+    code, _, err = _run(["feedback", "enqueue", str(tmp_path / "fb.sqlite"), str(items)], capsys)
+    assert code == 1 and f"{items}:1: not UTF-8" in err
+
+
+def test_feedback_check_reports_health(tmp_path, capsys):
+    path = tmp_path / "fb.sqlite"
+    with FeedbackStore(path) as store:
+        store.enqueue("comparison", "p", ["x", "y"])
+    code, out, _ = _run(["feedback", "check", str(path)], capsys)
+    assert code == 0 and "ok (schema 1" in out
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO queue_done VALUES (99, 'a', 'skipped', NULL, 0)")
+    conn.commit()
+    conn.close()
+    code, out, _ = _run(["feedback", "check", str(path)], capsys)
+    assert code == 1 and "1 answer(s) refer to a missing queue item" in out
+
+
+def test_label_with_stdin_closed_is_not_a_traceback(tmp_path):
+    path = tmp_path / "fb.sqlite"
+    with FeedbackStore(path) as store:
+        store.enqueue("comparison", "p", ["x", "y"])
+    proc = subprocess.run([sys.executable, "-m", "rlhf_env.cli", "label", str(path),
+                           "--annotator", "a"], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr

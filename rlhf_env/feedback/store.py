@@ -1040,7 +1040,7 @@ class Lease:
     expires_at: float
 
 
-def _queue_item(row: sqlite3.Row, only: str | None | Literal[False] = False) -> QueueItem:
+def _queue_item(row: sqlite3.Row, only: str | Literal[False] | None = False) -> QueueItem:
     payload = json.loads(row["payload"])
     scale = payload.get("scale")
     return QueueItem(

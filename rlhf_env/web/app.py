@@ -67,24 +67,28 @@ class BodyLimit:
         if not length.isdigit() or int(length) > limit:
             await _send_json(send, 413, f"the request body is over the {limit}-byte limit.")
             return
-        seen = 0
-
-        async def counted() -> Any:
-            nonlocal seen
+        if b"content-length" in dict(scope.get("headers") or []):
+            await self.app(scope, receive, send)  # the server stops at the declared length
+            return
+        chunks, seen, more = [], 0, True
+        while more:  # no declared length: read it here, up to the limit
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            more = message.get("more_body", False)
             if seen > limit:
-                raise _TooLarge
-            return message
+                await _send_json(send, 413, f"the request body is over the {limit}-byte limit.")
+                return
+        body = b"".join(chunks)
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _send_json(send, 413, f"the request body is over the {limit}-byte limit.")
+        async def replay() -> Any:
+            nonlocal body
+            out, body = body, b""
+            return {"type": "http.request", "body": out, "more_body": False}
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _send_json(send: Any, status: int, detail: str) -> None:

@@ -194,7 +194,9 @@ def test_clips_are_served_only_from_the_clip_folder(tmp_path: Path):
     assert client.get(f"/api/clips/{ok}/0").status_code == 401
     admin = bearer(store.issue_token("root", "admin"))
     assert client.put("/api/clips/..%2Fx.gif", content=b"x", headers=admin).status_code in (
-        400, 404)
+        400, 404, 405)
+    assert client.put("/api/clips/.x.gif", content=b"x", headers=admin).status_code == 400
+    assert not (tmp_path / "x.gif").exists() and not (clips / ".x.gif").exists()
     r = client.put("/api/clips/up.gif", content=a.read_bytes(), headers=admin)
     assert r.status_code == 200 and Path(r.json()["path"]).parent == clips.resolve()
 

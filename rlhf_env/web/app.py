@@ -67,7 +67,8 @@ class BodyLimit:
         if not length.isdigit() or int(length) > limit:
             await _send_json(send, 413, f"the request body is over the {limit}-byte limit.")
             return
-        if b"content-length" in dict(scope.get("headers") or []):
+        if b"content-length" in dict(scope.get("headers") or []) or scope["method"] in (
+                "GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)  # the server stops at the declared length
             return
         chunks, seen, more = [], 0, True
@@ -83,10 +84,14 @@ class BodyLimit:
                 return
         body = b"".join(chunks)
 
+        replayed = False
+
         async def replay() -> Any:
-            nonlocal body
-            out, body = body, b""
-            return {"type": "http.request", "body": out, "more_body": False}
+            nonlocal replayed
+            if replayed:  # later calls wait for the disconnect, as the server's would
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
 

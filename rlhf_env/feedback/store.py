@@ -794,7 +794,8 @@ class FeedbackStore:
                 item_id: int | None = None) -> int:
         """Give back ``annotator``'s leases (of one ``session`` / one item if given);
         returns how many. Their items are offered again at once."""
-        sql, params = "DELETE FROM queue_leases WHERE annotator = ?", [annotator]
+        sql = "DELETE FROM queue_leases WHERE annotator = ?"
+        params: list[Any] = [annotator]
         if session is not None:
             sql, params = sql + " AND session = ?", [*params, session]
         if item_id is not None:

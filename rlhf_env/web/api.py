@@ -31,7 +31,8 @@ Anyone = Annotated[User, Depends(current_user)]
 
 
 def state(request: Request) -> WebState:
-    return request.app.state.web  # type: ignore[no-any-return]
+    web: WebState = request.app.state.web
+    return web
 
 
 # -- schemas ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rlhf_env.errors import ConfigError, RLHFEnvError
@@ -87,7 +88,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                  clip_dir=Path(args.clips) if args.clips else None)
 
 
-def _guarded(func):  # type: ignore[no-untyped-def]
+def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
             return int(func(args))

@@ -61,7 +61,7 @@ class RemoteQueue:
 
     def _upload(self, response: str) -> str:
         path = Path(response)
-        if not path.suffix.lower() in (".gif", ".mp4", ".webm") or not path.is_file():
+        if path.suffix.lower() not in (".gif", ".mp4", ".webm") or not path.is_file():
             return response
         return str(self._call("PUT", f"/api/clips/{path.name}", content=path.read_bytes(),
                               headers={"Content-Type": "application/octet-stream"})["path"])
@@ -111,7 +111,7 @@ class RemoteQueue:
     def iter(self, kind: str | None = None) -> Iterator[FeedbackRecord]:
         """Every answer pulled so far (pulling new ones first), filtered by kind."""
         self.pull()
-        return iter([r for r in self._records if kind is None or r.KIND == kind])
+        return iter([r for r in self._records if kind is None or kind == r.KIND])
 
     def records(self, kind: str | None = None) -> list[FeedbackRecord]:
         """:meth:`iter` as a list."""

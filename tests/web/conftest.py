@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from rlhf_env.feedback.store import FeedbackStore  # noqa: E402
+from rlhf_env.feedback.store import FeedbackStore
 
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 

@@ -63,7 +63,7 @@ def test_an_annotator_cannot_answer_for_another(env):
 
 
 def test_cookie_login_and_csrf_header(env):
-    client, store, ids, tok = env
+    client, _store, ids, tok = env
     r = client.get(f"/login?token={tok['alice']}", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/label"
     assert "httponly" in r.headers["set-cookie"].lower()
@@ -87,7 +87,7 @@ def test_cookie_login_and_csrf_header(env):
     ({"item_id": 1, "duration_s": 1}, 400),
 ])
 def test_malformed_or_oversized_answers_change_nothing(env, body, status):
-    client, store, ids, tok = env
+    client, store, _ids, tok = env
     before = (store.count(include_retracted=True), store.queue_status())
     r = client.post("/api/answer", json=body, headers=bearer(tok["alice"]))
     assert r.status_code == status, r.text
@@ -96,7 +96,7 @@ def test_malformed_or_oversized_answers_change_nothing(env, body, status):
 
 
 def test_not_json_and_chunked_oversize_are_rejected(env):
-    client, store, ids, tok = env
+    client, store, _ids, tok = env
     r = client.post("/api/answer", content=b"choice=left", headers={
         **bearer(tok["alice"]), "Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 422
@@ -130,7 +130,7 @@ def test_answers_map_screen_positions_to_the_queued_order(env):
 
 
 def test_push_pull_with_cursor(env):
-    client, store, ids, tok = env
+    client, store, _ids, tok = env
     admin, alice = bearer(tok["admin"]), bearer(tok["alice"])
     r = client.post("/api/queue", headers=admin, json={"items": [
         {"kind": "comparison", "prompt": "q1", "responses": ["a", "b"], "task": "pushed",
@@ -152,7 +152,7 @@ def test_push_pull_with_cursor(env):
 
 
 def test_untrusted_text_is_escaped_and_instructions_are_safe(env):
-    client, store, ids, tok = env
+    client, _store, _ids, tok = env
     client.get(f"/login?token={tok['alice']}")
     html = client.get("/label/next").text
     assert EVIL not in html and "&lt;script&gt;" in html and "&lt;img" in html

@@ -68,7 +68,7 @@ def check_store(path: Path, acks: list, labels_wanted: int) -> None:
     store = FeedbackStore(path)
     records = store.records()
     ids = Counter(r.content_hash for r in records)
-    for who, item, rid in acks:
+    for who, _item, rid in acks:
         assert ids[rid] == 1, f"acknowledged answer {rid[:10]} of {who} is stored {ids[rid]}x"
     per_item = Counter(r.metadata["queue_item"] for r in records)
     assert max(per_item.values()) <= labels_wanted  # never beyond the overlap

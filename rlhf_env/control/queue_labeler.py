@@ -25,13 +25,21 @@ After :meth:`PreferenceLearningLoop.resume <rlhf_env.control.loop.PreferenceLear
 resume>` a new labeler on the same store finds the earlier items again (by their
 ``asked_by`` name) and hands in their answers; the loop drops the ones it already holds.
 Items whose segments the bank does not hold (another run in the same store) are ignored.
+
+**Remote**: pass the address of an ``rlhf-env serve`` server instead of a store
+(``QueueLabeler("http://host:8000", bank, token=ADMIN_TOKEN)``, or ``$RLHF_ENV_TOKEN``): the
+clips are uploaded, the items pushed and the answers pulled through its REST API
+(:class:`~rlhf_env.web.client.RemoteQueue`), and people answer in their browsers.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rlhf_env.control.clips import CLIP_FORMATS, enqueue_segment_pairs
 from rlhf_env.control.segments import SegmentBank, segment_id_from_ref
@@ -39,6 +47,21 @@ from rlhf_env.errors import ConfigError
 from rlhf_env.feedback.learning.labelers import ComparisonQuery
 from rlhf_env.feedback.records import Comparison
 from rlhf_env.feedback.store import FeedbackStore
+
+
+def _open_queue(store: Any, token: str | None) -> Any:
+    """A store, a store file, or a server address (→ :class:`RemoteQueue`)."""
+    if isinstance(store, str) and store.startswith(("http://", "https://")):
+        from rlhf_env.web.client import RemoteQueue
+
+        token = token or os.environ.get("RLHF_ENV_TOKEN")
+        if not token:
+            raise ConfigError("QueueLabeler: a server needs an admin token; pass token= or set "
+                              "RLHF_ENV_TOKEN (make one with `rlhf-env annotators admin`).")
+        return RemoteQueue(store, token)
+    if isinstance(store, (str, Path)):
+        return FeedbackStore(store)
+    return store
 
 
 class QueueLabeler:
@@ -60,6 +83,7 @@ class QueueLabeler:
         name: written into each item's metadata as ``asked_by``, to find them again.
         notify: called with a line for people whenever clips are queued (e.g. ``print``).
         clock, sleep: time functions (injectable for tests).
+        token: the admin token of a remote server (default ``$RLHF_ENV_TOKEN``).
     """
 
     def __init__(self, store: FeedbackStore | str | Path, bank: SegmentBank,
@@ -69,8 +93,10 @@ class QueueLabeler:
                  priority: float = 0.0, name: str = "prefs-loop",
                  notify: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.store = store if isinstance(store, FeedbackStore) else FeedbackStore(store)
+                 sleep: Callable[[float], None] = time.sleep, token: str | None = None) -> None:
+        self.store: Any = _open_queue(store, token)
+        if clip_dir is None and self.store.path.startswith(("http://", "https://")):
+            clip_dir = tempfile.mkdtemp(prefix="rlhf-env-clips-")  # uploaded, then served
         if clip_dir is None:
             if self.store.path == ":memory:":
                 raise ConfigError("QueueLabeler: an in-memory store needs clip_dir=.")
@@ -108,9 +134,11 @@ class QueueLabeler:
         queued = self.enqueue(queries)
         if queued and self.notify is not None:
             plural = "s" if len(queued) != 1 else ""
+            how = (f"in the browser at {self.store.path}/label" if self.store.path.startswith(
+                "http") else f"with `rlhf-env label {self.store.path} --annotator YOUR_ID "
+                             "--follow`")
             self.notify(f"queued {len(queued)} clip comparison{plural} ({self.open_items()} "
-                        f"open) in {self.store.path}: answer them with `rlhf-env label "
-                        f"{self.store.path} --annotator YOUR_ID --follow`")
+                        f"open) in {self.store.path}: answer them {how}")
         wanted = len(queries) if self.min_answers is None else self.min_answers
         skips_before = self.store.queue_status()["skips"]
         answers = self.collect()

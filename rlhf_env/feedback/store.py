@@ -32,12 +32,23 @@ transaction, so a labeler that is stopped at any point resumes where it stopped.
 carry a known ``gold`` answer, and :meth:`~FeedbackStore.enqueue_repeat` asks the same
 annotators the same question again later (for self-consistency); the answer records carry
 this in their metadata (``queue_item``, ``gold_answer``, ``repeat_of``).
+
+**Assignment** is one piece of logic, :meth:`~FeedbackStore.claim`, used by the terminal
+labeler and the web app alike: it *leases* an item to an annotator until the lease expires
+(a shown and abandoned item comes back), counts leases against the item's
+``labels_wanted`` (the overlap: k annotators per item, never more), never gives one person
+the same item twice, caps how many items one person holds at once, follows the queue's
+priority order and stores the order the responses were shown in. :meth:`~FeedbackStore.undo`
+takes an answer back (the record is retracted, the item is offered again).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import random
+import secrets
 import sqlite3
 import threading
 import time
@@ -47,11 +58,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rlhf_env.errors import ConfigError, FeedbackError, StoreError
+from rlhf_env.errors import ConfigError, FeedbackError, QueueConflictError, StoreError
 from rlhf_env.feedback.records import (
     RECORD_TYPES,
     Annotator,
+    Comparison,
+    Correction,
+    Demonstration,
     FeedbackRecord,
+    Ranking,
+    Rating,
     parse_timestamp,
     record_from_dict,
 )
@@ -116,6 +132,23 @@ CREATE TABLE IF NOT EXISTS queue_done (
     at REAL NOT NULL,
     PRIMARY KEY (item_id, annotator)
 );
+CREATE TABLE IF NOT EXISTS queue_leases (
+    item_id INTEGER NOT NULL REFERENCES queue (item_id),
+    annotator TEXT NOT NULL,
+    session TEXT NOT NULL,
+    shown_order TEXT NOT NULL,
+    leased_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (item_id, annotator)
+);
+CREATE INDEX IF NOT EXISTS queue_leases_annotator ON queue_leases (annotator, expires_at);
+CREATE TABLE IF NOT EXISTS access_tokens (
+    token_hash TEXT PRIMARY KEY,
+    annotator TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
 """
 
 
@@ -154,6 +187,27 @@ class QueueItem:
         if self.repeat_of is not None:
             meta["repeat_of"] = self.repeat_of
         return meta
+
+    def answer_record(self, answer: Any, **envelope: Any) -> FeedbackRecord:
+        """The record that answers this item (``envelope``: annotator, timestamp, …).
+
+        ``answer`` is ``"a"``/``"b"``/``"tie"`` for a comparison, the score for a rating,
+        groups of response indices best first for a ranking (``((1,), (0, 2))``), and the
+        new text for a correction or a demonstration.
+        """
+        envelope = {"task": self.task, **envelope}
+        if self.kind == "comparison":
+            a, b = self.responses
+            return Comparison(self.prompt, a, b, answer, **envelope)
+        if self.kind == "rating":
+            assert self.scale is not None  # enqueue checks rating items have one
+            return Rating(self.prompt, self.responses[0], answer, scale=self.scale, **envelope)
+        if self.kind == "ranking":
+            groups = tuple(tuple(self.responses[i] for i in g) for g in answer)
+            return Ranking(self.prompt, groups, **envelope)
+        if self.kind == "correction":
+            return Correction(self.prompt, self.responses[0], answer, **envelope)
+        return Demonstration(self.prompt, answer, **envelope)
 
 
 def _check_queue_item(kind: str, prompt: Any, responses: Sequence[Any], scale: Any,
@@ -639,32 +693,61 @@ class FeedbackStore:
             annotator: only this annotator gets the item (``None``: anyone).
             priority: higher comes first; equal priorities come in enqueue order.
         """
-        scale = _check_queue_item(kind, prompt, responses, scale, gold, labels_wanted, priority,
-                                  task, annotator, metadata)
-        if labels_wanted < 1:
-            raise FeedbackError(f"labels_wanted must be >= 1, got {labels_wanted}.")
+        with self._transaction() as cur:
+            return self._enqueue(cur, kind, prompt, responses, task=task, scale=scale,
+                                 gold=gold, labels_wanted=labels_wanted, annotator=annotator,
+                                 priority=priority, metadata=metadata)
+
+    def enqueue_many(self, specs: Iterable[dict[str, Any]]) -> list[int]:
+        """:meth:`enqueue` each spec (its keyword arguments as a dict) in one transaction:
+        all items are queued or, when one is invalid, none."""
+        with self._transaction() as cur:
+            out = []
+            for spec in specs:
+                try:
+                    out.append(self._enqueue(cur, **spec))
+                except TypeError as exc:
+                    raise FeedbackError(f"queue item spec {spec!r}: {exc}") from exc
+            return out
+
+    def _enqueue(
+        self,
+        cur: sqlite3.Cursor,
+        kind: str,
+        prompt: str,
+        responses: Sequence[str] = (),
+        *,
+        task: str = "default",
+        scale: Sequence[float] | None = None,
+        gold: Any = None,
+        labels_wanted: int = 1,
+        annotator: str | None = None,
+        priority: float = 0.0,
+        metadata: dict[str, Any] | None = None,
+    ) -> int:
+        scale_ = _check_queue_item(kind, prompt, responses, scale, gold, labels_wanted,
+                                   priority, task, annotator, metadata)
         payload = {
             "prompt": prompt,
             "responses": list(responses),
-            "scale": scale,
+            "scale": scale_,
             "metadata": metadata or {},
         }
-        with self._transaction() as cur:
-            cur.execute(
-                "INSERT INTO queue (kind, task, payload, gold, repeat_of, annotator, "
-                "labels_wanted, priority, created_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
-                (
-                    kind,
-                    task,
-                    json.dumps(payload, ensure_ascii=False),
-                    None if gold is None else json.dumps(gold),
-                    annotator,
-                    labels_wanted,
-                    priority,
-                    time.time(),
-                ),
-            )
-            return int(cur.lastrowid or 0)
+        cur.execute(
+            "INSERT INTO queue (kind, task, payload, gold, repeat_of, annotator, "
+            "labels_wanted, priority, created_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+            (
+                kind,
+                task,
+                json.dumps(payload, ensure_ascii=False),
+                None if gold is None else json.dumps(gold),
+                annotator,
+                labels_wanted,
+                priority,
+                time.time(),
+            ),
+        )
+        return int(cur.lastrowid or 0)
 
     def enqueue_repeat(self, item_id: int, *, priority: float | None = None) -> int:
         """Ask item ``item_id`` again, later, of each annotator who answered it."""
@@ -696,30 +779,172 @@ class FeedbackStore:
           AND NOT EXISTS (SELECT 1 FROM queue_done d
                           WHERE d.item_id = q.item_id AND d.annotator = :a)
           AND (SELECT COUNT(*) FROM queue_done d
-               WHERE d.item_id = q.item_id AND d.status = 'done') < q.labels_wanted
+               WHERE d.item_id = q.item_id AND d.status = 'done')
+            + (SELECT COUNT(*) FROM queue_leases l
+               WHERE l.item_id = q.item_id AND l.annotator != :a AND l.expires_at > :now)
+            < q.labels_wanted
           AND (q.repeat_of IS NULL OR EXISTS (
                 SELECT 1 FROM queue_done d WHERE d.item_id = q.repeat_of
                 AND d.annotator = :a AND d.status = 'done'))
         ORDER BY q.priority DESC, q.item_id
     """
 
+    def _pending_params(self, annotator: str, task: str | None) -> dict[str, Any]:
+        return {"a": annotator, "task": task, "now": time.time()}
+
     def next_pending(self, annotator: str, *, task: str | None = None) -> QueueItem | None:
         """The next item ``annotator`` has neither answered nor skipped (``None``: done).
 
-        Repeat items come only after the annotator answered the original.
+        Repeat items come only after the annotator answered the original; an item whose
+        remaining answers are all leased to others (see :meth:`claim`) waits until a lease
+        ends. This only looks; :meth:`claim` is what hands an item out.
         """
-        rows = self._query(self._PENDING_SQL + " LIMIT 1", {"a": annotator, "task": task})
+        rows = self._query(self._PENDING_SQL + " LIMIT 1", self._pending_params(annotator, task))
         return _queue_item(rows[0]) if rows else None
 
     def pending(self, annotator: str, *, task: str | None = None) -> list[QueueItem]:
         """All items currently pending for ``annotator``, in the order they will come."""
-        rows = self._query(self._PENDING_SQL, {"a": annotator, "task": task})
+        rows = self._query(self._PENDING_SQL, self._pending_params(annotator, task))
         return [_queue_item(r) for r in rows]
 
     def pending_count(self, annotator: str, *, task: str | None = None) -> int:
         """How many items are pending for ``annotator`` (cheaper than ``len(pending())``)."""
         sql = f"SELECT COUNT(*) FROM ({self._PENDING_SQL})"
-        return int(self._query(sql, {"a": annotator, "task": task})[0][0])
+        return int(self._query(sql, self._pending_params(annotator, task))[0][0])
+
+    # -- assignment: leases (the one logic behind `rlhf-env label` and `rlhf-env serve`) --
+    def claim(
+        self,
+        annotator: str,
+        *,
+        task: str | None = None,
+        session: str = "",
+        lease_s: float = 600.0,
+        max_leases: int = 2,
+        exclude: Iterable[int] = (),
+        shuffle: bool = True,
+        prefer: int | None = None,
+    ) -> Lease | None:
+        """Lease the next item to ``annotator``; ``None`` when nothing is left for them.
+
+        In one transaction: leases past their expiry are dropped (their items come back),
+        then a live lease the annotator already holds on an item not in ``exclude`` is
+        renewed and returned (a reloaded page gets its item back), else, when the annotator
+        holds fewer than ``max_leases`` leases, the first pending item in priority order is
+        leased. A leased item counts against its ``labels_wanted`` for everyone else until
+        it is answered, skipped, released or the lease expires, so an item never gets more
+        answers than it wants and never goes to the same person twice.
+
+        Args:
+            session: free text naming the client (for the dashboard and for
+                :meth:`release`).
+            lease_s: seconds before an unanswered lease expires.
+            max_leases: most items one annotator may hold at once (the item shown plus the
+                prefetched ones).
+            exclude: item ids the caller already holds and wants another item besides.
+            shuffle: show the responses in a per-annotator random order (stored in the
+                lease and in the answer's ``shown_order`` metadata); ``False`` keeps the
+                queued order.
+            prefer: lease this item first when it is pending for the annotator (an answer
+                just undone comes back at once).
+        """
+        if lease_s <= 0 or max_leases < 1:
+            raise FeedbackError(
+                f"claim: lease_s must be > 0 and max_leases >= 1, got {lease_s} and "
+                f"{max_leases}."
+            )
+        skip = {int(i) for i in exclude}
+        now = time.time()
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM queue_leases WHERE expires_at <= ?", (now,))
+            held = cur.execute(
+                "SELECT item_id FROM queue_leases WHERE annotator = ? ORDER BY leased_at",
+                (annotator,),
+            ).fetchall()
+            held_ids = {h[0] for h in held}
+            if prefer is not None and prefer in held_ids:
+                return self._renew(cur, prefer, annotator, now + lease_s)
+            for (item_id,) in held:
+                if item_id not in skip and prefer is None:
+                    return self._renew(cur, item_id, annotator, now + lease_s)
+            if len(held) >= max_leases:
+                return None
+            params = {"a": annotator, "task": task, "now": now}
+            rows = cur.execute(self._PENDING_SQL, params).fetchall()
+            rows.sort(key=lambda r: r["item_id"] != prefer)  # stable: priority order otherwise
+            for row in rows:
+                if row["item_id"] not in skip and row["item_id"] not in held_ids:
+                    item = _queue_item(row)
+                    order = screen_order(annotator, item) if shuffle else None
+                    return self._new_lease(cur, item, annotator, session, order, now, lease_s)
+        return None
+
+    def _new_lease(
+        self,
+        cur: sqlite3.Cursor,
+        item: QueueItem,
+        annotator: str,
+        session: str,
+        order: tuple[int, ...] | None,
+        now: float,
+        lease_s: float,
+    ) -> Lease:
+        order = order or tuple(range(len(item.responses)))
+        cur.execute(
+            "INSERT INTO queue_leases (item_id, annotator, session, shown_order, leased_at, "
+            "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (item.item_id, annotator, session, json.dumps(order), now, now + lease_s),
+        )
+        return Lease(item, annotator, session, order, now, now + lease_s)
+
+    def _renew(self, cur: sqlite3.Cursor, item_id: int, annotator: str, until: float) -> Lease:
+        cur.execute(
+            "UPDATE queue_leases SET expires_at = ? WHERE item_id = ? AND annotator = ?",
+            (until, item_id, annotator),
+        )
+        lease = self._lease_row(cur, item_id, annotator)
+        assert lease is not None  # just updated inside this transaction
+        return lease
+
+    def _lease_row(self, cur: sqlite3.Cursor, item_id: int, annotator: str) -> Lease | None:
+        row = cur.execute(
+            "SELECT l.*, q.kind, q.task, q.payload, q.gold, q.repeat_of, q.annotator AS only, "
+            "q.labels_wanted FROM queue_leases l JOIN queue q USING (item_id) "
+            "WHERE l.item_id = ? AND l.annotator = ? AND l.expires_at > ?",
+            (item_id, annotator, time.time()),
+        ).fetchone()
+        if row is None:
+            return None
+        item = _queue_item(row, only=row["only"])
+        order = tuple(json.loads(row["shown_order"]))
+        return Lease(item, annotator, row["session"], order, row["leased_at"], row["expires_at"])
+
+    def lease(self, item_id: int, annotator: str) -> Lease | None:
+        """``annotator``'s live lease on ``item_id`` (``None``: none, or it expired)."""
+        with self._lock:
+            return self._lease_row(self._conn.cursor(), item_id, annotator)
+
+    def leases(self) -> list[Lease]:
+        """Every live lease, oldest first (for dashboards)."""
+        rows = self._query(
+            "SELECT item_id, annotator FROM queue_leases WHERE expires_at > ? ORDER BY leased_at",
+            (time.time(),),
+        )
+        found = (self.lease(r["item_id"], r["annotator"]) for r in rows)
+        return [x for x in found if x is not None]
+
+    def release(self, annotator: str, *, session: str | None = None,
+                item_id: int | None = None) -> int:
+        """Give back ``annotator``'s leases (of one ``session`` / one item if given);
+        returns how many. Their items are offered again at once."""
+        sql = "DELETE FROM queue_leases WHERE annotator = ?"
+        params: list[Any] = [annotator]
+        if session is not None:
+            sql, params = sql + " AND session = ?", [*params, session]
+        if item_id is not None:
+            sql, params = sql + " AND item_id = ?", [*params, item_id]
+        with self._transaction() as cur:
+            return int(cur.execute(sql, params).rowcount)
 
     def queue_item(self, item_id: int) -> QueueItem:
         """Queue item ``item_id``."""
@@ -736,24 +961,77 @@ class FeedbackStore:
         """Store ``record`` as the answer to ``item_id`` and mark it done, atomically.
 
         The stored record gets the item's ``queue_item``/``gold_answer``/``repeat_of``
-        metadata; it is returned. The same annotator answering the same item twice raises;
-        two annotators who fetched the same item at once both keep their answers (an item
-        can end up with more than ``labels_wanted`` labels, never fewer).
+        metadata (and ``shown_order`` when the annotator held a lease); it is returned and
+        the lease ends. Raises :class:`~rlhf_env.errors.QueueConflictError` when the same
+        annotator already answered or skipped the item, or when the item already has its
+        ``labels_wanted`` answers (counting live leases of others when the annotator holds
+        none), so an item is never answered beyond its overlap.
         """
         with self._transaction() as cur:
             item = self._open_item(cur, item_id, record.annotator)
             _check_answer(item, record)
+            lease = self._lease_row(cur, item_id, record.annotator)
+            self._check_room(cur, item, record.annotator, holds_lease=lease is not None)
             meta = {**record.metadata, **item.answer_metadata()}
+            if lease is not None:
+                meta["shown_order"] = list(lease.shown_order)
             stored = dataclasses.replace(record, metadata=meta)
             self._insert(cur, stored, self._known_annotators(cur))
             self._mark(cur, item_id, record.annotator, "done", stored.content_hash)
         return stored
+
+    @staticmethod
+    def _check_room(cur: sqlite3.Cursor, item: QueueItem, annotator: str,
+                    holds_lease: bool) -> None:
+        done = cur.execute(
+            "SELECT COUNT(*) FROM queue_done WHERE item_id = ? AND status = 'done'",
+            (item.item_id,),
+        ).fetchone()[0]
+        others = 0 if holds_lease else cur.execute(
+            "SELECT COUNT(*) FROM queue_leases WHERE item_id = ? AND annotator != ? "
+            "AND expires_at > ?",
+            (item.item_id, annotator, time.time()),
+        ).fetchone()[0]
+        if done >= item.labels_wanted or (done + others >= item.labels_wanted):
+            raise QueueConflictError(
+                f"queue item {item.item_id} already has the {item.labels_wanted} answer(s) it "
+                "wants (or they are leased to others); ask for the next item."
+            )
 
     def skip(self, item_id: int, annotator: str) -> None:
         """Mark ``item_id`` skipped by ``annotator`` (it is not offered to them again)."""
         with self._transaction() as cur:
             self._open_item(cur, item_id, annotator)
             self._mark(cur, item_id, annotator, "skipped", None)
+
+    def undo(self, item_id: int, annotator: str) -> FeedbackRecord | None:
+        """Take back ``annotator``'s answer (or skip) of ``item_id``, atomically.
+
+        The answer record is retracted (it stays in the history, hidden from reads) and the
+        item is offered to the annotator again. Returns the retracted record (``None`` for
+        an undone skip). Raises :class:`~rlhf_env.errors.QueueConflictError` when the
+        annotator has no answer to take back.
+        """
+        with self._transaction() as cur:
+            row = cur.execute(
+                "SELECT status, record_id FROM queue_done WHERE item_id = ? AND annotator = ?",
+                (item_id, annotator),
+            ).fetchone()
+            if row is None:
+                raise QueueConflictError(
+                    f"annotator {annotator!r} has no answer to queue item {item_id} to undo."
+                )
+            old = None
+            if row["record_id"] is not None:
+                old = record_from_dict(json.loads(self._row_for(cur, row["record_id"])))
+                cur.execute(
+                    "INSERT INTO retractions (record_id, reason, at) VALUES (?, ?, ?)",
+                    (row["record_id"], "undone by the annotator", time.time()),
+                )
+            cur.execute(
+                "DELETE FROM queue_done WHERE item_id = ? AND annotator = ?", (item_id, annotator)
+            )
+        return old
 
     def _open_item(self, cur: sqlite3.Cursor, item_id: int, annotator: str) -> QueueItem:
         row = cur.execute("SELECT * FROM queue WHERE item_id = ?", (item_id,)).fetchone()
@@ -764,7 +1042,13 @@ class FeedbackStore:
             (item_id, annotator),
         ).fetchone()
         if done is not None:
-            raise FeedbackError(f"annotator {annotator!r} already {done[0]} queue item {item_id}.")
+            raise QueueConflictError(
+                f"annotator {annotator!r} already {done[0]} queue item {item_id}."
+            )
+        if row["annotator"] is not None and row["annotator"] != annotator:
+            raise QueueConflictError(
+                f"queue item {item_id} is for annotator {row['annotator']!r} only."
+            )
         return _queue_item(row)
 
     @staticmethod
@@ -775,6 +1059,9 @@ class FeedbackStore:
             "INSERT INTO queue_done (item_id, annotator, status, record_id, at) "
             "VALUES (?, ?, ?, ?, ?)",
             (item_id, annotator, status, rid, time.time()),
+        )
+        cur.execute(
+            "DELETE FROM queue_leases WHERE item_id = ? AND annotator = ?", (item_id, annotator)
         )
 
     def queue_status(self) -> dict[str, int]:
@@ -792,8 +1079,109 @@ class FeedbackStore:
             "repeat_items": int(row[2] or 0),
         }
 
+    def queue_load(self) -> dict[str, int]:
+        """``leased``: live leases; ``open``: answers still wanted, summed over all items
+        (``labels_wanted`` minus answers given, never below zero per item)."""
+        leased = self._query(
+            "SELECT COUNT(*) FROM queue_leases WHERE expires_at > ?", (time.time(),)
+        )[0][0]
+        open_ = self._query(
+            "SELECT COALESCE(SUM(MAX(q.labels_wanted - COALESCE(n, 0), 0)), 0) FROM queue q "
+            "LEFT JOIN (SELECT item_id, COUNT(*) AS n FROM queue_done WHERE status = 'done' "
+            "GROUP BY item_id) USING (item_id)"
+        )[0][0]
+        return {"leased": int(leased or 0), "open": int(open_ or 0)}
 
-def _queue_item(row: sqlite3.Row) -> QueueItem:
+    # -- reading answers by cursor (the REST API's pull) -----------------------------------
+    def records_since(
+        self, cursor: int = 0, *, kind: str | None = None, limit: int = 500
+    ) -> list[tuple[int, FeedbackRecord]]:
+        """``(seq, record)`` pairs stored after position ``cursor``, oldest first.
+
+        ``seq`` only grows, so a client that keeps the last ``seq`` it saw and passes it
+        back gets every later record exactly once. Retracted records are left out.
+        """
+        where, params = self._where(kind, None, None, None, None, False)
+        where += " AND seq > ?" if where else " WHERE seq > ?"
+        rows = self._query(
+            f"SELECT seq, data FROM records{where} ORDER BY seq LIMIT ?",
+            [*params, int(cursor), int(limit)],
+        )
+        return [(int(r["seq"]), record_from_dict(json.loads(r["data"]))) for r in rows]
+
+    # -- access tokens (web login links, API clients) ----------------------------------------
+    def issue_token(self, annotator: str, role: str = "annotator") -> str:
+        """A new secret token for ``annotator`` (``role`` ``"annotator"`` or ``"admin"``).
+
+        Only a SHA-256 hash of it is stored, so it is shown once: keep what this returns.
+        """
+        if role not in TOKEN_ROLES:
+            raise FeedbackError(f"token role must be one of {TOKEN_ROLES}, got {role!r}.")
+        if not isinstance(annotator, str) or not annotator.strip():
+            raise FeedbackError("a token needs a non-empty annotator id.")
+        token = secrets.token_urlsafe(24)
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO access_tokens (token_hash, annotator, role, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (_token_hash(token), annotator, role, time.time()),
+            )
+        return token
+
+    def token_owner(self, token: str) -> tuple[str, str] | None:
+        """``(annotator, role)`` of a live token; ``None`` for an unknown or revoked one."""
+        if not isinstance(token, str) or not 8 <= len(token) <= 200:
+            return None
+        rows = self._query(
+            "SELECT annotator, role FROM access_tokens WHERE token_hash = ? "
+            "AND revoked_at IS NULL",
+            (_token_hash(token),),
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def revoke_tokens(self, annotator: str, role: str | None = None) -> int:
+        """Revoke every live token of ``annotator`` (of one ``role`` if given)."""
+        sql = "UPDATE access_tokens SET revoked_at = ? WHERE annotator = ? AND revoked_at IS NULL"
+        params: list[Any] = [time.time(), annotator]
+        if role is not None:
+            sql, params = sql + " AND role = ?", [*params, role]
+        with self._transaction() as cur:
+            return int(cur.execute(sql, params).rowcount)
+
+
+TOKEN_ROLES = ("annotator", "admin")
+"""Roles an access token can carry: annotators answer, admins also push, pull and watch."""
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def screen_order(annotator: str, item: QueueItem) -> tuple[int, ...]:
+    """The order ``annotator`` sees ``item``'s responses in: random, but the same on every
+    reload (seeded by annotator and item), so left/right position bias averages out."""
+    order = list(range(len(item.responses)))
+    random.Random(f"{annotator}\x00{item.item_id}").shuffle(order)
+    return tuple(order)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """An item handed to one annotator until ``expires_at`` (UNIX seconds).
+
+    ``shown_order[i]`` is the index in ``item.responses`` of the response shown in
+    position ``i`` (left to right, top to bottom).
+    """
+
+    item: QueueItem
+    annotator: str
+    session: str
+    shown_order: tuple[int, ...]
+    leased_at: float
+    expires_at: float
+
+
+def _queue_item(row: sqlite3.Row, only: str | Literal[False] | None = False) -> QueueItem:
     payload = json.loads(row["payload"])
     scale = payload.get("scale")
     return QueueItem(
@@ -805,10 +1193,18 @@ def _queue_item(row: sqlite3.Row) -> QueueItem:
         scale=None if scale is None else (float(scale[0]), float(scale[1])),
         gold=None if row["gold"] is None else json.loads(row["gold"]),
         repeat_of=row["repeat_of"],
-        annotator=row["annotator"],
+        annotator=row["annotator"] if only is False else only,
         labels_wanted=int(row["labels_wanted"]),
         metadata=payload.get("metadata", {}),
     )
 
 
-__all__ = ["QUEUE_KINDS", "DuplicatePolicy", "FeedbackStore", "QueueItem"]
+__all__ = [
+    "QUEUE_KINDS",
+    "TOKEN_ROLES",
+    "DuplicatePolicy",
+    "FeedbackStore",
+    "Lease",
+    "QueueItem",
+    "screen_order",
+]

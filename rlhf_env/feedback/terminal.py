@@ -26,6 +26,7 @@ full-screen, so it works over ssh, in ``script`` logs and under ``pexpect``.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import textwrap
@@ -35,14 +36,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from rlhf_env.errors import FeedbackError
-from rlhf_env.feedback.records import (
-    Comparison,
-    Correction,
-    Demonstration,
-    FeedbackRecord,
-    Ranking,
-    Rating,
-)
+from rlhf_env.feedback.records import FeedbackRecord
 from rlhf_env.feedback.store import FeedbackStore, QueueItem
 
 QUIT, SKIP = "q", "s"
@@ -121,6 +115,9 @@ class TerminalLabeler:
         idle_timeout: with ``follow``, stop after this many seconds without a new item
             (``None``: wait until interrupted).
         sleep: the wait between polls (injectable for tests).
+        lease_s: how long an item shown here stays reserved for this annotator (the same
+            :meth:`~rlhf_env.feedback.store.FeedbackStore.claim` leases as the web app;
+            quitting gives the item back at once).
     """
 
     def __init__(
@@ -135,6 +132,7 @@ class TerminalLabeler:
         follow: float | None = None,
         idle_timeout: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        lease_s: float = 1800.0,
     ) -> None:
         if not annotator.strip():
             raise FeedbackError("the annotator id is empty; pass --annotator YOUR_ID.")
@@ -147,6 +145,8 @@ class TerminalLabeler:
         self.keys = KeyReader(stdin or sys.stdin)
         self.out = stdout or sys.stdout
         self.clock = clock
+        self.lease_s = lease_s
+        self.session = f"terminal-{secrets.token_hex(4)}"
 
     def say(self, text: str = "") -> None:
         """Print and flush (so a pipe or pty sees it at once)."""
@@ -173,13 +173,15 @@ class TerminalLabeler:
             self.say("No more pending items. Thank you!")
         except (_Quit, KeyboardInterrupt):
             self.say("Stopped; your answers are saved. Run the same command to resume.")
+        finally:
+            self.store.release(self.annotator, session=self.session)
         self.say(f"answered {stats.answered}, skipped {stats.skipped}.")
         return stats
 
     def _next_item(self) -> QueueItem | None:
         """The next pending item; with ``follow``, wait for one (``None`` when idle too
         long)."""
-        item = self.store.next_pending(self.annotator, task=self.task)
+        item = self._claim()
         if item is not None or self.follow is None:
             return item
         self.say(f"Queue empty; waiting for new items (checking every {self.follow:g} s, "
@@ -189,8 +191,14 @@ class TerminalLabeler:
             if self.idle_timeout is not None and self.clock() - start >= self.idle_timeout:
                 return None
             self.sleep(self.follow)
-            item = self.store.next_pending(self.annotator, task=self.task)
+            item = self._claim()
         return item
+
+    def _claim(self) -> QueueItem | None:
+        """Lease the next item (the assignment logic shared with ``rlhf-env serve``)."""
+        lease = self.store.claim(self.annotator, task=self.task, session=self.session,
+                                 lease_s=self.lease_s, max_leases=1, shuffle=False)
+        return None if lease is None else lease.item
 
     # -- display --------------------------------------------------------------------------
     def _wrap(self, text: str, indent: str = "    ") -> str:
@@ -225,12 +233,11 @@ class TerminalLabeler:
         answer = ask(item)
         if answer is None:
             return None
-        return _make_record(item, answer, self._envelope(self.clock() - start))
+        return item.answer_record(answer, **self._envelope(self.clock() - start))
 
     def _envelope(self, seconds: float) -> dict[str, Any]:
         return {
             "annotator": self.annotator,
-            "task": "",  # filled from the item
             "timestamp": time.time(),
             "duration_s": round(max(seconds, 0.0), 3),
         }
@@ -318,22 +325,6 @@ def _parse_order(text: str, n: int) -> tuple[tuple[int, ...], ...]:
     if flat != list(range(n)):
         raise ValueError(f"use each of the numbers 1 to {n} exactly once")
     return tuple(groups)
-
-
-def _make_record(item: QueueItem, answer: Any, envelope: dict[str, Any]) -> FeedbackRecord:
-    envelope = {**envelope, "task": item.task}
-    if item.kind == "comparison":
-        a, b = item.responses
-        return Comparison(item.prompt, a, b, answer, **envelope)
-    if item.kind == "rating":
-        assert item.scale is not None
-        return Rating(item.prompt, item.responses[0], answer, scale=item.scale, **envelope)
-    if item.kind == "ranking":
-        groups = tuple(tuple(item.responses[i] for i in g) for g in answer)
-        return Ranking(item.prompt, groups, **envelope)
-    if item.kind == "correction":
-        return Correction(item.prompt, item.responses[0], answer, **envelope)
-    return Demonstration(item.prompt, answer, **envelope)
 
 
 __all__ = ["KeyReader", "SessionStats", "TerminalLabeler"]

@@ -88,10 +88,16 @@ class LMEvaluator:
         return self.core.decode(responses), responses, logp
 
     def point(self, step: int, sampler: Any, reference: Any, **extra: float) -> EvalPoint:
-        """Evaluate ``sampler`` (anything with ``lm_step``) against ``reference`` (an LM)."""
+        """Evaluate ``sampler`` (anything with ``lm_step``) against ``reference``: an LM, or
+        a function giving a context manager that yields one (a LoRA policy's
+        ``reference_model``, which disables its adapters: entered only after sampling)."""
         texts, responses, logp = self.sample(sampler, self.trial.eval_seed)
-        ref = sequence_logprobs(reference, self.prompt_ids, responses,
-                                int(self.core.tokenizer.pad_token_id))
+        pad = int(self.core.tokenizer.pad_token_id)
+        if isinstance(reference, torch.nn.Module):
+            ref = sequence_logprobs(reference, self.prompt_ids, responses, pad)
+        else:
+            with reference() as lm:
+                ref = sequence_logprobs(lm, self.prompt_ids, responses, pad)
         scores = score_text(self.core, self.prompts, texts)
         kl = float(np.mean(logp - ref))
         return text_point(self.trial, step, scores, kl=kl, labels_used=self.trial.budget.labels,

@@ -20,12 +20,19 @@ GROUP_SIZE = 4
 
 
 def config_for(trial: Trial, advantage: str) -> TokenPPOConfig:
-    """Benchmark defaults (batch 16, minibatch 8, β = 0.05) with the trial's overrides."""
+    """Benchmark defaults with the trial's overrides: the demo's tuned learner (LoRA r=8 on
+    the attention projections, learning rate 1e-3, batch 16 in minibatches of 8, 2 epochs)
+    with a small fixed β = 0.05, so that within the budget the policy can move far enough
+    from its start for over-optimisation to show (full fine-tuning at 1e-5 reached under
+    1 nat in 128 responses)."""
     fields = {f.name for f in dataclasses.fields(TokenPPOConfig)}
     overrides = {k: v for k, v in trial.options.items() if k in fields}
     group = GROUP_SIZE if advantage in ("rloo", "grpo") else 1
-    base: dict[str, Any] = {"batch_size": 16, "minibatch_size": 8, "group_size": group,
-                            "max_new_tokens": 16, "learning_rate": 1e-5, "kl_coef": 0.05}
+    base: dict[str, Any] = {"batch_size": 16, "minibatch_size": 8, "ppo_epochs": 2,
+                            "group_size": group, "max_new_tokens": 16, "learning_rate": 1e-3,
+                            "lora_r": 8,
+                            "lora_target_modules": ("q_proj", "k_proj", "v_proj", "o_proj"),
+                            "kl_coef": 0.05}
     return TokenPPOConfig(**{**base, **overrides, "advantage": advantage,
                              "model": model_name(trial), "seed": trial.seed,
                              "progress_bar": False})
@@ -47,7 +54,7 @@ def run_token_ppo(trial: Trial, advantage: str) -> Iterator[EvalPoint]:
                 episodes += config.batch_size
                 extra = {"train_score": metrics["score"], "train_kl": metrics["kl"],
                          "kl_coef": metrics["kl_coef"]}
-            yield evaluator.point(step, trainer.policy, trainer.policy.reference,
+            yield evaluator.point(step, trainer.policy, trainer.policy.reference_model,
                                   episodes=episodes, **extra)
     finally:
         trainer.close()

@@ -134,7 +134,7 @@ class PolicyWithValue(nn.Module):
         :func:`~agents.token_ppo.generation.shared_group_size`): the prompt then runs once per
         group and its KV cache is shared, and only the response tokens run per row.
         """
-        with self._reference_model() as ref:
+        with self.reference_model() as ref:
             if group_size > 1:
                 return _shared_prompt_pass(ref, input_ids, attention_mask, positions,
                                            n_response, group_size)[0]
@@ -143,7 +143,9 @@ class PolicyWithValue(nn.Module):
         return out.logits[:, :-1]
 
     @contextlib.contextmanager
-    def _reference_model(self) -> Iterator[Any]:
+    def reference_model(self) -> Iterator[Any]:
+        """The reference LM for the block: the frozen copy, or (with LoRA) this model with its
+        adapters disabled — so do not sample the policy inside the block."""
         if self.reference is not None:
             yield self.reference
             return

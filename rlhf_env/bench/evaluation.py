@@ -85,12 +85,11 @@ def sequence_logprobs(lm: Any, prompt_ids: Sequence[Sequence[int]],
                       response_ids: Sequence[Sequence[int]], pad_id: int) -> np.ndarray:
     """``log p(response | prompt)`` summed over response tokens, one per row, ``(n,)``: the
     env's own reference scorer (:class:`~rlhf_env.text.reference.ReferenceScorer`) on ``lm``.
-    ``lm`` is put in eval mode with gradients off: pass a frozen copy, not a policy being
-    trained."""
+    ``lm`` is left as it is (it may be a LoRA policy with its adapters disabled)."""
     from rlhf_env.text.reference import ReferenceScorer
 
     vocab = int(lm.get_input_embeddings().weight.shape[0])
-    scorer = ReferenceScorer(lm, pad_id, vocab, prefix_cache_size=0)
+    scorer = ReferenceScorer(lm, pad_id, vocab, prefix_cache_size=0, freeze=False)
     return scorer.sequence_logprobs([np.asarray(p, np.int64) for p in prompt_ids],
                                     [np.asarray(r, np.int64) for r in response_ids]
                                     ).astype(np.float64)

@@ -46,7 +46,8 @@ model) and in any suite that names it."""
 CONTROL_ALGORITHMS = ("ppo-learned", "ppo-true")
 TINY = "tiny-random-llama"
 
-_TINY_TOKEN_PPO: dict[str, Any] = {"model": TINY, "batch_size": 8, "minibatch_size": 4}
+_TINY_TOKEN_PPO: dict[str, Any] = {"model": TINY, "batch_size": 8, "minibatch_size": 4,
+                                   "lora_r": 0, "learning_rate": 1e-4}
 
 QUICK_OPTIONS: dict[str, dict[str, Any]] = {
     "sb3-ppo": {"model": TINY, "num_envs": 4},

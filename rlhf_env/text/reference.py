@@ -36,7 +36,7 @@ class ReferenceScorer:
     """
 
     def __init__(self, model: Any, pad_id: int, vocab_size: int, batch_size: int = 64,
-                 prefix_cache_size: int = 256) -> None:
+                 prefix_cache_size: int = 256, freeze: bool = True) -> None:
         model_vocab = int(model.get_input_embeddings().weight.shape[0])
         if model_vocab < vocab_size:
             raise ConfigError(
@@ -47,7 +47,9 @@ class ReferenceScorer:
         if batch_size < 1 or prefix_cache_size < 0:
             raise ConfigError(f"batch_size must be ≥ 1 and prefix_cache_size ≥ 0, got "
                               f"{batch_size} and {prefix_cache_size}.")
-        self.model = model.eval().requires_grad_(False)
+        # ``freeze=False`` scores with a model that is still being trained (a LoRA policy with
+        # its adapters off): it is left as it is; scoring runs under inference mode anyway.
+        self.model = model.eval().requires_grad_(False) if freeze else model
         self.pad_id = int(pad_id)
         self.batch_size = batch_size
         self.prefix_cache_size = prefix_cache_size

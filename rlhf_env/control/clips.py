@@ -18,12 +18,14 @@ segments without frames are drawn from their observations by :func:`draw_cartpol
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rlhf_env.control.envs import headless_gl
 from rlhf_env.control.labeling import SEGMENT_PROMPT
 from rlhf_env.control.segments import Segment
 from rlhf_env.errors import ConfigError, MissingDependencyError
@@ -69,14 +71,51 @@ def draw_pendulum(obs: np.ndarray, size: int = 100) -> np.ndarray:
     return frame
 
 
+@functools.lru_cache(maxsize=2)
+def _halfcheetah_renderer(width: int, height: int) -> Any:
+    headless_gl()
+    import gymnasium as gym
+
+    env = gym.make("HalfCheetah-v5", render_mode="rgb_array", width=width, height=height)
+    env.reset(seed=0)
+    return env.unwrapped
+
+
+def draw_halfcheetah(observations: np.ndarray, width: int = 160, height: int = 120
+                     ) -> np.ndarray:
+    """Frames ``(T, height, width, 3)`` of HalfCheetah observations, rendered by MuJoCo.
+
+    An observation holds every joint position but the forward one (``x``) and every
+    velocity, so each frame sets that state; ``x`` is rebuilt by integrating the forward
+    velocity over the env's time step, so the cheetah moves over the floor as it did."""
+    sim = _halfcheetah_renderer(width, height)
+    frames, x = [], 0.0
+    for o in np.asarray(observations, dtype=np.float64):
+        sim.set_state(np.concatenate([[x], o[:8]]), o[8:17])
+        frames.append(np.asarray(sim.render(), dtype=np.uint8).copy())
+        x += float(o[8]) * sim.dt
+    return np.stack(frames)
+
+
+def _per_observation(draw: Any) -> Any:
+    return lambda observations: np.stack([draw(o) for o in observations])
+
+
+_DRAWERS = (("CartPole", 4, _per_observation(draw_cartpole)),
+            ("Pendulum", 3, _per_observation(draw_pendulum)),
+            ("HalfCheetah", 17, draw_halfcheetah))
+"""(name in the segment's source, observation size, frames from a sequence of observations)."""
+
+
 def segment_frames(segment: Segment) -> np.ndarray:
-    """Frames ``(T + 1, H, W, 3)`` of a segment: recorded ones, or drawn for CartPole and
-    Pendulum (every observation and the last next observation)."""
+    """Frames ``(T + 1, H, W, 3)`` of a segment: recorded ones, or drawn from every
+    observation and the last next observation (CartPole and Pendulum in numpy, HalfCheetah
+    by MuJoCo's offscreen renderer)."""
     if segment.frames is not None:
         return np.asarray(segment.frames, dtype=np.uint8)
-    for name, size, draw in (("CartPole", 4, draw_cartpole), ("Pendulum", 3, draw_pendulum)):
+    for name, size, draw in _DRAWERS:
         if name in segment.source and segment.obs.shape[-1] == size:
-            return np.stack([*(draw(o) for o in segment.obs), draw(segment.next_obs[-1])])
+            return np.asarray(draw(np.concatenate([segment.obs, segment.next_obs[-1:]])))
     raise ConfigError(
         f"segment {segment.id} from {segment.source or 'an unknown env'} has no frames: collect "
         "it with collect_trajectories(..., record_frames=True) on an env made with "
@@ -163,5 +202,5 @@ def enqueue_segment_pairs(store: Any, pairs: Sequence[tuple[Segment, Segment]],
     return ids
 
 
-__all__ = ["CLIP_FORMATS", "draw_cartpole", "draw_pendulum", "enqueue_segment_pairs",
-           "segment_frames", "write_clip", "write_segment_clip"]
+__all__ = ["CLIP_FORMATS", "draw_cartpole", "draw_halfcheetah", "draw_pendulum",
+           "enqueue_segment_pairs", "segment_frames", "write_clip", "write_segment_clip"]

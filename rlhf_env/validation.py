@@ -137,7 +137,74 @@ def check_finite_values(name: str, values: Iterable[Any] | Mapping[Any, Any],
         if is_number(v) and not math.isfinite(float(v)):
             raise fail(f"{name}[{key!r}]", v, "a finite number", error)
 
+def check_instance(name: str, value: Any, types: type | tuple[type, ...], expected: str,
+                   error: ErrorType = ConfigError) -> Any:
+    """``value`` when it is an instance of ``types`` (``expected`` says so in words)."""
+    if not isinstance(value, types):
+        raise fail(name, value, expected, error)
+    return value
 
+
+def check_mapping(name: str, value: Any, error: ErrorType = ConfigError) -> dict[str, Any]:
+    """``value`` as a ``dict`` when it is a mapping with string keys (keyword arguments)."""
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise fail(name, value, "a dict of keyword arguments (string keys)", error)
+    return dict(value)
+
+
+def check_call_kwargs(name: str, func: Any, kwargs: Mapping[str, Any], what: str,
+                      error: ErrorType = ConfigError) -> None:
+    """``func(**kwargs)`` would bind: an unknown or missing keyword is named before the call
+    (``what`` names the thing being built, e.g. ``"the reward model 'keyword'"``)."""
+    import inspect
+
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        params = [p for p in signature.parameters.values()
+                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"]
+        raise error(f"{name}={dict(kwargs)!r} does not fit {what}: {exc}. Its keyword "
+                    f"arguments are: {', '.join(p.name for p in params) or 'none'}.") from None
+
+
+def call_with_kwargs(name: str, func: Any, kwargs: Mapping[str, Any], what: str,
+                     error: ErrorType = ConfigError) -> Any:
+    """``func(**kwargs)``, with an unknown keyword (found by the signature, or by a factory
+    that passes ``**kwargs`` on) raised as ``error`` naming ``name`` and ``what``."""
+    check_call_kwargs(name, func, kwargs, what, error)
+    try:
+        return func(**kwargs)
+    except TypeError as exc:
+        if "keyword argument" not in str(exc) or not kwargs:
+            raise
+        raise error(f"{name}={dict(kwargs)!r} does not fit {what}: {exc}.") from exc
+
+
+def check_device(name: str, value: Any, error: ErrorType = ConfigError) -> Any:
+    """``value`` when it is ``None`` or a torch device (or name) that exists on this machine."""
+    if value is None:
+        return None
+    expected = "None, a device name like 'cpu' or 'cuda:0', or a torch.device"
+    if not isinstance(value, str) and type(value).__name__ != "device":
+        raise fail(name, value, expected, error)
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError, ValueError):
+        raise fail(name, value, expected, error) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index is not None and device.index >= count):
+            raise error(f"{name}={value!r}: this machine has {count} CUDA device(s); use "
+                        f"'cpu'{' or cuda:0..cuda:' + str(count - 1) if count else ''}.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise error(f"{name}={value!r}: MPS is not available on this machine; use 'cpu'.")
+    return value
 
 
 def arg_int(minimum: int | None = None, maximum: int | None = None) -> Any:
@@ -229,12 +296,17 @@ def check_fields(obj: Any, error: ErrorType = ConfigError) -> None:
 __all__ = [
     "arg_float",
     "arg_int",
+    "call_with_kwargs",
     "check_bool",
+    "check_call_kwargs",
     "check_choice",
+    "check_device",
     "check_fields",
     "check_finite_values",
     "check_float",
+    "check_instance",
     "check_int",
+    "check_mapping",
     "check_optional_float",
     "check_optional_int",
     "check_str",

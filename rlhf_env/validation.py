@@ -207,6 +207,23 @@ def check_device(name: str, value: Any, error: ErrorType = ConfigError) -> Any:
     return value
 
 
+def check_folder(name: str, value: Any, *, may_be_missing: bool = False,
+                 error: ErrorType = ConfigError) -> Any:
+    """``value`` as a ``Path`` to a folder that exists (or does not exist yet, with
+    ``may_be_missing``); a file, or a missing folder that must exist, is refused."""
+    import os
+    from pathlib import Path
+
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise fail(name, value, "a folder path", error)
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise error(f"{name}: {path} is a file, not a folder; give the folder's path.")
+    if not path.exists() and not may_be_missing:
+        raise error(f"{name}: the folder {path} does not exist; check the path.")
+    return path
+
+
 def arg_int(minimum: int | None = None, maximum: int | None = None) -> Any:
     """An argparse ``type=`` for whole numbers in range (``--threads 0`` is refused)."""
     import argparse
@@ -304,6 +321,7 @@ __all__ = [
     "check_fields",
     "check_finite_values",
     "check_float",
+    "check_folder",
     "check_instance",
     "check_int",
     "check_mapping",

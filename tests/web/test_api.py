@@ -216,5 +216,7 @@ def test_cli_adds_annotators_with_working_links(tmp_path: Path, capsys):
     client = TestClient(create_app(store))
     assert client.get(link.replace("http://127.0.0.1:8000", ""),
                       follow_redirects=False).status_code == 303
-    args = parser.parse_args(["annotators", "add", "x", "--attr", "oops", "--store", db])
-    assert args.func(args) == 1 and "KEY=VALUE" in capsys.readouterr().err
+    from rlhf_env.cli import main  # errors are turned into one line (and a status) by main
+
+    assert main(["annotators", "add", "x", "--attr", "oops", "--store", db]) == 2  # usage
+    assert "KEY=VALUE" in capsys.readouterr().err

@@ -191,3 +191,19 @@ def test_annotators_usage_errors_and_a_second_add(tmp_path, capsys, monkeypatch)
     assert code == 1 and "rlhf-env annotators add nobody" in err
     code, _, err = _run(["annotators", "list", "--store", store, "--debug"], capsys)
     assert code == 0
+
+
+def test_a_file_or_folder_in_the_way_says_what_to_do(tmp_path, capsys):
+    """These were bare '[Errno 20] Not a directory: …' lines with no hint."""
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x\n")
+    (tmp_path / "folder").mkdir()
+    store = tmp_path / "s.sqlite"
+    FeedbackStore(store).close()
+    code, _, err = _run(["feedback", "export", str(store), str(tmp_path / "folder")], capsys)
+    assert code == 1 and "is a folder; give a file's path" in err
+    code, _, err = _run(["feedback", "import", str(store), str(tmp_path / "folder")], capsys)
+    assert code == 1 and "is a folder; give a file's path" in err
+    code, _, err = _run(["bench", "run", "--suite", "quick", "--out", str(afile)], capsys)
+    assert code == 1 and "not a folder; choose another path" in err
+    assert "Traceback" not in err

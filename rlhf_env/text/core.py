@@ -48,6 +48,8 @@ from rlhf_env.validation import check_device, check_fields, check_instance, chec
 MAX_TOKENS = 65536
 """Upper bound of ``max_prompt_tokens`` / ``max_response_tokens`` (the spaces are arrays of
 that length; a typo like ``10**12`` must fail with a message, not a MemoryError)."""
+MAX_NUM_ENVS = 65536
+"""Upper bound of a vector text env's ``num_envs`` (its batches are arrays of that many)."""
 
 
 @dataclass(frozen=True)

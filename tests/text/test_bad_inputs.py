@@ -137,3 +137,19 @@ def test_unknown_reward_kwargs_are_named():
     with pytest.raises(ConfigError) as info:
         make_env(reward_kwargs={"bogus": 1})
     assert "reward_kwargs" in str(info.value) and "bogus" in str(info.value)
+
+
+@pytest.mark.parametrize("env_id", ["RLHF-Text-v0", "RLHF-TextToken-v0"])
+@pytest.mark.parametrize(("num_envs", "words"), [
+    (0, ">= 1"), (-1, ">= 1"), (1.5, "1.5"), ("2", "'2'"), (10**9, "<= 65536"),
+])
+def test_make_vec_num_envs_is_checked(env_id, num_envs, words):
+    """Was a ValueError, a TypeError or a 477 GiB MemoryError."""
+    import gymnasium as gym
+
+    from tests.text.helpers import TINY
+
+    with pytest.raises(ConfigError) as info:
+        gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                     **TINY)
+    assert "num_envs" in str(info.value) and words in str(info.value)

@@ -98,6 +98,12 @@ def user_message(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, PermissionError):
         return f"{text} (check the file's permissions, or choose another path)."
+    if isinstance(exc, IsADirectoryError):
+        return f"{text} (that path is a folder; give a file's path)."
+    if isinstance(exc, NotADirectoryError):
+        return f"{text} (part of that path is a file, not a folder; choose another path)."
+    if isinstance(exc, FileNotFoundError):
+        return f"{text} (check the path)."
     return text
 
 

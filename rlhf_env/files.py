@@ -209,6 +209,19 @@ def read_npz(path: str | Path, what: str, keys: Any = None,
 
     fail = error or ConfigError
     try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except FileNotFoundError:
+        raise fail(f"{path}: no such {what}.") from None
+    except OSError as exc:
+        raise fail(f"{path} is not a readable {what} ({exc}).") from None
+    if not head.startswith(b"PK"):
+        # np.load would take anything else for a pickle (or a lone .npy array) and suggest
+        # allow_pickle=True, which is never the fix for a file someone handed us
+        kind = "empty" if not head else f"not an .npz archive (it starts with {head!r})"
+        raise fail(f"{path} is {kind}, so it is not a {what}; write one with np.savez or "
+                   f"this package's save function.")
+    try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except FileNotFoundError:

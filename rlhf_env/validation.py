@@ -137,7 +137,91 @@ def check_finite_values(name: str, values: Iterable[Any] | Mapping[Any, Any],
         if is_number(v) and not math.isfinite(float(v)):
             raise fail(f"{name}[{key!r}]", v, "a finite number", error)
 
+def check_instance(name: str, value: Any, types: type | tuple[type, ...], expected: str,
+                   error: ErrorType = ConfigError) -> Any:
+    """``value`` when it is an instance of ``types`` (``expected`` says so in words)."""
+    if not isinstance(value, types):
+        raise fail(name, value, expected, error)
+    return value
 
+
+def check_mapping(name: str, value: Any, error: ErrorType = ConfigError) -> dict[str, Any]:
+    """``value`` as a ``dict`` when it is a mapping with string keys (keyword arguments)."""
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise fail(name, value, "a dict of keyword arguments (string keys)", error)
+    return dict(value)
+
+
+def check_call_kwargs(name: str, func: Any, kwargs: Mapping[str, Any], what: str,
+                      error: ErrorType = ConfigError) -> None:
+    """``func(**kwargs)`` would bind: an unknown or missing keyword is named before the call
+    (``what`` names the thing being built, e.g. ``"the reward model 'keyword'"``)."""
+    import inspect
+
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        params = [p for p in signature.parameters.values()
+                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"]
+        raise error(f"{name}={dict(kwargs)!r} does not fit {what}: {exc}. Its keyword "
+                    f"arguments are: {', '.join(p.name for p in params) or 'none'}.") from None
+
+
+def call_with_kwargs(name: str, func: Any, kwargs: Mapping[str, Any], what: str,
+                     error: ErrorType = ConfigError) -> Any:
+    """``func(**kwargs)``, with an unknown keyword (found by the signature, or by a factory
+    that passes ``**kwargs`` on) raised as ``error`` naming ``name`` and ``what``."""
+    check_call_kwargs(name, func, kwargs, what, error)
+    try:
+        return func(**kwargs)
+    except TypeError as exc:
+        if "keyword argument" not in str(exc) or not kwargs:
+            raise
+        raise error(f"{name}={dict(kwargs)!r} does not fit {what}: {exc}.") from exc
+
+
+def check_device(name: str, value: Any, error: ErrorType = ConfigError) -> Any:
+    """``value`` when it is ``None`` or a torch device (or name) that exists on this machine."""
+    if value is None:
+        return None
+    expected = "None, a device name like 'cpu' or 'cuda:0', or a torch.device"
+    if not isinstance(value, str) and type(value).__name__ != "device":
+        raise fail(name, value, expected, error)
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError, ValueError):
+        raise fail(name, value, expected, error) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index is not None and device.index >= count):
+            raise error(f"{name}={value!r}: this machine has {count} CUDA device(s); use "
+                        f"'cpu'{' or cuda:0..cuda:' + str(count - 1) if count else ''}.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise error(f"{name}={value!r}: MPS is not available on this machine; use 'cpu'.")
+    return value
+
+
+def check_folder(name: str, value: Any, *, may_be_missing: bool = False,
+                 error: ErrorType = ConfigError) -> Any:
+    """``value`` as a ``Path`` to a folder that exists (or does not exist yet, with
+    ``may_be_missing``); a file, or a missing folder that must exist, is refused."""
+    import os
+    from pathlib import Path
+
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise fail(name, value, "a folder path", error)
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise error(f"{name}: {path} is a file, not a folder; give the folder's path.")
+    if not path.exists() and not may_be_missing:
+        raise error(f"{name}: the folder {path} does not exist; check the path.")
+    return path
 
 
 def arg_int(minimum: int | None = None, maximum: int | None = None) -> Any:
@@ -182,23 +266,90 @@ _SIMPLE_TYPES = ("int", "float", "bool", "str")
 
 
 def _simple_annotation(annotation: Any) -> tuple[str, bool] | None:
-    """``("int", optional)`` for ``int`` / ``int | None`` (and float, bool, str) annotations."""
+    """``("int", optional)`` for ``int`` / ``int | None`` (and float, bool, str) annotations;
+    ``("tuple[int, ...]", optional)`` and ``("tuple[float, float]", …)`` for tuples of them."""
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    parts = [p.strip() for p in str(text).split("|")]
-    optional = "None" in parts
+    text = str(text).replace("typing.", "")
+    if "[" in text:  # split on the top-level "|" only
+        parts, depth, cur = [], 0, ""
+        for ch in text:
+            depth += ch == "["
+            depth -= ch == "]"
+            if ch == "|" and depth == 0:
+                parts.append(cur.strip())
+                cur = ""
+            else:
+                cur += ch
+        parts.append(cur.strip())
+    else:
+        parts = [p.strip() for p in text.split("|")]
+    optional = "None" in parts or "Optional" in text
     rest = [p for p in parts if p != "None"]
-    if len(rest) == 1 and rest[0] in _SIMPLE_TYPES:
-        return rest[0], optional
+    if len(rest) != 1:
+        return None
+    kind = rest[0]
+    if kind in _SIMPLE_TYPES:
+        return kind, optional
+    if kind.startswith("tuple[") and kind.endswith("]"):
+        inner = [x.strip() for x in kind[6:-1].split(",")]
+        if inner and all(x in _SIMPLE_TYPES or x == "..." for x in inner) \
+                and inner[0] != "..." and (inner.count("...") == 0 or inner[1:] == ["..."]):
+            return "tuple[" + ", ".join(inner) + "]", optional
     return None
 
 
+def _check_scalar(name: str, type_name: str, value: Any, error: ErrorType) -> Any:
+    if type_name == "int":
+        return check_int(name, value, error=error)
+    if type_name == "float":
+        checked = check_float(name, value, error=error)
+        if isinstance(value, float) or (isinstance(value, int) and abs(value) < 2**53):
+            return value  # keep an int given for a float field as it was (when exact)
+        return checked
+    if type_name == "bool":
+        return check_bool(name, value, error=error)
+    return check_str(name, value, nonempty=False, error=error)
+
+
+def check_tuple(name: str, value: Any, element: str, length: int | None = None,
+                error: ErrorType = ConfigError) -> tuple[Any, ...]:
+    """``value`` (a list or tuple, not a string) as a tuple whose items are ``element``
+    (``"int"``, ``"float"``, ``"bool"``, ``"str"``), of ``length`` items if given."""
+    what = f"a list of {element}s" if length is None else f"{length} {element}s (a list)"
+    if isinstance(value, str) and element == "str" and length is None:
+        value = (value,)  # one word, not its letters
+    if isinstance(value, (str, bytes)) or (not isinstance(value, (list, tuple)) and not (
+            type(value).__name__ == "ndarray")):
+        raise fail(name, value, what, error)
+    items = list(value)
+    if length is not None and len(items) != length:
+        raise fail(name, value, what, error)
+    return tuple(_check_scalar(f"{name}[{i}]", element, v, error) for i, v in enumerate(items))
+
+
+def check_instances(name: str, value: Any, cls: type, error: ErrorType = ConfigError
+                    ) -> tuple[Any, ...]:
+    """``value`` (a list or tuple) as a tuple whose items are all ``cls`` instances."""
+    what = f"a list of {cls.__name__} objects"
+    if not isinstance(value, (list, tuple)):
+        raise fail(name, value, what, error)
+    for i, item in enumerate(value):
+        if not isinstance(item, cls):
+            raise fail(f"{name}[{i}]", item, f"a {cls.__name__}", error)
+    return tuple(value)
+
+
 def check_fields(obj: Any, error: ErrorType = ConfigError) -> None:
-    """Check the type of every ``int``/``float``/``bool``/``str`` field of a dataclass.
+    """Check the type of every ``int``/``float``/``bool``/``str`` field of a dataclass,
+    and of tuples of them (``tuple[int, ...]``, ``tuple[float, float]``).
 
     Meant for a config's ``__post_init__``: ``kl_coef="a"`` or ``max_response_tokens="8"``
     fail here with the config and field named, floats must be finite, and whole-number
     floats in ``int`` fields (``8.0``) and NumPy scalars become plain Python values (so a
-    frozen config keeps comparing and serialising as before). Ranges stay with each config.
+    frozen config keeps comparing and serialising as before). A tuple field takes a list or
+    tuple (a string is one word, never a list of letters; ``hidden="64"`` fails) and is
+    stored as a tuple.
+    Ranges stay with each config.
     """
     import dataclasses
 
@@ -212,16 +363,15 @@ def check_fields(obj: Any, error: ErrorType = ConfigError) -> None:
         if value is None and optional:
             continue
         name = f"{owner}.{f.name}"
-        if type_name == "int":
-            checked: Any = check_int(name, value, error=error)
-        elif type_name == "float":
-            checked = check_float(name, value, error=error)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                checked = value  # keep an int given for a float field as it was
-        elif type_name == "bool":
-            checked = check_bool(name, value, error=error)
+        if type_name.startswith("tuple["):
+            inner = [x.strip() for x in type_name[6:-1].split(",")]
+            checked: Any = check_tuple(name, value, inner[0],
+                                       None if "..." in inner else len(inner), error)
+            if isinstance(value, tuple) and checked == value and all(
+                    type(a) is type(b) for a, b in zip(checked, value, strict=True)):
+                checked = value
         else:
-            checked = check_str(name, value, nonempty=False, error=error)
+            checked = _check_scalar(name, type_name, value, error)
         if checked is not value:
             object.__setattr__(obj, f.name, checked)
 
@@ -229,15 +379,23 @@ def check_fields(obj: Any, error: ErrorType = ConfigError) -> None:
 __all__ = [
     "arg_float",
     "arg_int",
+    "call_with_kwargs",
     "check_bool",
+    "check_call_kwargs",
     "check_choice",
+    "check_device",
     "check_fields",
     "check_finite_values",
     "check_float",
+    "check_folder",
+    "check_instance",
+    "check_instances",
     "check_int",
+    "check_mapping",
     "check_optional_float",
     "check_optional_int",
     "check_str",
+    "check_tuple",
     "fail",
     "is_number",
 ]

@@ -124,3 +124,86 @@ def test_label_with_stdin_closed_is_not_a_traceback(tmp_path):
                            "--annotator", "a"], stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
+
+
+def test_the_web_commands_refuse_bad_stores_like_the_others(tmp_path, capsys):
+    for store, words in _bad_stores(tmp_path):
+        for argv in (["serve", str(store), "--port", "1"],
+                     ["annotators", "add", "bob", "--store", str(store)],
+                     ["annotators", "list", "--store", str(store)],
+                     ["annotators", "admin", "--store", str(store)]):
+            code, _, err = _run(argv, capsys)
+            assert code == 1, argv
+            assert err.startswith("error: ") and words in err, argv
+            assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--port", "-1"), ("--port", "99999"), ("--port", "abc"),
+    ("--lease-seconds", "nan"), ("--lease-seconds", "inf"), ("--lease-seconds", "-5"),
+    ("--lease-seconds", "0"),
+])
+def test_serve_bad_option_values_exit_2(tmp_path, option, value, capsys):
+    """--port -1 was an OverflowError traceback; --lease-seconds nan/inf started a server
+    whose leases never expired."""
+    code, _, err = _run(["serve", str(tmp_path / "s.sqlite"), option, value], capsys)
+    assert code == 2 and option in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("which", ["missing", "file"])
+def test_serve_instructions_must_be_a_folder(tmp_path, which, capsys):
+    path = tmp_path / "instructions"
+    if which == "file":
+        path.write_text("# hi\n")
+    code, _, err = _run(["serve", str(tmp_path / "s.sqlite"), "--instructions", str(path)],
+                        capsys)
+    assert code == 1 and err.startswith("error: instructions") and str(path) in err
+    assert "Traceback" not in err
+
+
+def test_serve_on_an_address_it_cannot_bind_is_one_line(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = _run(["serve", str(tmp_path / "s.sqlite"), "--port", str(port)], capsys)
+    assert code == 1 and err.startswith("error: cannot listen on") and "--port" in err
+    code, _, err = _run(["serve", str(tmp_path / "s.sqlite"), "--host", "999.1.1.1"], capsys)
+    assert code == 1 and err.startswith("error: cannot listen on 999.1.1.1")
+
+
+def test_annotators_usage_errors_and_a_second_add(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("RLHF_ENV_STORE", raising=False)
+    store = str(tmp_path / "s.sqlite")
+    code, _, err = _run(["annotators", "add", "bob"], capsys)
+    assert code == 2 and "--store" in err
+    code, _, err = _run(["annotators", "add", "bob", "--store", store, "--attr", "=v"], capsys)
+    assert code == 2 and "--attr" in err
+    assert _run(["annotators", "add", "bob", "--store", store, "--attr", "expertise=doctor"],
+                capsys)[0] == 0
+    code, _, err = _run(["annotators", "add", "bob", "--store", store], capsys)
+    assert code == 1 and "exists already" in err and "annotators token bob" in err
+    with FeedbackStore(store) as s:  # the second add did not wipe the attributes
+        assert s.annotator("bob").attributes == {"expertise": "doctor"}
+    code, _, err = _run(["annotators", "token", "nobody", "--store", store], capsys)
+    assert code == 1 and "rlhf-env annotators add nobody" in err
+    code, _, err = _run(["annotators", "list", "--store", store, "--debug"], capsys)
+    assert code == 0
+
+
+def test_a_file_or_folder_in_the_way_says_what_to_do(tmp_path, capsys):
+    """These were bare '[Errno 20] Not a directory: …' lines with no hint."""
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x\n")
+    (tmp_path / "folder").mkdir()
+    store = tmp_path / "s.sqlite"
+    FeedbackStore(store).close()
+    code, _, err = _run(["feedback", "export", str(store), str(tmp_path / "folder")], capsys)
+    assert code == 1 and "is a folder; give a file's path" in err
+    code, _, err = _run(["feedback", "import", str(store), str(tmp_path / "folder")], capsys)
+    assert code == 1 and "is a folder; give a file's path" in err
+    code, _, err = _run(["bench", "run", "--suite", "quick", "--out", str(afile)], capsys)
+    assert code == 1 and "not a folder; choose another path" in err
+    assert "Traceback" not in err

@@ -39,3 +39,25 @@ def test_the_new_content_replaces_the_old(tmp_path: Path) -> None:
     assert path.read_text() == "text"
     with pytest.raises(ValueError, match="whole files"), atomic_open(path, "a"):
         pass
+
+
+@pytest.mark.parametrize("content", ["text", "npy"])
+def test_read_npz_of_a_non_archive_never_suggests_allow_pickle(tmp_path, content):
+    """np.load took any non-zip file for a pickle and told the user to pass
+    allow_pickle=True; a lone .npy array under an .npz name was an AttributeError."""
+    import numpy as np
+
+    from rlhf_env.errors import ConfigError
+    from rlhf_env.files import read_npz
+
+    path = tmp_path / "demos.npz"
+    if content == "npy":
+        with open(path, "wb") as fh:
+            np.save(fh, np.arange(3))
+    else:
+        path.write_bytes(b"\xff\xfe not an archive\n")
+    with pytest.raises(ConfigError) as info:
+        read_npz(path, "demonstrations file")
+    message = str(info.value)
+    assert "not an .npz archive" in message and str(path) in message
+    assert "allow_pickle" not in message

@@ -58,3 +58,44 @@ def test_read_json_names_file_and_line_and_refuses_nan(tmp_path):
     assert read_json(tmp_path / "missing.json", default={}) == {}
     write_json(path, {"a": math.inf})
     assert read_json(path) == {"a": None}
+
+
+def test_tuple_fields_of_every_config_are_checked():
+    """A number, None or a string where a tuple goes was a TypeError from inside (or was
+    silently kept, e.g. LoopConfig.hidden=nan); now the config and field are named."""
+    from agents.token_ppo.config import TokenPPOConfig
+    from rlhf_env.control.loop import LoopConfig
+    from rlhf_env.control.models import RewardNetConfig
+    from rlhf_env.feedback.learning.labelers import SyntheticLabelerConfig
+    from rlhf_env.rewards.heads import HeadConfig
+    from rlhf_env.rewards.rules import KeywordConfig
+
+    cases = [
+        (LoopConfig, "hidden", float("nan"), "LoopConfig.hidden"),
+        (LoopConfig, "hidden", "64", "LoopConfig.hidden"),
+        (LoopConfig, "reward_inputs", None, "LoopConfig.reward_inputs"),
+        (RewardNetConfig, "hidden", [64, 1.5], "RewardNetConfig.hidden[1]"),
+        (HeadConfig, "hidden_sizes", 3, "HeadConfig.hidden_sizes"),
+        (TokenPPOConfig, "allowed_token_ids", 5, "TokenPPOConfig.allowed_token_ids"),
+        (TokenPPOConfig, "lora_target_modules", [1], "lora_target_modules[0]"),
+        (SyntheticLabelerConfig, "rating_scale", 5, "SyntheticLabelerConfig.rating_scale"),
+        (SyntheticLabelerConfig, "rating_scale", [1, 2, 3], "rating_scale"),
+        (SyntheticLabelerConfig, "rating_scale", [1, float("inf")], "rating_scale[1]"),
+        (SyntheticLabelerConfig, "population", ["a"], "population[0]"),
+        (KeywordConfig, "keywords", None, "KeywordConfig.keywords"),
+    ]
+    for cls, name, value, words in cases:
+        with pytest.raises(ConfigError) as info:
+            cls(**{name: value})
+        assert words in str(info.value), (cls, name, value, str(info.value))
+    assert LoopConfig(hidden=[32, 32]).hidden == (32, 32)  # lists still work, as tuples
+    assert KeywordConfig(keywords="thanks").keywords == ("thanks",)  # one word
+
+
+def test_nested_head_config_and_huge_ints_for_floats():
+    from rlhf_env.rewards.encoder_head import EncoderHeadConfig
+    from rlhf_env.rewards.ensemble import EnsembleConfig
+
+    with pytest.raises(ConfigError, match="head"):
+        EncoderHeadConfig(head=1.5)
+    EnsembleConfig(k=10**30)  # an int too big for NumPy was a TypeError

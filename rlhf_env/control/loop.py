@@ -74,7 +74,7 @@ from rlhf_env.feedback.learning.labelers import ComparisonLabeler, ComparisonQue
 from rlhf_env.feedback.learning.selection import RandomSelector, UncertaintySelector
 from rlhf_env.feedback.records import Comparison, FeedbackRecord, record_from_dict
 from rlhf_env.files import read_utf8
-from rlhf_env.validation import check_fields
+from rlhf_env.validation import check_fields, check_float, check_int, check_optional_int
 
 SCHEDULES = ("constant", "hyperbolic")
 SELECTIONS = ("uncertainty", "random")
@@ -140,6 +140,12 @@ class LoopConfig:
         for name in ("demo_pairs", "bc_epochs"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"{owner}: {name} must be >= 0, got {getattr(self, name)}.")
+        check_float(f"{owner}.temperature", self.temperature, minimum=0.0, exclusive_min=True)
+        check_float(f"{owner}.error_rate", self.error_rate, minimum=0.0, maximum=1.0)
+        check_optional_int(f"{owner}.horizon", self.horizon, minimum=1)
+        check_int(f"{owner}.seed", self.seed, minimum=0, maximum=2**32 - 1)
+        for i, width in enumerate(self.hidden):
+            check_int(f"{owner}.hidden[{i}]", width, minimum=1, maximum=1 << 16)
         if not 0.0 <= self.initial_label_fraction <= 1.0:
             raise ConfigError(f"{owner}: initial_label_fraction must be in [0, 1], got "
                               f"{self.initial_label_fraction}.")

@@ -1139,6 +1139,13 @@ class FeedbackStore:
         )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
+    def known_annotator_ids(self) -> set[str]:
+        """Ids of registered annotators and of everyone holding an annotator token (an
+        item may be reserved for any of them)."""
+        rows = self._query("SELECT id FROM annotators UNION SELECT annotator FROM "
+                           "access_tokens WHERE role = 'annotator'")
+        return {str(r[0]) for r in rows}
+
     def revoke_tokens(self, annotator: str, role: str | None = None) -> int:
         """Revoke every live token of ``annotator`` (of one ``role`` if given)."""
         sql = "UPDATE access_tokens SET revoked_at = ? WHERE annotator = ? AND revoked_at IS NULL"

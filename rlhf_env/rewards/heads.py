@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlhf_env.errors import ConfigError
-from rlhf_env.validation import check_fields
+from rlhf_env.validation import check_fields, fail
 
 HEAD_KINDS = ("linear", "mlp")
 ACTIVATIONS = ("gelu", "relu", "tanh")
@@ -44,6 +44,8 @@ class HeadConfig:
         """Build from a dict (as stored in ``config.json``); a HeadConfig is returned as is."""
         if isinstance(data, HeadConfig):
             return data
+        if not isinstance(data, dict):
+            raise fail("head", data, "a HeadConfig or a dict of its settings")
         known = {"kind", "hidden_sizes", "activation", "dropout"}
         unknown = set(data) - known
         if unknown:

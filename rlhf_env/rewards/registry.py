@@ -25,6 +25,7 @@ from typing import Any
 from rlhf_env.errors import ConfigError, ModelLoadError, UnknownNameError
 from rlhf_env.rewards._format import CONFIG_FILE, read_folder_config
 from rlhf_env.rewards.callable import CallableReward
+from rlhf_env.validation import call_with_kwargs
 
 ENTRY_POINT_GROUP = "rlhf_env.reward_models"
 
@@ -103,7 +104,7 @@ def _load_entry_point(ep: Any) -> Any:
 def _build(name: str, target: Any, kwargs: dict[str, Any]) -> Any:
     """Call a factory (or class) with ``kwargs``; a ready object is returned as is."""
     if isinstance(target, type) or (callable(target) and not hasattr(target, "score")):
-        return target(**kwargs)
+        return call_with_kwargs("reward_kwargs", target, kwargs, f"the reward model {name!r}")
     if hasattr(target, "score"):
         if kwargs:
             raise ConfigError(f"the reward model {name!r} is a ready object; it takes no "
@@ -194,7 +195,8 @@ def make_reward_model(spec: Any, **kwargs: Any) -> Any:
                               f"arguments {sorted(kwargs)} cannot apply to it.")
         return spec
     if isinstance(spec, type) and hasattr(spec, "score"):
-        return spec(**kwargs)
+        return call_with_kwargs("reward_kwargs", spec, kwargs,
+                                f"the reward model {spec.__name__}")
     if isinstance(spec, os.PathLike):
         return _from_string(os.fspath(spec), kwargs)
     if isinstance(spec, str):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import numbers
+import os
 import warnings
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
@@ -41,7 +43,13 @@ from rlhf_env.text.types import (
     RewardSpec,
     TokenizerSpec,
 )
-from rlhf_env.validation import check_fields
+from rlhf_env.validation import check_device, check_fields, check_instance, check_int, check_mapping
+
+MAX_TOKENS = 65536
+"""Upper bound of ``max_prompt_tokens`` / ``max_response_tokens`` (the spaces are arrays of
+that length; a typo like ``10**12`` must fail with a message, not a MemoryError)."""
+MAX_NUM_ENVS = 65536
+"""Upper bound of a vector text env's ``num_envs`` (its batches are arrays of that many)."""
 
 
 @dataclass(frozen=True)
@@ -87,11 +95,21 @@ class TextEnvConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if self.max_prompt_tokens < 1 or self.max_response_tokens < 1:
-            raise ConfigError(
-                f"max_prompt_tokens and max_response_tokens must be ≥ 1, got "
-                f"{self.max_prompt_tokens} and {self.max_response_tokens}."
-            )
+        for name in ("max_prompt_tokens", "max_response_tokens"):
+            check_int(name, getattr(self, name), minimum=1, maximum=MAX_TOKENS)
+        check_instance("task", self.task, (str, Task), "a task name or a Task")
+        for name in ("model", "tokenizer", "reference_model"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                object.__setattr__(self, name, value := os.fspath(value))
+            if (value is None and name == "model") or isinstance(
+                    value, (numbers.Number, list, tuple, dict, set, bytes)):
+                thing = "tokenizer" if name == "tokenizer" else "model"
+                check_instance(name, value, (), f"a bundled name, a local folder, a hub id or "
+                                                f"a loaded {thing}")
+        check_device("device", self.device)
+        object.__setattr__(self, "reward_kwargs", check_mapping("reward_kwargs",
+                                                                self.reward_kwargs))
         if not np.isfinite(self.kl_coef) or self.kl_coef < 0:
             raise ConfigError(f"kl_coef must be a finite number ≥ 0, got {self.kl_coef}.")
         if self.long_prompt not in ("truncate", "error"):

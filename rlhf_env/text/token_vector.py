@@ -9,11 +9,12 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rlhf_env.text.core import TextBanditCore, TextEnvConfig
+from rlhf_env.text.core import MAX_NUM_ENVS, TextBanditCore, TextEnvConfig
 from rlhf_env.text.prompts import pick_prompts
 from rlhf_env.text.spaces import check_token_actions, token_spaces
 from rlhf_env.text.token_env import TokenEpisodes
 from rlhf_env.text.vector import reseed
+from rlhf_env.validation import check_int
 
 
 class TextTokenVectorEnv(VectorEnv):
@@ -39,8 +40,7 @@ class TextTokenVectorEnv(VectorEnv):
         "render_modes": ["ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be ≥ 1, got {num_envs}.")
+        num_envs = check_int("num_envs", num_envs, minimum=1, maximum=MAX_NUM_ENVS)
         self.core = TextBanditCore(TextEnvConfig.from_kwargs(kwargs, "RLHF-TextToken-v0"))
         self.num_envs = num_envs
         self.render_mode = self.core.config.render_mode

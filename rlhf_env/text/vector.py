@@ -10,9 +10,10 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rlhf_env.text.bandit import format_episode
-from rlhf_env.text.core import TextBanditCore, TextEnvConfig
+from rlhf_env.text.core import MAX_NUM_ENVS, TextBanditCore, TextEnvConfig
 from rlhf_env.text.prompts import pick_prompts
 from rlhf_env.text.spaces import check_actions
+from rlhf_env.validation import check_int
 
 
 class TextBanditVectorEnv(VectorEnv):
@@ -32,8 +33,7 @@ class TextBanditVectorEnv(VectorEnv):
         "render_modes": ["ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be ≥ 1, got {num_envs}.")
+        num_envs = check_int("num_envs", num_envs, minimum=1, maximum=MAX_NUM_ENVS)
         self.core = TextBanditCore(TextEnvConfig.from_kwargs(kwargs))
         self.num_envs = num_envs
         self.render_mode = self.core.config.render_mode

@@ -36,8 +36,19 @@ def state(request: Request) -> WebState:
 
 
 # -- schemas ----------------------------------------------------------------------------------
+SQL_INT_MAX = 2**63 - 1
+"""Largest integer SQLite stores; a larger id is refused with 422 (it was a 500)."""
+ItemId = Annotated[int, Field(strict=True, ge=1, le=SQL_INT_MAX)]
+"""An item id: ``true`` and ``"1"`` are not item 1."""
+Number = Annotated[float, Field(strict=True)]
+"""A JSON number (an int is fine; ``"3"`` and ``true`` are not)."""
+Position = Annotated[int, Field(strict=True, ge=0, le=1000)]
+Cursor = Annotated[int, Query(ge=0, le=SQL_INT_MAX)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # no NaN/inf in any float field (Python's JSON parser accepts them, the store does not)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ItemOut(_Strict):
@@ -63,12 +74,12 @@ class AnswerIn(_Strict):
     """An answer in screen terms: ``choice`` (comparison), ``groups`` of shown positions
     best first (ranking), ``score`` (rating) or ``text`` (correction, demonstration)."""
 
-    item_id: int = Field(ge=1)
+    item_id: ItemId
     choice: Literal["left", "right", "tie", "both_bad"] | None = None
-    groups: list[list[int]] | None = Field(default=None, max_length=100)
-    score: float | None = None
+    groups: list[list[Position]] | None = Field(default=None, max_length=100)
+    score: Number | None = None
     text: str | None = Field(default=None, max_length=200_000)
-    duration_s: float = Field(ge=0, le=86_400, description="seconds spent on the item")
+    duration_s: Number = Field(ge=0, le=86_400, description="seconds spent on the item")
 
 
 class AnswerOut(_Strict):
@@ -77,7 +88,7 @@ class AnswerOut(_Strict):
 
 
 class ItemRef(_Strict):
-    item_id: int = Field(ge=1)
+    item_id: ItemId
 
 
 class UndoOut(_Strict):
@@ -99,11 +110,11 @@ class ItemIn(_Strict):
     responses: list[Annotated[str, Field(max_length=100_000)]] = Field(default=[],
                                                                         max_length=50)
     task: str = Field(default="default", max_length=200)
-    scale: tuple[float, float] | None = None
+    scale: tuple[Number, Number] | None = None
     gold: Any = None
-    labels_wanted: int = Field(default=1, ge=1, le=100)
+    labels_wanted: int = Field(default=1, ge=1, le=100, strict=True)
     annotator: str | None = Field(default=None, max_length=200)
-    priority: float = 0.0
+    priority: Number = 0.0
     metadata: dict[str, Any] = {}
 
 
@@ -153,15 +164,18 @@ def item_out(st: WebState, lease: Lease) -> ItemOut:
 def parse_ids(text: str) -> list[int]:
     """``"3,5"`` → ``[3, 5]`` (400 for anything else)."""
     try:
-        return [int(x) for x in text.split(",") if x.strip()][:100]
-    except ValueError as exc:
+        ids = [int(x) for x in text.split(",") if x.strip()][:100]
+    except ValueError:
+        ids = [-1]
+    if not all(1 <= i <= SQL_INT_MAX for i in ids):
         raise HTTPException(400, f"exclude must be item ids separated by commas, got "
-                                 f"{text[:50]!r}.") from exc
+                                 f"{text[:50]!r}.")
+    return ids
 
 
 @router.get("/next", response_model=NextOut, summary="Lease the next item to the caller")
 def next_item(request: Request, user: Annotator, exclude: str = "",
-              prefer: int | None = None) -> NextOut:
+              prefer: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None) -> NextOut:
     st = state(request)
     lease = st.claim(user.annotator, parse_ids(exclude), prefer)
     return NextOut(item=None if lease is None else item_out(st, lease))
@@ -208,6 +222,13 @@ def me(request: Request, user: Annotator) -> Progress:
 @router.post("/queue", response_model=PushOut, summary="Push queries (all or none)")
 def push(request: Request, body: PushIn, user: Admin) -> PushOut:
     specs = [i.model_dump() for i in body.items]
+    store = state(request).store
+    known = store.known_annotator_ids()
+    unknown = sorted({s["annotator"] for s in specs if s["annotator"] is not None} - known)
+    if unknown:  # an item reserved for a misspelt name would wait forever
+        raise HTTPException(400, f"items reserved for unknown annotator(s) {unknown}; add "
+                                 f"them first (`rlhf-env annotators add NAME`) or fix the "
+                                 f"name. Known: {sorted(known)[:20]}.")
     return PushOut(item_ids=state(request).store.enqueue_many(specs))
 
 
@@ -218,7 +239,7 @@ def queue_counts(request: Request, user: Admin) -> dict[str, int]:
 
 
 @router.get("/queue/items", response_model=list[QueueItemOut], summary="Queued items")
-def queue_items(request: Request, user: Admin, after: int = 0,
+def queue_items(request: Request, user: Admin, after: Cursor = 0,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[QueueItemOut]:
     items = [i for i in state(request).store.queue_items() if i.item_id > after][:limit]
     return [QueueItemOut(item_id=i.item_id, kind=i.kind, task=i.task, prompt=i.prompt,
@@ -229,7 +250,7 @@ def queue_items(request: Request, user: Admin, after: int = 0,
 
 
 @router.get("/answers", response_model=AnswersOut, summary="Pull answers after a cursor")
-def answers(request: Request, user: Admin, cursor: Annotated[int, Query(ge=0)] = 0,
+def answers(request: Request, user: Admin, cursor: Cursor = 0,
             kind: str | None = None,
             limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> AnswersOut:
     rows = state(request).store.records_since(cursor, kind=kind, limit=limit)
@@ -260,6 +281,8 @@ def stats(request: Request, user: Admin) -> dict[str, Any]:
 # -- clips ----------------------------------------------------------------------------------------
 def _clip(request: Request, item_id: int, index: int) -> Any:
     st = state(request)
+    if not 1 <= item_id <= SQL_INT_MAX:
+        raise HTTPException(404, f"no queue item {item_id}.")
     item = st.store.queue_item(item_id)
     if not 0 <= index < len(item.responses) or not is_clip(item.responses[index]):
         raise HTTPException(404, f"queue item {item_id} has no clip {index}.")

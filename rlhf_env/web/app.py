@@ -105,6 +105,17 @@ async def _send_json(send: Any, status: int, detail: str) -> None:
 
 
 def _error_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes each bad input back: a NaN in the body then made the
+        # error response itself fail (500), and a huge input came back whole. Say where and
+        # what, not the input.
+        detail = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()][:20]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(QueueConflictError)
     async def conflict(request: Request, exc: QueueConflictError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from rlhf_env.errors import ConfigError, RLHFEnvError
+from rlhf_env.errors import ConfigError, FeedbackError, UnknownNameError
 from rlhf_env.feedback.records import Annotator
 from rlhf_env.feedback.store import FeedbackStore
+from rlhf_env.validation import arg_float, arg_int
+from rlhf_env.web.config import MAX_LEASE_S
+
+USAGE = (UnknownNameError, ConfigError)
+"""A missing ``--store`` or a malformed ``--attr`` is a usage error (exit status 2)."""
 
 
 def _store(args: argparse.Namespace) -> FeedbackStore:
@@ -45,8 +48,13 @@ def _link(url: str, token: str) -> str:
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
+    attrs = _attrs(args.attr)
     with _store(args) as store:
-        store.add_annotator(Annotator(args.name, _attrs(args.attr)))
+        if any(a.id == args.name for a in store.annotators()):
+            raise FeedbackError(
+                f"annotator {args.name!r} exists already (adding it again would wipe its "
+                f"attributes); `rlhf-env annotators token {args.name}` gives a new link.")
+        store.add_annotator(Annotator(args.name, attrs))
         token = store.issue_token(args.name)
     print(f"added annotator {args.name!r}; send them this login link (keep it secret):")
     print(_link(args.url, token))
@@ -55,7 +63,9 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 def _cmd_token(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        store.annotator(args.name)  # raises with a fix-it message for an unknown id
+        if not any(a.id == args.name for a in store.annotators()):
+            raise FeedbackError(f"no annotator {args.name!r} in this store; add them with "
+                                f"`rlhf-env annotators add {args.name}`.")
         revoked = store.revoke_tokens(args.name, "annotator")
         token = store.issue_token(args.name)
     print(f"new login link for {args.name!r} ({revoked} old one(s) revoked):")
@@ -88,17 +98,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                  clip_dir=Path(args.clips) if args.clips else None)
 
 
-def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(func(args))
-        except (RLHFEnvError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return run
-
-
 def _annotator_commands(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", default=None, help="feedback store (default: $RLHF_ENV_STORE)")
@@ -108,15 +107,15 @@ def _annotator_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--attr", action="append", default=[], metavar="KEY=VALUE",
                    help="an attribute (expertise=doctor, language=fr…); repeat for more")
-    p.set_defaults(func=_guarded(_cmd_add))
+    p.set_defaults(func=_cmd_add, usage_errors=USAGE)
     p = sub.add_parser("token", parents=[common], help="a new login link (revokes old ones)")
     p.add_argument("name")
-    p.set_defaults(func=_guarded(_cmd_token))
+    p.set_defaults(func=_cmd_token, usage_errors=USAGE)
     p = sub.add_parser("admin", parents=[common], help="a new admin token (dashboard, API)")
     p.add_argument("--name", default="admin", help="whose admin token (for the record)")
-    p.set_defaults(func=_guarded(_cmd_admin))
+    p.set_defaults(func=_cmd_admin, usage_errors=USAGE)
     p = sub.add_parser("list", parents=[common], help="annotators, label counts, attributes")
-    p.set_defaults(func=_guarded(_cmd_list))
+    p.set_defaults(func=_cmd_list, usage_errors=USAGE)
 
 
 def add_web_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -125,14 +124,15 @@ def add_web_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("store", help="feedback store (SQLite file; created if missing)")
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--lease-seconds", type=float, default=600.0,
+    p.add_argument("--port", type=arg_int(1, 65535), default=8000)
+    p.add_argument("--lease-seconds", type=arg_float(0.0, MAX_LEASE_S, exclusive_min=True),
+                   default=600.0,
                    help="how long a shown item stays reserved for its annotator")
     p.add_argument("--instructions", default=None, metavar="DIR",
                    help="folder of Markdown instructions: TASK.md per task, default.md")
     p.add_argument("--clips", default=None, metavar="DIR",
                    help="folder clips are served from (default: clips/ next to the store)")
-    p.set_defaults(func=_guarded(_cmd_serve))
+    p.set_defaults(func=_cmd_serve)
     ann = subparsers.add_parser("annotators", help="annotators and their login links")
     _annotator_commands(ann.add_subparsers(dest="annotators_command", required=True))
 

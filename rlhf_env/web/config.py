@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlhf_env.errors import ConfigError
+from rlhf_env.validation import check_fields, check_float, check_folder
+
+MAX_LEASE_S = 7 * 24 * 3600.0
+"""Longest lease: a week (an infinite lease would keep an abandoned item away for good)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,16 @@ class ServeConfig:
     """Labels an annotator needs before the dashboard judges their speed or side bias."""
 
     def __post_init__(self) -> None:
-        if self.lease_s <= 0:
-            raise ConfigError(f"ServeConfig.lease_s must be > 0 seconds, got {self.lease_s}.")
+        check_fields(self)
+        check_float("ServeConfig.lease_s", self.lease_s, minimum=0.0, exclusive_min=True,
+                    maximum=MAX_LEASE_S)
+        check_float("ServeConfig.fast_label_s", self.fast_label_s, minimum=0.0)
+        if self.instructions_dir is not None:
+            object.__setattr__(self, "instructions_dir",
+                               check_folder("instructions", self.instructions_dir))
+        if self.clip_dir is not None:
+            object.__setattr__(self, "clip_dir",
+                               check_folder("clips", self.clip_dir, may_be_missing=True))
         if self.max_leases < 1:
             raise ConfigError(f"ServeConfig.max_leases must be >= 1, got {self.max_leases}.")
         for name in ("max_body_bytes", "max_clip_bytes", "max_text_chars", "min_flag_labels"):

@@ -156,3 +156,17 @@ def test_the_loop_does_not_checkpoint_non_finite_weights(tmp_path):
     with pytest.raises(TrainingError, match=r"reward model.*NaN or inf.*not written"):
         loop.checkpoint(tmp_path / "ck")
     assert not (tmp_path / "ck" / "state.json").exists()
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("temperature", -1.0), ("temperature", 0.0), ("error_rate", -0.1), ("error_rate", 1.5),
+    ("horizon", 0), ("seed", -1), ("seed", 2**40), ("hidden", (64, 0)),
+])
+def test_loop_config_ranges_that_were_accepted(field, value):
+    """A negative temperature or an error rate above 1 was taken and gave a labeler that
+    answered backwards or always wrong."""
+    from rlhf_env.control.loop import LoopConfig
+    from rlhf_env.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=field):
+        LoopConfig(**{field: value})

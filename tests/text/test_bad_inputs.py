@@ -107,3 +107,49 @@ def test_fuzzed_configs_are_valid_or_raise_config_error(kl, tokens, long):
     assert math.isfinite(cfg.kl_coef) and cfg.kl_coef >= 0
     assert isinstance(cfg.max_response_tokens, int) and cfg.max_response_tokens >= 1
     assert cfg.long_prompt in ("truncate", "error")
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"max_response_tokens": 10**12}, ["max_response_tokens", "1000000000000", "<= 65536"]),
+    ({"max_prompt_tokens": 10**9}, ["max_prompt_tokens", "<= 65536"]),
+    ({"task": 3}, ["task", "3 (int)", "task name"]),
+    ({"task": None}, ["task", "None"]),
+    ({"model": 3}, ["model", "3 (int)", "bundled name"]),
+    ({"model": None}, ["model", "None"]),
+    ({"tokenizer": 5}, ["tokenizer", "5 (int)", "loaded tokenizer"]),
+    ({"reference_model": 5.0}, ["reference_model", "5.0"]),
+    ({"reward_kwargs": None}, ["reward_kwargs", "None", "dict"]),
+    ({"reward_kwargs": 5}, ["reward_kwargs", "5 (int)"]),
+    ({"device": 5}, ["device", "5 (int)", "'cpu'"]),
+    ({"device": "nonsense"}, ["device", "'nonsense'", "'cpu'"]),
+    ({"device": "cuda:99"}, ["device", "cuda:99", "CUDA device"]),
+])
+def test_wrong_types_and_sizes_of_the_other_fields(kwargs, words):
+    """Each was a TypeError/AttributeError/MemoryError from deep inside (or only failed
+    once the reference model was loaded); now the config names it."""
+    with pytest.raises(ConfigError) as info:
+        TextEnvConfig(**kwargs)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_unknown_reward_kwargs_are_named():
+    with pytest.raises(ConfigError) as info:
+        make_env(reward_kwargs={"bogus": 1})
+    assert "reward_kwargs" in str(info.value) and "bogus" in str(info.value)
+
+
+@pytest.mark.parametrize("env_id", ["RLHF-Text-v0", "RLHF-TextToken-v0"])
+@pytest.mark.parametrize(("num_envs", "words"), [
+    (0, ">= 1"), (-1, ">= 1"), (1.5, "1.5"), ("2", "'2'"), (10**9, "<= 65536"),
+])
+def test_make_vec_num_envs_is_checked(env_id, num_envs, words):
+    """Was a ValueError, a TypeError or a 477 GiB MemoryError."""
+    import gymnasium as gym
+
+    from tests.text.helpers import TINY
+
+    with pytest.raises(ConfigError) as info:
+        gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                     **TINY)
+    assert "num_envs" in str(info.value) and words in str(info.value)

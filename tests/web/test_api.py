@@ -216,5 +216,70 @@ def test_cli_adds_annotators_with_working_links(tmp_path: Path, capsys):
     client = TestClient(create_app(store))
     assert client.get(link.replace("http://127.0.0.1:8000", ""),
                       follow_redirects=False).status_code == 303
-    args = parser.parse_args(["annotators", "add", "x", "--attr", "oops", "--store", db])
-    assert args.func(args) == 1 and "KEY=VALUE" in capsys.readouterr().err
+    from rlhf_env.cli import main  # errors are turned into one line (and a status) by main
+
+    assert main(["annotators", "add", "x", "--attr", "oops", "--store", db]) == 2  # usage
+    assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_ids_beyond_sqlite_and_non_integer_ids_are_422_not_500(env):
+    """item_id 2**70 was an OverflowError (500); ``true`` and ``"1"`` answered item 1."""
+    client, store, ids, tok = env
+    first = ids["comparison"]
+    for item_id in (2**70, True, str(first), 1.5, None):
+        body = {"item_id": item_id, "choice": "left", "duration_s": 1.0}
+        for path in ("/api/answer", "/api/skip", "/api/undo"):
+            r = client.post(path, json=body if path == "/api/answer" else {"item_id": item_id},
+                            headers=bearer(tok["alice"]))
+            assert r.status_code == 422, (path, item_id, r.text)
+    for query in ("prefer=99999999999999999999999", "exclude=99999999999999999999999"):
+        assert client.get(f"/api/next?{query}", headers=bearer(tok["alice"])
+                          ).status_code in (400, 422)
+    for query in ("answers?cursor=99999999999999999999999", "queue/items?after=" + "9" * 25):
+        assert client.get(f"/api/{query}", headers=bearer(tok["admin"])).status_code == 422
+    assert client.get("/api/clips/" + "9" * 25 + "/0", headers=bearer(tok["alice"])
+                      ).status_code == 404
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"item_id": 3, "score": NaN, "duration_s": 1}',
+    b'{"item_id": 3, "score": 3, "duration_s": Infinity}',
+    b'{"item_id": 3, "score": "4", "duration_s": 1}',
+    b'{"item_id": 3, "score": true, "duration_s": 1}',
+    b'{"item_id": 2, "groups": [[true, 0, 2]], "duration_s": 1}',
+])
+def test_nan_strings_and_bools_in_answers_are_422_with_a_json_body(env, raw):
+    """NaN was accepted by the parser and then broke the 422 response itself (500)."""
+    client, store, _ids, tok = env
+    r = client.post("/api/answer", content=raw, headers={**bearer(tok["alice"]),
+                                                          "content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] == "body"
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("field", ['"priority": NaN', '"priority": Infinity',
+                                   '"scale": [1, Infinity]', '"scale": [NaN, 5]'])
+def test_pushed_items_with_nan_are_refused(env, field):
+    client, store, _ids, tok = env
+    kind = '"rating", "responses": ["a"]' if "scale" in field else '"comparison", ' \
+                                                                    '"responses": ["a", "b"]'
+    raw = f'{{"items": [{{"kind": {kind}, "prompt": "p", {field}}}]}}'.encode()
+    before = len(store.queue_items())
+    r = client.post("/api/queue", content=raw, headers={**bearer(tok["admin"]),
+                                                         "content-type": "application/json"})
+    assert r.status_code == 422 and "finite" in r.text
+    assert len(store.queue_items()) == before
+
+
+def test_items_cannot_be_reserved_for_an_unknown_annotator(env):
+    client, store, _ids, tok = env
+    before = len(store.queue_items())
+    item = {"kind": "comparison", "prompt": "p", "responses": ["a", "b"]}
+    r = client.post("/api/queue", json={"items": [{**item, "annotator": "alcie"}]},
+                    headers=bearer(tok["admin"]))
+    assert r.status_code == 400 and "alcie" in r.text and "annotators add" in r.text
+    assert len(store.queue_items()) == before
+    r = client.post("/api/queue", json={"items": [{**item, "annotator": "alice"}]},
+                    headers=bearer(tok["admin"]))
+    assert r.status_code == 200  # alice holds a token

@@ -52,7 +52,7 @@ from rlhf_env.feedback.records import (
     Rating,
 )
 from rlhf_env.rewards.base import describe, validate_scores
-from rlhf_env.validation import check_fields
+from rlhf_env.validation import check_fields, check_instances
 
 ScoreFn = Callable[[Sequence[str], Sequence[str]], Any]
 """A gold scorer: ``f(prompts, responses) -> scores`` (shape ``(n,)``)."""
@@ -240,6 +240,8 @@ class SyntheticLabelerConfig:
                 f"{owner}: rating_scale must be (min, max) with min < max, got "
                 f"{self.rating_scale!r}."
             )
+        object.__setattr__(self, "population", check_instances(
+            f"{owner}.population", self.population, AnnotatorProfile))
         ids = [p.id for p in self.population]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"{owner}: annotator ids in population must be unique: {ids}.")

@@ -27,6 +27,21 @@ from typing import IO, Any
 
 import numpy as np
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+"""The process's umask, read once at import (Python has no way to read it without setting
+it): temporary files are created private (0600), and get the mode a plain ``open`` would
+have given them before they take the target's place."""
+
+
+def _public_mode(tmp: str | Path, target: Path, folder: bool = False) -> None:
+    """Give ``tmp`` the mode of the ``target`` it replaces, or the umask's default."""
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except OSError:
+        mode = (0o777 if folder else 0o666) & ~_UMASK
+    os.chmod(tmp, mode)
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8",
@@ -47,6 +62,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        _public_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -68,6 +84,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_file(tmp)
+        _public_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -89,6 +106,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         for file in tmp.rglob("*"):
             if file.is_file():
                 _fsync_file(file)
+        _public_mode(tmp, path, folder=True)
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.{os.getpid()}.old")

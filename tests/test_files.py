@@ -61,3 +61,21 @@ def test_read_npz_of_a_non_archive_never_suggests_allow_pickle(tmp_path, content
     message = str(info.value)
     assert "not an .npz archive" in message and str(path) in message
     assert "allow_pickle" not in message
+
+
+def test_written_files_get_a_plain_files_mode_not_the_temp_files(tmp_path: Path) -> None:
+    """The temporary file is private (0600); what lands has the mode ``open`` would give it
+    (or keeps the mode of the file it replaces), so reports and exports stay shareable."""
+    from rlhf_env import files
+
+    new = tmp_path / "report.md"
+    write_text(new, "x")
+    assert new.stat().st_mode & 0o777 == 0o666 & ~files._UMASK
+    kept = tmp_path / "secret.json"
+    kept.write_text("{}")
+    kept.chmod(0o640)
+    write_json(kept, {"a": 1})
+    assert kept.stat().st_mode & 0o777 == 0o640
+    with files.atomic_folder(tmp_path / "folder") as folder:
+        (folder / "f").write_text("y")
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o777 & ~files._UMASK

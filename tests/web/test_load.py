@@ -1,6 +1,6 @@
 """20 annotators at once against a real server process, and the server SIGKILLed mid-load.
 
-Bounded: the load runs ``LOAD_SECONDS`` (15 s), the kill test about 10 s. The p95 response
+Bounded: the load runs ``LOAD_SECONDS`` (a minute, as the issue asks), the kill test about 10 s. The p95 response
 time is printed (run with ``-s`` to see it) and must stay under 2 s on a shared 2-CPU box.
 """
 
@@ -15,7 +15,7 @@ import httpx
 
 from rlhf_env.feedback.store import FeedbackStore
 
-LOAD_SECONDS = 15.0
+LOAD_SECONDS = 60.0
 ANNOTATORS = 20
 
 
@@ -82,7 +82,7 @@ def check_store(path: Path, acks: list, labels_wanted: int) -> None:
 
 def test_twenty_concurrent_annotators(tmp_path, server_factory):
     db = tmp_path / "load.db"
-    tokens = make_store(db, items=1500, labels_wanted=3)
+    tokens = make_store(db, items=2500, labels_wanted=3)  # more than a minute can use up
     srv = server_factory(db)
     acks: list = []
     lat: list = []

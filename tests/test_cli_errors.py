@@ -191,6 +191,11 @@ def test_annotators_usage_errors_and_a_second_add(tmp_path, capsys, monkeypatch)
     assert code == 1 and "rlhf-env annotators add nobody" in err
     code, _, err = _run(["annotators", "list", "--store", store, "--debug"], capsys)
     assert code == 0
+    typo = str(tmp_path / "s.sqlit")
+    for command in (["annotators", "list"], ["annotators", "token", "bob"]):
+        code, _, err = _run([*command, "--store", typo], capsys)
+        assert code == 1 and "no feedback store at" in err, err
+    assert not (tmp_path / "s.sqlit").exists()  # a typo creates nothing
 
 
 def test_a_file_or_folder_in_the_way_says_what_to_do(tmp_path, capsys):

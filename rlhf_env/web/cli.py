@@ -16,7 +16,7 @@ import argparse
 import os
 from pathlib import Path
 
-from rlhf_env.errors import ConfigError, FeedbackError, UnknownNameError
+from rlhf_env.errors import ConfigError, FeedbackError, StoreError, UnknownNameError
 from rlhf_env.feedback.records import Annotator
 from rlhf_env.feedback.store import FeedbackStore
 from rlhf_env.validation import arg_float, arg_int
@@ -26,10 +26,16 @@ USAGE = (UnknownNameError, ConfigError)
 """A missing ``--store`` or a malformed ``--attr`` is a usage error (exit status 2)."""
 
 
-def _store(args: argparse.Namespace) -> FeedbackStore:
+def _store(args: argparse.Namespace, create: bool = True) -> FeedbackStore:
+    """The store of ``--store`` (or ``$RLHF_ENV_STORE``). Commands that only read or change
+    existing annotators (``create=False``) refuse a path with no store, where a typo would
+    otherwise create an empty one."""
     path = args.store or os.environ.get("RLHF_ENV_STORE")
     if not path:
         raise ConfigError("which feedback store? pass --store STORE or set RLHF_ENV_STORE.")
+    if not create and not os.path.exists(path):
+        raise StoreError(f"no feedback store at {path}; check the path, or create one with "
+                         f"`rlhf-env annotators add NAME --store {path}`.")
     return FeedbackStore(path)
 
 
@@ -62,7 +68,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, create=False) as store:
         if not any(a.id == args.name for a in store.annotators()):
             raise FeedbackError(f"no annotator {args.name!r} in this store; add them with "
                                 f"`rlhf-env annotators add {args.name}`.")
@@ -83,7 +89,7 @@ def _cmd_admin(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, create=False) as store:
         for a in store.annotators():
             attrs = " ".join(f"{k}={v}" for k, v in sorted(a.attributes.items()))
             print(f"{a.id:20s} {store.count(annotator=a.id):6d} labels  {attrs}")

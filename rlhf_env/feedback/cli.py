@@ -72,6 +72,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     on_error: OnError = "skip" if args.skip_bad else "raise"
+    if not read_utf8(args.file, FeedbackError).strip():
+        raise FeedbackError(f"{args.file} holds no records (it is empty); nothing was "
+                            f"imported. Point `feedback import` at a JSONL file of records.")
     with FeedbackStore(args.store) as store:
         if args.format == "hh-rlhf":
             result = import_hh_rlhf(store, args.file, on_error=on_error)

@@ -49,6 +49,15 @@ def test_bad_import_is_one_line_error_and_changes_nothing(tmp_path, capsys):
     assert FeedbackStore(store).count() == 0
 
 
+def test_an_empty_import_file_is_an_error_and_creates_no_store(tmp_path, capsys):
+    src = tmp_path / "empty.jsonl"
+    src.write_text("\n  \n")
+    store = tmp_path / "fb.sqlite"
+    assert main(["feedback", "import", str(store), str(src)]) == 1
+    assert "holds no records" in capsys.readouterr().err
+    assert not store.exists()
+
+
 def test_missing_store_is_reported(tmp_path, capsys):
     assert main(["feedback", "report", str(tmp_path / "nope.sqlite")]) == 1
     assert "no feedback store at" in capsys.readouterr().err

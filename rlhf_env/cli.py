@@ -17,6 +17,7 @@ closed input). ``--debug`` (anywhere on the command line) shows the traceback in
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sqlite3
 import sys
@@ -38,10 +39,19 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from agents.demos import run_demo  # the CLI is the one place that reaches the learners
+DEMO_GROUP = "rlhf_env.demos"
+"""Entry-point group of the ``rlhf-env demo`` runs: the demos live with the learners in
+``agents`` and are found here by name, as the benchmark's algorithms are, so the env
+package never imports a learner."""
 
-    return run_demo(args)
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    found = {ep.name: ep for ep in importlib.metadata.entry_points(group=DEMO_GROUP)}
+    if "demo" not in found:
+        raise RLHFEnvError(f"no demo is installed (entry point 'demo' in group {DEMO_GROUP!r}); "
+                           f"reinstall rlhf-env (`pip install -e .` in a checkout), which "
+                           f"provides it from agents.demos.")
+    return int(found["demo"].load()(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,8 +5,8 @@
 1. No import cycle among the modules of ``rlhf_env`` and ``agents`` (module-level imports;
    imports inside functions and under ``if TYPE_CHECKING:`` are deferred, so they are not
    edges).
-2. ``rlhf_env`` never imports ``agents`` — at module level or inside a function — except
-   the command line's lazy hand-off to the demos (:data:`ALLOWED_AGENT_IMPORTS`).
+2. ``rlhf_env`` never imports ``agents``, at module level or inside a function (the
+   learners it runs — benchmark algorithms, the demos — are found through entry points).
 3. No module in ``rlhf_env/text/`` is over :data:`MAX_TEXT_MODULE_LINES` lines.
 4. Every package folder (one with an ``__init__.py``) under ``rlhf_env/`` and ``agents/`` has
    a test folder of the same path under ``tests/`` (``rlhf_env/X`` → ``tests/X``,
@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("rlhf_env", "agents")
 MAX_TEXT_MODULE_LINES = 500
-ALLOWED_AGENT_IMPORTS = {("rlhf_env.cli", "agents.demos")}
+ALLOWED_AGENT_IMPORTS: set[tuple[str, str]] = set()
 """(importing module, imported module) pairs of ``rlhf_env`` → ``agents`` that are allowed:
-the ``rlhf-env demo`` command loads the demos lazily, inside its handler."""
+none."""
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:

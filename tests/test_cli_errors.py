@@ -212,3 +212,20 @@ def test_a_file_or_folder_in_the_way_says_what_to_do(tmp_path, capsys):
     code, _, err = _run(["bench", "run", "--suite", "quick", "--out", str(afile)], capsys)
     assert code == 1 and "not a folder; choose another path" in err
     assert "Traceback" not in err
+
+
+def test_demo_without_its_entry_point_says_to_reinstall(capsys, monkeypatch):
+    """The demo is found through the ``rlhf_env.demos`` group (rlhf_env imports no learner);
+    a broken install gets one line saying what to do."""
+    import importlib.metadata
+
+    from rlhf_env import cli
+
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda **kw: [] if kw.get("group") == cli.DEMO_GROUP else real(**kw))
+    code, _, err = _run(["demo", "--smoke"], capsys)
+    assert code == 1 and "no demo is installed" in err and "reinstall" in err
+    monkeypatch.setattr(importlib.metadata, "entry_points", real)
+    (ep,) = [e for e in real(group=cli.DEMO_GROUP) if e.name == "demo"]
+    assert ep.value == "agents.demos:run_demo"

@@ -75,7 +75,11 @@ def test_sac_runs_on_pendulum(name, make_trial):
     task = dataclasses.replace(get_task("pendulum"), budget=Budget(
         steps=128, eval_every=64, eval_episodes=1, labels=10))
     points = list(get_algorithm(name).run(make_trial(task, name, sb3={"learning_starts": 32})))
-    _check(points, task.budget, text=False)
+    _check(points, task.budget, text=False)  # asserts steps, finiteness, no KL, wall times
+    used = [p.labels_used for p in points]
+    assert used == sorted(used) and used[-1] <= task.budget.labels  # never over the budget
+    if name == "sac-true":
+        assert used[-1] == 0 and all(p.proxy == p.gold for p in points)
 
 
 def test_sac_on_a_discrete_task_says_to_use_ppo(control_task, make_trial):

@@ -54,6 +54,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return int(found["demo"].load()(args))
 
 
+COMMAND_GROUP = "rlhf_env.commands"
+"""Entry-point group of commands that live with the learners (``agents``): each entry point
+is a function ``add(subparsers)`` that adds its subcommand(s) to ``rlhf-env``, so the env
+package lists learner commands without importing a learner until one is run."""
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
+    for ep in sorted(importlib.metadata.entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        ep.load()(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlhf-env", description=__doc__.split("\n")[0],
                                      epilog="--debug anywhere: show tracebacks of errors")
@@ -79,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rlhf_env.web.cli import add_web_commands
 
     add_web_commands(sub)
+    _add_plugin_commands(sub)
     return parser
 
 

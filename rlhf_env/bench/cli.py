@@ -83,7 +83,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                             resume=not args.no_resume, progress=not args.quiet,
                             cache_dir=args.cache)
     failed = results.failed
-    print(f"{len(results.done)} trials done, {len(failed)} not, in {args.out}.")
+    print(f"{len(results.done)} trials done, {len(failed)} failed, "
+          f"{len(results.unfinished)} unfinished, in {args.out}.")
     for note in results.notes:
         print(f"note: {note}")
     for run in failed:

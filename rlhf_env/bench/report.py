@@ -86,9 +86,9 @@ def _ci(interval: Mapping[str, Any]) -> str:
 def tables(summary: Mapping[str, Any]) -> list[Table]:
     """The report's tables from ``summary.json``'s body."""
     per_task = Table("Final gold per task", (
-        "task", "algorithm", "runs", "failed", "gold mean", "gold std", "normalised mean",
-        "proxy mean", "KL mean"), tuple(
-        (r["task"], r["algorithm"], fmt(r["runs"]), fmt(r["failed"]),
+        "task", "algorithm", "runs", "failed", "unfinished", "gold mean", "gold std",
+        "normalised mean", "proxy mean", "KL mean"), tuple(
+        (r["task"], r["algorithm"], fmt(r["runs"]), fmt(r["failed"]), fmt(r["unfinished"]),
          fmt(r["final_gold_mean"]), fmt(r["final_gold_std"]), fmt(r["normalised_mean"]),
          fmt(r["final_proxy_mean"]), fmt(r["final_kl_mean"]))
         for r in sorted(summary["per_task"], key=lambda r: (r["task"], r["algorithm"]))))
@@ -243,9 +243,10 @@ def _csv(results: Results) -> str:
 
 
 def _failures(results: Results) -> list[dict[str, Any]]:
+    """Trials that are not done: failed ones with their error, and unfinished ones."""
     return [{"algorithm": r.algorithm, "task": r.task, "seed": r.seed, "state": r.state,
              "error": r.status.get("error"), "traceback": r.status.get("traceback")}
-            for r in results.failed]
+            for r in (*results.failed, *results.unfinished)]
 
 
 def report_body(results: Results, config: StatsConfig = DEFAULT_STATS,
@@ -255,7 +256,7 @@ def report_body(results: Results, config: StatsConfig = DEFAULT_STATS,
     body = summary.to_json()
     body["overoptimisation"] = overoptimisation(results, forms)
     body["runs"] = {"total": len(results.runs), "done": len(results.done),
-                    "failed": len(results.failed)}
+                    "failed": len(results.failed), "unfinished": len(results.unfinished)}
     body["failures"] = _failures(results)
     body["suites"] = sorted(results.manifests)
     body["notes"] = [*body["notes"], *results.notes]
@@ -271,7 +272,8 @@ def _html(body: Mapping[str, Any], images: Sequence[str]) -> str:
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
              "img{max-width:100%}</style></head><body>",
              f"<h1>{e(title)}</h1>",
-             f"<p>{runs['done']} of {runs['total']} runs done, {runs['failed']} not. "
+             f"<p>{runs['done']} of {runs['total']} runs done, {runs['failed']} failed, "
+             f"{runs['unfinished']} unfinished (running, interrupted or not started). "
              "Files: <a href='summary.json'>summary.json</a>, "
              "<a href='results.csv'>results.csv</a>, <a href='results.md'>results.md</a>.</p>"]
     parts += [t.html() for t in tables(body)]

@@ -87,7 +87,13 @@ class Results:
 
     @property
     def failed(self) -> tuple[Run, ...]:
-        return tuple(r for r in self.runs if r.state != "done")
+        """Trials that ran and failed (their status says why)."""
+        return tuple(r for r in self.runs if r.state == "failed")
+
+    @property
+    def unfinished(self) -> tuple[Run, ...]:
+        """Trials not finished yet: running now, or interrupted/never started (no status)."""
+        return tuple(r for r in self.runs if r.state not in ("done", "failed"))
 
     @property
     def algorithms(self) -> list[str]:

@@ -299,7 +299,8 @@ def _per_task_rows(results: Results, norm: Mapping[str, Mapping[str, np.ndarray]
             scores = norm.get(algo, {}).get(task, np.asarray([]))
             rows.append({
                 "algorithm": algo, "task": task, "runs": len(done),
-                "failed": len(runs) - len(done),
+                "failed": sum(r.state == "failed" for r in runs),
+                "unfinished": sum(r.state not in ("done", "failed") for r in runs),
                 "final_gold_mean": _mean(golds),
                 "final_gold_std": float(np.std(golds, ddof=1)) if len(golds) > 1 else None,
                 "final_gold_median": float(np.median(golds)) if golds else None,

@@ -30,10 +30,10 @@ def test_run_report_compare(tmp_path, capsys):
     runs, report = tmp_path / "runs", tmp_path / "report"
     assert main(["bench", "run", "--suite", "synth", "--seeds", "1", "--out", str(runs),
                  "--workers", "1", "--quiet"]) == 0
-    assert "4 trials done, 0 not" in capsys.readouterr().out
+    assert "4 trials done, 0 failed, 0 unfinished" in capsys.readouterr().out
     assert main(["bench", "report", str(runs), "--out", str(report), "--reps", "100"]) == 0
     summary = json.loads((report / "summary.json").read_text())
-    assert summary["runs"] == {"total": 4, "done": 4, "failed": 0}
+    assert summary["runs"] == {"total": 4, "done": 4, "failed": 0, "unfinished": 0}
     assert summary["config"]["reps"] == 100
     capsys.readouterr()
     assert main(["bench", "compare", str(report), str(runs)]) == 0
@@ -47,7 +47,7 @@ def test_a_failed_trial_makes_run_exit_1_after_finishing_the_rest(tmp_path, caps
                  "--quiet"])
     captured = capsys.readouterr()
     assert code == 1
-    assert "1 trials done, 1 not" in captured.out
+    assert "1 trials done, 1 failed, 0 unfinished" in captured.out
     assert "crashing/t-ctrl/seed0: ValueError: boom" in captured.err
 
 
@@ -126,7 +126,7 @@ def test_an_installed_plugin_algorithm_runs_and_is_reported(tmp_path):
     ran = cli("run", "--suite", "plug", "--import", "myplugin_tasks", "--out", str(runs),
               "--workers", "2", "--quiet")
     assert ran.returncode == 0, ran.stderr
-    assert "2 trials done, 0 not" in ran.stdout
+    assert "2 trials done, 0 failed, 0 unfinished" in ran.stdout
     metrics = (runs / "plug" / "myalgo" / "plug-task" / "seed1" / "metrics.jsonl")
     assert [json.loads(x)["gold"] for x in metrics.read_text().splitlines()] == [1, 2, 3]
     reported = cli("report", str(runs / "plug"), "--out", str(report), "--no-plots")

@@ -157,3 +157,20 @@ def test_load_results_tolerates_a_partial_sweep(tmp_path):
     assert len(results.done) == 7
     with pytest.raises(BenchmarkError, match="does not exist"):
         load_results(tmp_path / "nowhere")
+
+
+def test_an_interrupted_sweep_reports_unfinished_trials_apart_from_failed_ones(tmp_path):
+    results = run_benchmark("synth", algorithms=["crashing", "fast"], tasks=["t-ctrl"],
+                            seeds=2, out=tmp_path, workers=1, progress=False)
+    seed1 = tmp_path / "synth" / "fast" / "t-ctrl" / "seed1"
+    (seed1 / "status.json").unlink()  # as a sweep killed before the trial wrote its status
+    (tmp_path / "synth" / "fast" / "t-ctrl" / "seed7").mkdir()  # created, never started
+    results = load_results(tmp_path / "synth")
+    assert [r.seed for r in results.failed] == [0, 1]
+    assert all(r.algorithm == "crashing" for r in results.failed)
+    assert sorted(r.seed for r in results.unfinished) == [1, 7]
+    body = report_body(results)
+    assert body["runs"] == {"total": 5, "done": 1, "failed": 2, "unfinished": 2}
+    fast = next(r for r in body["per_task"] if r["algorithm"] == "fast")
+    assert (fast["runs"], fast["failed"], fast["unfinished"]) == (1, 0, 2)
+    assert {f["state"] for f in body["failures"]} == {"failed", "missing"}

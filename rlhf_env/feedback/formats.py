@@ -414,13 +414,16 @@ def _foreign(conv: bool) -> list[Layout]:
     ]
 
 
+_RECORD = Layout("rlhf-env", "rlhf-env record", ("kind",),
+                 {"kind": "comparison", "prompt": _SKY, "response_a": "Blue.",
+                  "response_b": "Green.", "preference": "a", "annotator": "ann1", "task": "sky"},
+                 _ours)
+_ANNOTATOR = Layout("rlhf-env", "rlhf-env annotator", ("kind", "id"),
+                    {"kind": "annotator", "id": "ann1", "attributes": {"expertise": "weather"}},
+                    _annotator)
 LAYOUTS: tuple[Layout, ...] = (
-    Layout("rlhf-env", "rlhf-env record", ("kind",),
-           {"kind": "comparison", "prompt": _SKY, "response_a": "Blue.", "response_b": "Green.",
-            "preference": "a", "annotator": "ann1", "task": "sky"}, _ours),
-    Layout("rlhf-env", "rlhf-env annotator", ("kind", "id"),
-           {"kind": "annotator", "id": "ann1", "attributes": {"expertise": "weather"}},
-           _annotator),
+    _RECORD,
+    _ANNOTATOR,
     *_foreign(conv=False),
     *_foreign(conv=True),
     Layout("hh-rlhf", "hh-rlhf", ("chosen", "rejected"),
@@ -443,7 +446,7 @@ def layout_for(row: Any, fmt: str) -> Layout | None:
     if not isinstance(row, Mapping):
         return None
     if fmt == "rlhf-env" and "kind" in row:
-        return LAYOUTS[1] if row["kind"] == "annotator" else LAYOUTS[0]
+        return _ANNOTATOR if row["kind"] == "annotator" else _RECORD
     return next((lay for lay in LAYOUTS if lay.format == fmt and lay.fits(row)), None)
 
 
@@ -456,7 +459,8 @@ def detect_format(row: Any) -> str | None:
         return "rlhf-env"
     if _is_hh(row):
         return "hh-rlhf"
-    return next((lay.format for lay in LAYOUTS[2:] if lay.fits(row)), None)
+    return next((lay.format for lay in LAYOUTS if lay.format != "rlhf-env" and lay.fits(row)),
+                None)
 
 
 def unusable_hint(row: Mapping[str, Any]) -> str:
@@ -502,7 +506,11 @@ def _hh_row(record: FeedbackRecord) -> dict[str, Any] | None:
     if not isinstance(record, Comparison) or record.chosen is None:
         return None
     head = hh_prompt(record.prompt)
-    return {"chosen": f"{head} {record.chosen}", "rejected": f"{head} {record.rejected}"}
+
+    def turn(reply: str) -> str:  # import strips the reply, so one space is enough
+        return head + (reply if reply[:1].isspace() else f" {reply}")
+
+    return {"chosen": turn(record.chosen), "rejected": turn(str(record.rejected))}
 
 
 def _is_binary(record: FeedbackRecord) -> bool:

@@ -478,7 +478,7 @@ def unusable_hint(row: Mapping[str, Any]) -> str:
 
 def layouts_help() -> str:
     """One example line per accepted layout, for error messages."""
-    lines = [f"  {lay.name}: {lay.example_line()}" for lay in LAYOUTS]
+    lines = [f"  - {lay.name}: {lay.example_line()}" for lay in LAYOUTS]
     return "Accepted layouts, one JSON object a line:\n" + "\n".join(lines)
 
 

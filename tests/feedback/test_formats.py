@@ -448,3 +448,24 @@ def test_cli_import_options_and_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["feedback", "import", str(store), str(path), "--format", "tlr"])
     assert info.value.code == 2
+
+
+# -- docs/formats.md stays true ------------------------------------------------------------
+def test_the_example_lines_of_docs_formats_import_as_documented(tmp_path):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text("utf-8")
+    blocks = doc.split("```json\n")[1:]
+    lines = [line for b in blocks for line in b.split("```")[0].splitlines() if line]
+    cells = [m for m in doc.split("`") if m.startswith('{"') and '": ' in m and "…" not in m]
+    assert len(cells) == 4  # the trl table
+    lines += cells
+    formats = {}
+    for i, line in enumerate(lines):
+        path = tmp_path / f"{i}.jsonl"
+        path.write_text(line + "\n", encoding="utf-8")
+        result = read_feedback(path)
+        assert result.ok and len(result.records) + len(result.annotators) == 1, line
+        formats[result.format] = formats.get(result.format, 0) + 1
+    assert set(formats) == {"rlhf-env", "trl", "trl-conversational", "hh-rlhf"}
+    assert len(lines) >= 12

@@ -14,6 +14,8 @@ MODULES = [
     "rlhf_env.kl",
     "rlhf_env.feedback.records",
     "rlhf_env.feedback.store",
+    "rlhf_env.feedback.formats",
+    "rlhf_env.feedback.io",
     "rlhf_env.feedback.learning.labelers",
     "rlhf_env.feedback.learning.selection",
     "rlhf_env.feedback.learning.evaluation",

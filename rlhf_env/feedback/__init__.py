@@ -9,7 +9,8 @@ from that data (labelers, query selection, reward-model training and evaluation)
 ============================  ==========================================================
 :mod:`~.records`              typed, validated, hashable feedback records
 :mod:`~.store`                ``FeedbackStore`` (SQLite, WAL) and the labeling queue
-:mod:`~.io`                   JSONL, HH-RLHF and Hugging Face ``datasets`` import/export
+:mod:`~.io`                   import/export files: ``read_feedback``, ``write_feedback``
+:mod:`~.formats`              the row layouts (ours, TRL, TRL conversational, HH-RLHF)
 :mod:`~.quality`              gold items, repeats, Cohen/Fleiss kappa, reliability weights
 :mod:`~.report`               ``rlhf-env feedback report`` (text, Markdown, HTML, plots)
 :mod:`~.terminal`             the terminal labeler
@@ -37,13 +38,16 @@ from rlhf_env.feedback.records import (
 )
 
 __all__ = [
+    "FORMATS",
     "RECORD_TYPES",
     "Annotator",
     "Comparison",
     "Correction",
     "Demonstration",
+    "ExportResult",
     "FeedbackRecord",
     "FeedbackStore",
+    "ImportResult",
     "QueueItem",
     "Ranking",
     "Rating",
@@ -51,9 +55,12 @@ __all__ = [
     "TerminalLabeler",
     "build_report",
     "export_jsonl",
+    "import_feedback",
     "import_hh_rlhf",
     "import_jsonl",
+    "read_feedback",
     "record_from_dict",
+    "write_feedback",
 ]
 
 __getattr__ = lazy_getattr(
@@ -66,5 +73,11 @@ __getattr__ = lazy_getattr(
         "export_jsonl": "rlhf_env.feedback.io:export_jsonl",
         "import_hh_rlhf": "rlhf_env.feedback.io:import_hh_rlhf",
         "import_jsonl": "rlhf_env.feedback.io:import_jsonl",
+        "read_feedback": "rlhf_env.feedback.io:read_feedback",
+        "write_feedback": "rlhf_env.feedback.io:write_feedback",
+        "import_feedback": "rlhf_env.feedback.io:import_feedback",
+        "ImportResult": "rlhf_env.feedback.io:ImportResult",
+        "ExportResult": "rlhf_env.feedback.io:ExportResult",
+        "FORMATS": "rlhf_env.feedback.formats:FORMATS",
     },
 )

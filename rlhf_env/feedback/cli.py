@@ -2,8 +2,8 @@
 
     rlhf-env label STORE [--annotator ID] [--task T] [--follow]   label queued items
     rlhf-env feedback report STORE [--out report.md]    volume, coverage, agreement, quality
-    rlhf-env feedback import STORE FILE [--format F]    JSONL or HH-RLHF JSONL into a store
-    rlhf-env feedback export STORE FILE                 a store to JSONL
+    rlhf-env feedback import STORE FILE [--format F]    ours, TRL or HH-RLHF rows into a store
+    rlhf-env feedback export STORE FILE [--format F]    a store to ours, TRL or HH-RLHF rows
     rlhf-env feedback enqueue STORE FILE                queue items (JSONL of enqueue specs)
     rlhf-env feedback check STORE                       integrity, schema, orphan queue items
 
@@ -17,6 +17,7 @@ rlhf_env.feedback.cli …`` runs them on their own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import inspect
 import json
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from rlhf_env.errors import FeedbackError, RLHFEnvError
-from rlhf_env.feedback.io import OnError, export_jsonl, import_hh_rlhf, import_jsonl
+from rlhf_env.feedback.formats import FORMATS, IMPORT_FORMATS
+from rlhf_env.feedback.io import OnError, read_feedback, write_feedback
+from rlhf_env.feedback.records import RECORD_TYPES
 from rlhf_env.feedback.report import build_report, format_text, write_report
 from rlhf_env.feedback.store import FeedbackStore
 from rlhf_env.feedback.store_file import SCHEMA_VERSION
@@ -70,17 +73,28 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+_OLD_FORMAT_NAMES = {"jsonl": "rlhf-env"}
+"""Format names earlier versions took: ``--format jsonl`` meant our own records."""
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     on_error: OnError = "skip" if args.skip_bad else "raise"
-    if not read_utf8(args.file, FeedbackError).strip():
-        raise FeedbackError(f"{args.file} holds no records (it is empty); nothing was "
-                            f"imported. Point `feedback import` at a JSONL file of records.")
-    with FeedbackStore(args.store) as store:
-        if args.format == "hh-rlhf":
-            result = import_hh_rlhf(store, args.file, on_error=on_error)
-        else:
-            result = import_jsonl(store, args.file, on_error=on_error)
-    print(f"imported {result.added} record(s) ({len(result.records) - result.added} duplicate).")
+    fmt = _OLD_FORMAT_NAMES.get(args.format, args.format)
+    with contextlib.ExitStack() as stack:
+        # An existing store is checked before the file is read; a new one is created only
+        # once the file has been read whole, so a bad or empty file creates nothing.
+        store = (stack.enter_context(FeedbackStore(args.store))
+                 if args.store == ":memory:" or Path(args.store).exists() else None)
+        result = read_feedback(args.file, fmt, on_error=on_error, task=args.task,
+                               annotator=args.annotator)
+        if result.empty:
+            raise FeedbackError(f"{args.file} holds no records (it is empty); nothing was "
+                                f"imported. Point `feedback import` at a file of feedback "
+                                f"rows (see docs/formats.md).")
+        store = store or stack.enter_context(FeedbackStore(args.store))
+        result.added = store.add_many(result.records, annotators=result.annotators)
+    print(f"imported {result.added} record(s) ({len(result.records) - result.added} duplicate)"
+          f" from {args.file} as {result.format}.")
     for err in result.errors:
         print(f"skipped {err}", file=sys.stderr)
     return 0
@@ -88,8 +102,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     with _existing_store(args.store, read_only=True) as store:
-        n = export_jsonl(store, args.file)
-    print(f"exported {n} record(s) to {args.file}")
+        records = store.iter(args.kind) if args.kind else store
+        result = write_feedback(records, args.file, args.format,
+                                annotators=store.annotators())
+    print(result.summary())
     return 0
 
 
@@ -165,16 +181,29 @@ def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-plots", action="store_true", help="write the report without plots")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("import", help="import JSONL records (all-or-nothing unless --skip-bad)")
+    p = sub.add_parser("import", help="import feedback rows: ours, TRL, HH-RLHF "
+                       "(all-or-nothing unless --skip-bad)")
     p.add_argument("store", help="feedback store (created if missing)")
-    p.add_argument("file", help="JSONL file")
-    p.add_argument("--format", choices=("jsonl", "hh-rlhf"), default="jsonl")
+    p.add_argument("file", help=".jsonl, .json (a list), either gzipped, .parquet, or a "
+                   "datasets save_to_disk folder")
+    p.add_argument("--format", choices=(*IMPORT_FORMATS, *_OLD_FORMAT_NAMES), default="auto",
+                   help="the file's format (default: detected from its first rows; "
+                   "see docs/formats.md)")
+    p.add_argument("--task", default=None,
+                   help="task of TRL/HH-RLHF records (default: the format's name)")
+    p.add_argument("--annotator", default=None,
+                   help="annotator of TRL/HH-RLHF records (default: the format's name)")
     p.add_argument("--skip-bad", action="store_true", help="import good lines, list bad ones")
     p.set_defaults(func=_cmd_import)
 
-    p = sub.add_parser("export", help="export a store's records to JSONL")
-    p.add_argument("store")
-    p.add_argument("file")
+    p = sub.add_parser("export", help="export a store's records: ours, TRL or HH-RLHF")
+    p.add_argument("store", help="feedback store (SQLite file)")
+    p.add_argument("file", help=".jsonl, .json (a list), or either gzipped (.gz)")
+    p.add_argument("--format", choices=FORMATS, default="rlhf-env",
+                   help="rlhf-env keeps everything; the others skip (and count) the records "
+                   "they cannot hold")
+    p.add_argument("--kind", choices=tuple(RECORD_TYPES), default=None,
+                   help="only records of this kind")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("enqueue", help="add items to the labeling queue from a JSONL file")

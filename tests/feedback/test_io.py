@@ -121,12 +121,14 @@ def test_hh_rlhf_file_import(tmp_path):
         read_hh_rlhf(path)
     store = FeedbackStore(":memory:")
     result = import_hh_rlhf(store, path, on_error="skip", task="hh")
-    assert [e.line for e in result.errors] == [3, 4]
-    assert "unknown key(s) 'label'" in result.errors[1].message
-    first, second = store.records()
+    assert [e.line for e in result.errors] == [3]
+    first, second, third = store.records()
     assert (first.prompt, first.chosen, first.rejected) == (HH_PROMPT, "It is 4.", "It is 5.")
     assert first.preference == "a" and first.task == "hh" and first.annotator == "hh-rlhf"
-    assert second.prompt == "\n\nHuman: Hi\n\nAssistant:" and second.chosen == "Hello!"
+    # a one-turn conversation is stored as its plain question (docs/formats.md)
+    assert second.prompt == "Hi" and second.chosen == "Hello!"
+    # a column beyond the layout's own is kept, not refused
+    assert third.metadata == {"source": "hh-rlhf", "extra": {"label": 1}}
     assert import_hh_rlhf(store, path, on_error="skip", task="hh").added == 0  # duplicates
 
 
@@ -147,12 +149,12 @@ def test_hf_dataset_in_hh_and_trl_layouts():
     assert (c.prompt, c.chosen, c.rejected) == (HH_PROMPT, "4", "5")
     trl = datasets.Dataset.from_dict({"prompt": ["Hi"], "chosen": ["Hello"], "rejected": ["No"]})
     (c,) = from_hf_dataset(trl).records
-    assert (c.prompt, c.chosen, c.rejected) == ("\n\nHuman: Hi\n\nAssistant:", "Hello", "No")
+    assert (c.prompt, c.chosen, c.rejected) == ("Hi", "Hello", "No")  # TRL rows as they are
 
 
 def test_bad_dataset_rows_are_numbered():
     rows = [sample_records()[0].to_dict(), {**sample_records()[0].to_dict(), "preference": "x"}]
-    with pytest.raises(FeedbackError, match=r"line 2: comparison: unknown preference 'x'"):
+    with pytest.raises(FeedbackError, match=r"row 2: comparison: unknown preference 'x'"):
         from_hf_dataset(rows)
 
 

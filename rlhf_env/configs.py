@@ -21,7 +21,8 @@ dicts, nested dataclasses and ``X | None``. TOML has no null: in a field that ma
 Errors say where the bad value came from: an unknown key raises
 :class:`~rlhf_env.errors.UnknownNameError` with close-name suggestions and the file; a value
 of the wrong type, or one the dataclass's ``__post_init__`` refuses, raises
-:class:`~rlhf_env.errors.ConfigError` naming the file (or ``--set``) and the key. Fields
+:class:`~rlhf_env.errors.SettingsError` (a ``ConfigError``) naming the file (or ``--set``)
+and the key. Fields
 that hold objects (a loaded model, a callable) cannot come from a file: pass them in code.
 
 :func:`save_config` writes a config back (TOML, or YAML for ``.yaml``/``.yml``) so that
@@ -47,11 +48,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rlhf_env.errors import ConfigError, MissingDependencyError, UnknownNameError
+from rlhf_env.errors import MissingDependencyError, SettingsError, UnknownNameError
 from rlhf_env.files import read_utf8, write_text
 
 C = TypeVar("C")
 
+RUN_CONFIG_FILE = "run_config.toml"
+"""Name of the file a command saves its resolved settings in, inside the folder it writes:
+``--config FOLDER/run_config.toml`` runs it again the same way."""
 YAML_SUFFIXES = (".yaml", ".yml")
 NONE_WORDS = ("none", "null")
 """Strings that stand for ``None`` (TOML has no null)."""
@@ -69,11 +73,11 @@ class _Given:
 
 
 class _Mismatch(Exception):
-    """A value does not fit an annotation (turned into a ConfigError naming the key)."""
+    """A value does not fit an annotation (turned into a SettingsError naming the key)."""
 
 
-class _LocatedError(ConfigError):
-    """A ConfigError that already names its source and key (never wrapped twice)."""
+class _LocatedError(SettingsError):
+    """A SettingsError that already names its source and key (never wrapped twice)."""
 
 
 # -- type hints -------------------------------------------------------------------------------
@@ -304,7 +308,7 @@ def _show(value: Any) -> str:
 
 
 def _coerce_field(value: Any, tp: Any, key: str, source: str) -> Any:
-    """``value`` for the field ``key`` of type ``tp``, or a ConfigError naming both."""
+    """``value`` for the field ``key`` of type ``tp``, or a SettingsError naming both."""
     candidates = _from_text(value) if isinstance(value, _Text) else [value]
     for candidate in candidates:
         try:
@@ -335,8 +339,10 @@ def _build(cls: type[C], data: dict[str, Any], prefix: str, sources: Mapping[str
         source = _source_of(sources, key)
         if name not in fields or not fields[name].init:
             known = [prefix + f for f, fl in fields.items() if fl.init]
+            nested = [n for n in _dotted_names(cls, prefix) if n.endswith("." + name)]
+            hint = f"Did you mean {', '.join(map(repr, nested))} (nested)? " if nested else ""
             raise UnknownNameError(f"{cls.__name__} setting", key, known,
-                                   hint=_source_hint(source))
+                                   hint=hint + _source_hint(source))
         tp = hints[name]
         if isinstance(value, dict) and not isinstance(value, _Given) and _nested(tp):
             kwargs[name] = _build(_nested(tp), value, key + ".", sources)  # type: ignore[arg-type]
@@ -345,14 +351,25 @@ def _build(cls: type[C], data: dict[str, Any], prefix: str, sources: Mapping[str
     missing = [n for n, f in fields.items() if f.init and n not in kwargs
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
-        raise ConfigError(f"{cls.__name__} needs {', '.join(prefix + m for m in missing)}: set "
+        raise SettingsError(f"{cls.__name__} needs {', '.join(prefix + m for m in missing)}: set "
                           f"it in the config file or with --set {prefix + missing[0]}=VALUE.")
     try:
         return cls(**kwargs)
     except _LocatedError:
         raise
-    except (ConfigError, ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise _blame(cls, exc, kwargs, data, prefix, sources) from exc
+
+
+def _dotted_names(cls: Any, prefix: str) -> list[str]:
+    """Every setting of ``cls``, nested ones as dotted keys."""
+    names = []
+    for name, tp in field_types(cls).items():
+        names.append(prefix + name)
+        inner = _nested(tp)
+        if inner is not None:
+            names += _dotted_names(inner, f"{prefix}{name}.")
+    return names
 
 
 def _nested(tp: Any) -> type | None:
@@ -370,7 +387,7 @@ def _source_of(sources: Mapping[str, str], key: str) -> str:
 
 
 def _blame(cls: type, exc: Exception, kwargs: dict[str, Any], data: dict[str, Any],
-           prefix: str, sources: Mapping[str, str]) -> ConfigError:
+           prefix: str, sources: Mapping[str, str]) -> SettingsError:
     """The dataclass refused the values: name the key(s) it complained about and their
     source, or every key that was set when the message names none."""
     message = " ".join(str(exc).split())
@@ -378,7 +395,7 @@ def _blame(cls: type, exc: Exception, kwargs: dict[str, Any], data: dict[str, An
     if not named:
         named = [k for k in data if not _alone_ok(cls, k, kwargs[k])] or list(data)
     if not named:
-        return ConfigError(f"{cls.__name__}: {message}")
+        return SettingsError(f"{cls.__name__}: {message}")
     by_source: dict[str, list[str]] = {}
     for k in named:
         by_source.setdefault(_source_of(sources, prefix + k), []).append(
@@ -406,10 +423,10 @@ def _set_path(data: dict[str, Any], key: str, value: Any) -> None:
 
 
 def parse_override(text: str) -> tuple[str, str]:
-    """``"KEY=VALUE"`` as ``(key, value)``; anything else raises :class:`ConfigError`."""
+    """``"KEY=VALUE"`` as ``(key, value)``; anything else raises :class:`SettingsError`."""
     key, sep, value = str(text).partition("=")
     if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
-        raise ConfigError(f"--set takes KEY=VALUE (e.g. --set learning_rate=3e-5 or "
+        raise SettingsError(f"--set takes KEY=VALUE (e.g. --set learning_rate=3e-5 or "
                           f"--set head.kind=mlp), got {text!r}.")
     return key.strip(), value
 
@@ -428,10 +445,10 @@ def load_config(cls: type[C], path: str | os.PathLike[str] | None = None,
 
     Later layers win: defaults < file < overrides < values. Raises
     :class:`~rlhf_env.errors.UnknownNameError` for an unknown key and
-    :class:`~rlhf_env.errors.ConfigError` for a bad value, both naming where it came from.
+    :class:`~rlhf_env.errors.SettingsError` for a bad value, both naming where it came from.
     """
     if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)):
-        raise ConfigError(f"load_config needs a config dataclass, got {cls!r}.")
+        raise SettingsError(f"load_config needs a config dataclass, got {cls!r}.")
     data: dict[str, Any] = {}
     sources: dict[str, str] = {}
     if path is not None:
@@ -477,16 +494,16 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The top-level table of a TOML or YAML config file (nothing converted yet)."""
     suffix = Path(path).suffix.lower()
     if suffix != ".toml" and suffix not in YAML_SUFFIXES:
-        raise ConfigError(f"{path}: a config file must end in .toml, .yaml or .yml.")
+        raise SettingsError(f"{path}: a config file must end in .toml, .yaml or .yml.")
     if not Path(path).is_file():
         what = "a folder, not a file" if Path(path).is_dir() else "no such file"
-        raise ConfigError(f"{path}: {what}; give the path of a .toml or .yaml config file.")
+        raise SettingsError(f"{path}: {what}; give the path of a .toml or .yaml config file.")
     text = read_utf8(Path(path))
     if suffix == ".toml":
         try:
             data = _toml_loads(text)
         except ValueError as exc:  # tomllib.TOMLDecodeError says the line and column
-            raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+            raise SettingsError(f"{path}: not valid TOML ({exc}).") from None
     else:
         yaml = _yaml()
         try:
@@ -494,11 +511,11 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f", line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{path}{where}: not valid YAML "
+            raise SettingsError(f"{path}{where}: not valid YAML "
                               f"({getattr(exc, 'problem', None) or exc}).") from None
         data = {} if data is None else data
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config file holds a table of settings (key = value), "
+        raise SettingsError(f"{path}: a config file holds a table of settings (key = value), "
                           f"got {type(data).__name__}.")
     return data
 
@@ -506,7 +523,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 def config_to_dict(config: Any) -> dict[str, Any]:
     """The fields of a config dataclass as plain data (dicts, lists, str, numbers, bool,
     ``None``), nested dataclasses as dicts. A field that holds an object raises
-    :class:`ConfigError` (a file can hold only names, paths and numbers)."""
+    :class:`SettingsError` (a file can hold only names, paths and numbers)."""
     out = {}
     for f in dataclasses.fields(config):
         out[f.name] = _plain(getattr(config, f.name), f"{type(config).__name__}.{f.name}")
@@ -526,7 +543,7 @@ def _plain(value: Any, where: str) -> Any:
         return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    raise ConfigError(f"{where} holds a {type(value).__name__} object, which a config file "
+    raise SettingsError(f"{where} holds a {type(value).__name__} object, which a config file "
                       f"cannot hold; give it a name or path instead, or leave it out and pass "
                       f"the object in code.")
 
@@ -550,7 +567,7 @@ def _toml_ready(config: Any, data: dict[str, Any], where: str) -> dict[str, Any]
                 out[name] = "none"
         elif isinstance(value, str) and value.strip().lower() in NONE_WORDS and type(
                 None) in _members(hints[name]):
-            raise ConfigError(f"{where}.{name} is the text {value!r}, which a file reads back "
+            raise SettingsError(f"{where}.{name} is the text {value!r}, which a file reads back "
                               f"as None; save the config as .yaml instead.")
         else:
             out[name] = value
@@ -561,7 +578,7 @@ def save_config(config: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``config`` (a config dataclass) to ``path`` atomically: TOML, or YAML for a
     ``.yaml``/``.yml`` path. ``load_config(type(config), path) == config``."""
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
-        raise ConfigError(f"save_config needs a config dataclass instance, got {config!r}.")
+        raise SettingsError(f"save_config needs a config dataclass instance, got {config!r}.")
     name = type(config).__name__
     data = config_to_dict(config)
     header = f"# {name} ({type(config).__module__}), read with rlhf_env.configs.load_config\n"
@@ -570,7 +587,7 @@ def save_config(config: Any, path: str | os.PathLike[str]) -> Path:
     elif Path(path).suffix.lower() == ".toml":
         text = header + "\n".join(_toml_table(_toml_ready(config, data, name), ())) + "\n"
     else:
-        raise ConfigError(f"{path}: a config file must end in .toml, .yaml or .yml.")
+        raise SettingsError(f"{path}: a config file must end in .toml, .yaml or .yml.")
     write_text(Path(path), text)
     return Path(path)
 
@@ -615,7 +632,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
                                for k, v in value.items()) + "}"
-    raise ConfigError(f"TOML cannot hold {value!r} ({type(value).__name__}); save the "
+    raise SettingsError(f"TOML cannot hold {value!r} ({type(value).__name__}); save the "
                       f"config as .yaml instead.")
 
 
@@ -701,6 +718,7 @@ def config_from_args(cls: type[C], args: argparse.Namespace, **explicit: Any) ->
 
 
 __all__ = [
+    "RUN_CONFIG_FILE",
     "ConfigDefault",
     "add_config_options",
     "coerce",

@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from rlhf_env.errors import FeedbackError, RLHFEnvError
-from rlhf_env.feedback.io import OnError, export_jsonl, import_hh_rlhf, import_jsonl
+from rlhf_env.feedback.io import (
+    OnError,
+    export_jsonl,
+    read_hh_rlhf,
+    read_jsonl,
+    refuse_bad_lines,
+)
 from rlhf_env.feedback.report import build_report, format_text, write_report
 from rlhf_env.feedback.store import FeedbackStore
 from rlhf_env.feedback.store_file import SCHEMA_VERSION
@@ -75,11 +81,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if not read_utf8(args.file, FeedbackError).strip():
         raise FeedbackError(f"{args.file} holds no records (it is empty); nothing was "
                             f"imported. Point `feedback import` at a JSONL file of records.")
+    reader = read_hh_rlhf if args.format == "hh-rlhf" else read_jsonl
+    result = reader(args.file, on_error="skip")  # every line parsed before anything is written
+    if on_error == "raise":
+        refuse_bad_lines(args.file, result, skip_hint="pass --skip-bad to import the good "
+                                                      "lines and list the bad ones")
     with FeedbackStore(args.store) as store:
-        if args.format == "hh-rlhf":
-            result = import_hh_rlhf(store, args.file, on_error=on_error)
-        else:
-            result = import_jsonl(store, args.file, on_error=on_error)
+        result.added = store.add_many(result.records, annotators=result.annotators)
     print(f"imported {result.added} record(s) ({len(result.records) - result.added} duplicate).")
     for err in result.errors:
         print(f"skipped {err}", file=sys.stderr)

@@ -79,16 +79,25 @@ def _check_on_error(on_error: str) -> None:
         raise FeedbackError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
 
 
-def _raise_if_bad(source: str, result: ImportResult, on_error: OnError) -> None:
-    if result.errors and on_error == "raise":
+def refuse_bad_lines(source: str, result: ImportResult,
+                     skip_hint: str = "pass on_error='skip' to import the good lines and get "
+                                      "the bad ones listed in the result") -> None:
+    """Raise :class:`FeedbackError` listing ``result``'s bad lines, if it has any.
+    ``skip_hint`` says how the caller's user imports the good lines anyway (the command line
+    names its ``--skip-bad`` flag)."""
+    if result.errors:
         listed = "; ".join(str(e) for e in result.errors[:_MAX_LISTED])
         more = len(result.errors) - _MAX_LISTED
         raise FeedbackError(
             f"{source}: {len(result.errors)} bad line(s), nothing was imported: {listed}"
             + (f"; … and {more} more" if more > 0 else "")
-            + ". Fix them, or pass on_error='skip' to import the good lines and get the "
-            "bad ones listed in the result."
+            + f". Fix them, or {skip_hint}."
         )
+
+
+def _raise_if_bad(source: str, result: ImportResult, on_error: OnError) -> None:
+    if on_error == "raise":
+        refuse_bad_lines(source, result)
 
 
 # -- JSONL ---------------------------------------------------------------------------------

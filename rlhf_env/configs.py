@@ -37,7 +37,6 @@ import builtins
 import collections.abc
 import dataclasses
 import importlib
-import math
 import os
 import re
 import sys
@@ -48,6 +47,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rlhf_env import _toml as toml
 from rlhf_env.errors import MissingDependencyError, SettingsError, UnknownNameError
 from rlhf_env.files import read_utf8, write_text
 
@@ -284,7 +284,7 @@ def _from_text(text: str) -> list[Any]:
     """What a ``--set`` value may mean, most specific first: a TOML value (number, bool,
     quoted string, ``[list]``, ``{table}``), then the text itself."""
     try:
-        parsed = _toml_loads(f"v = {text}")["v"]
+        parsed = toml.loads(f"v = {text}")["v"]
     except Exception:  # not a TOML value: plain text
         return [_Text(text)]
     if isinstance(parsed, (str, list, dict)):  # quoted text, [list], {table}: just that
@@ -465,18 +465,6 @@ def load_config(cls: type[C], path: str | os.PathLike[str] | None = None,
 
 
 # -- files ------------------------------------------------------------------------------------
-def _toml_loads(text: str) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError as exc:
-            raise MissingDependencyError("tomli", "Reading TOML on Python 3.10",
-                                         "pip install tomli") from exc
-    return tomllib.loads(text)
-
-
 def _yaml() -> Any:
     try:
         import yaml
@@ -501,7 +489,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     text = read_utf8(Path(path))
     if suffix == ".toml":
         try:
-            data = _toml_loads(text)
+            data = toml.loads(text)
         except ValueError as exc:  # tomllib.TOMLDecodeError says the line and column
             raise SettingsError(f"{path}: not valid TOML ({exc}).") from None
     else:
@@ -585,73 +573,11 @@ def save_config(config: Any, path: str | os.PathLike[str]) -> Path:
     if _is_yaml(path):
         text = header + _yaml().safe_dump(data, sort_keys=False, allow_unicode=True)
     elif Path(path).suffix.lower() == ".toml":
-        text = header + "\n".join(_toml_table(_toml_ready(config, data, name), ())) + "\n"
+        text = header + toml.dumps(_toml_ready(config, data, name))
     else:
         raise SettingsError(f"{path}: a config file must end in .toml, .yaml or .yml.")
     write_text(Path(path), text)
     return Path(path)
-
-
-# -- a small TOML writer (the standard library only reads TOML) --------------------------------
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
-            "\r": "\\r"}
-
-
-def _toml_str(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _toml_str(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
-                               for k, v in value.items()) + "}"
-    raise SettingsError(f"TOML cannot hold {value!r} ({type(value).__name__}); save the "
-                      f"config as .yaml instead.")
-
-
-def _is_table_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
-
-
-def _toml_table(data: dict[str, Any], path: tuple[str, ...]) -> list[str]:
-    """Lines of one table: its plain keys, then sub-tables, then arrays of tables."""
-    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data.items()
-             if not isinstance(v, dict) and not _is_table_list(v)]
-    for key, value in data.items():
-        header = ".".join(_toml_key(p) for p in (*path, key))
-        if isinstance(value, dict):
-            lines += ["", f"[{header}]", *_toml_table(value, (*path, key))]
-        elif _is_table_list(value):
-            for item in value:
-                lines += ["", f"[[{header}]]", *_toml_table(item, (*path, key))]
-    return lines
 
 
 # -- the command line -------------------------------------------------------------------------

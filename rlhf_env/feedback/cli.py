@@ -82,11 +82,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise FeedbackError(f"{args.file} holds no records (it is empty); nothing was "
                             f"imported. Point `feedback import` at a JSONL file of records.")
     reader = read_hh_rlhf if args.format == "hh-rlhf" else read_jsonl
-    result = reader(args.file, on_error="skip")  # every line parsed before anything is written
-    if on_error == "raise":
-        refuse_bad_lines(args.file, result, skip_hint="pass --skip-bad to import the good "
-                                                      "lines and list the bad ones")
     with FeedbackStore(args.store) as store:
+        result = reader(args.file, on_error="skip")  # every line parsed before any is written
+        if on_error == "raise":
+            refuse_bad_lines(args.file, result, skip_hint="pass --skip-bad to import the good "
+                                                          "lines and list the bad ones")
         result.added = store.add_many(result.records, annotators=result.annotators)
     print(f"imported {result.added} record(s) ({len(result.records) - result.added} duplicate).")
     for err in result.errors:

@@ -123,3 +123,17 @@ def test_a_bad_reward_model_name_is_a_usage_error(tmp_path, capsys):
     code, _, err = _run(["ppo", *PPO_TINY, "--reward-model", "keywrd", "--steps", "1",
                          "--out", tmp_path / "out"], capsys)
     assert code == 2 and "Did you mean 'keyword'" in err
+
+
+def test_the_readme_config_example_loads(tmp_path):
+    from pathlib import Path
+
+    from agents.runs import PPORunConfig
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Command line", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "ppo.toml"
+    path.write_text(example)
+    config = load_config(PPORunConfig, path)
+    assert (config.steps, config.reward_model, config.ppo.task) == (50, "runs/rm", "sentiment")

@@ -110,7 +110,8 @@ def add_sft(subparsers: Any) -> None:
     p.add_argument("--seed", type=arg_int(0), default=ConfigDefault(_SFT, "sft.seed"),
                    help="seed of the split, the batch order and LoRA")
     _threads(p)
-    add_config_options(p)
+    add_config_options(p, "agents.runs.SFTRunConfig: model, task, and the table sft "
+                          "(SFTConfig), e.g. --set sft.batch_size=4")
     p.set_defaults(func=_cmd_sft, usage_errors=USAGE_ERRORS)
 
 
@@ -137,7 +138,8 @@ def add_ppo(subparsers: Any) -> None:
     p.add_argument("--seed", type=arg_int(0), default=ConfigDefault(_PPO, "ppo.seed"),
                    help="seed of prompts, sampling and the value head")
     _threads(p)
-    add_config_options(p)
+    add_config_options(p, "agents.runs.PPORunConfig: steps, reward_model, prompts, and the "
+                          "table ppo (TokenPPOConfig), e.g. --set ppo.batch_size=8")
     p.set_defaults(func=_cmd_ppo, usage_errors=USAGE_ERRORS)
 
 

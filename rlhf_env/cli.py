@@ -1,17 +1,17 @@
 """The ``rlhf-env`` command.
 
-    rlhf-env demo [--agent sb3] [--smoke]   the RLHF demo (see README)
-    rlhf-env models                list the offline (bundled) models
-    rlhf-env label STORE           label pending feedback items in the terminal
-    rlhf-env feedback report STORE volume, agreement, gold accuracy, per-annotator stats
-    rlhf-env feedback check STORE  integrity, schema and orphan queue items of a store
-    rlhf-env rm train STORE --out DIR      train a reward model from a feedback store
-    rlhf-env rm eval MODEL_DIR DATA        a saved reward model's accuracy on feedback
-    rlhf-env sft DEMOS --out DIR   supervised fine-tuning on demonstrations (agents)
-    rlhf-env ppo --out DIR         token-level PPO on a task against a reward model (agents)
-    rlhf-env prefs ENV_ID          preference learning on a control task (the online loop)
-    rlhf-env bench list|run|report|compare   benchmark RL algorithms on RLHF tasks
-    rlhf-env serve STORE           the labeling web app and REST API
+    rlhf-env demo [--agent sb3] [--smoke]       the RLHF demo (see README)
+    rlhf-env models                             list the offline (bundled) models
+    rlhf-env feedback import|export STORE FILE  feedback data in and out of a store
+    rlhf-env feedback report|check STORE        quality report; integrity and schema checks
+    rlhf-env label STORE                        label pending feedback items in the terminal
+    rlhf-env serve STORE                        the labeling web app and REST API
+    rlhf-env rm train STORE --out DIR           train a reward model from a feedback store
+    rlhf-env rm eval MODEL DATA                 a reward model's accuracy on feedback
+    rlhf-env sft DEMOS --out DIR                supervised fine-tuning on demonstrations
+    rlhf-env ppo --out DIR                      token-level PPO against any reward model
+    rlhf-env prefs ENV_ID                       a control task learned from preferences
+    rlhf-env bench list|run|report|compare      benchmark RL algorithms on RLHF tasks
 
 Commands that train take ``--config FILE`` (TOML or YAML) and ``--set KEY=VALUE``; their
 flags win over both. A user error never shows a traceback: the command prints one
@@ -28,6 +28,7 @@ import json
 import re
 import sqlite3
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,9 +54,20 @@ def plain_text(text: str) -> str:
     return re.sub(r"``([^`]+)``", r"\1", text)
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions keep their line breaks; an option with a default says it (unless its help
-    already mentions one)."""
+class HelpFormatter(argparse.HelpFormatter):
+    """Descriptions are wrapped paragraph by paragraph, indented blocks (command lists) kept
+    as written; an option with a default says it (unless its help already mentions one)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks = []
+        for para in re.split(r"\n\s*\n", text.strip("\n")):
+            lines = para.splitlines()
+            if any(line.startswith(" ") for line in lines):
+                blocks.append("\n".join(indent + line for line in lines))
+            else:
+                blocks.append(textwrap.fill(" ".join(para.split()), width,
+                                            initial_indent=indent, subsequent_indent=indent))
+        return "\n\n".join(blocks)
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""

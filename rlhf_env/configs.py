@@ -593,18 +593,21 @@ class ConfigDefault:
         self.target, self.field = target, field
 
     def value(self) -> Any:
-        """The dataclass's default of the field."""
+        """The dataclass's default of the field (a nested field: as the outer field's
+        default instance has it)."""
         module, _, name = self.target.partition(":")
         cls: Any = getattr(importlib.import_module(module), name)
-        *outer, last = self.field.split(".")
-        for part in outer:
-            cls = _nested(field_types(cls)[part])
-        f = {f.name: f for f in dataclasses.fields(cls)}[last]
+        first, *rest = self.field.split(".")
+        f = {f.name: f for f in dataclasses.fields(cls)}[first]
         if f.default is not dataclasses.MISSING:
-            return f.default
-        if f.default_factory is not dataclasses.MISSING:
-            return f.default_factory()
-        return None
+            value = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+        else:
+            return None
+        for part in rest:
+            value = getattr(value, part)
+        return value
 
     def __str__(self) -> str:
         value = self.value()
@@ -616,9 +619,10 @@ class ConfigDefault:
         return f"ConfigDefault({self.target!r}, {self.field!r})"
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--config FILE`` and repeatable ``--set KEY=VALUE`` to a command's parser."""
-    group = parser.add_argument_group("settings")
+def add_config_options(parser: argparse.ArgumentParser, what: str | None = None) -> None:
+    """Add ``--config FILE`` and repeatable ``--set KEY=VALUE`` to a command's parser;
+    ``what`` (shown in the help) says which settings they reach."""
+    group = parser.add_argument_group("settings", what)
     group.add_argument("--config", metavar="FILE", default=None,
                        help="settings from a TOML (or YAML) file; flags and --set win over it")
     group.add_argument("--set", dest="overrides", action="append", default=None,

@@ -315,3 +315,6 @@ def test_config_default_shows_the_dataclass_default():
     assert str(default) == "64,64"
     assert str(ConfigDefault("rlhf_env.rewards.encoder_head:EncoderHeadConfig",
                              "head.kind")) == "linear"
+    # a nested default as the outer field's default instance has it (not the class's)
+    assert str(ConfigDefault("rlhf_env.feedback.learning.training.conditioned:"
+                             "ConditionedConfig", "head.kind")) == "mlp"

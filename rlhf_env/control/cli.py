@@ -44,14 +44,20 @@ from rlhf_env.validation import arg_float, arg_int
 LOOP = "rlhf_env.control.loop:LoopConfig"
 DEFAULT_ENV_ID = "RLHF-CartPole-v0"
 DEFAULT_ALGORITHM = "PPO"
-LOOP_FLAGS = (("--timesteps", "timesteps", "total_timesteps"), ("--labels", "labels",
-              "total_labels"), ("--rounds", "rounds", "rounds"),
-              ("--segment-length", "segment_length", "segment_length"),
-              ("--selection", "selection", "selection"), ("--ensemble", "ensemble",
-              "ensemble_size"), ("--error-rate", "error_rate", "error_rate"),
-              ("--n-envs", "n_envs", "n_envs"), ("--horizon", "horizon", "horizon"),
-              ("--seed", "seed", "seed"), ("--demo-pairs", "demo_pairs", "demo_pairs"),
-              ("--bc-epochs", "bc_epochs", "bc_epochs"))
+LOOP_FLAGS = (
+    ("--timesteps", "timesteps", "total_timesteps"),
+    ("--labels", "labels", "total_labels"),
+    ("--rounds", "rounds", "rounds"),
+    ("--segment-length", "segment_length", "segment_length"),
+    ("--selection", "selection", "selection"),
+    ("--ensemble", "ensemble", "ensemble_size"),
+    ("--error-rate", "error_rate", "error_rate"),
+    ("--n-envs", "n_envs", "n_envs"),
+    ("--horizon", "horizon", "horizon"),
+    ("--seed", "seed", "seed"),
+    ("--demo-pairs", "demo_pairs", "demo_pairs"),
+    ("--bc-epochs", "bc_epochs", "bc_epochs"),
+)
 """(flag, argparse dest, LoopConfig field) of every flag that sets a loop setting."""
 USAGE_ERRORS = (SettingsError, UnknownNameError)
 """A bad setting (flag, --config, --set, or one that conflicts with --resume) exits with
@@ -238,7 +244,7 @@ def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="behaviour-cloning epochs (default: 20 with --demos)")
     d.add_argument("--demo-pairs", type=arg_int(0), default=ConfigDefault(LOOP, "demo_pairs"),
                    help="expert ≻ agent comparisons from the demonstrations")
-    add_config_options(p)
+    add_config_options(p, "any LoopConfig field, e.g. --set reward_epochs=10")
     p.set_defaults(func=_cmd_prefs, usage_errors=USAGE_ERRORS)
 
 

@@ -94,7 +94,8 @@ def add_reward_model_commands(subparsers: Any) -> None:
     p.add_argument("--seed", type=arg_int(0), default=ConfigDefault(_TRAIN, "trainer.seed"),
                    help="seed of the split and the training (sets trainer.seed)")
     p.add_argument("--task", default=None, help="only this task's records (default: all)")
-    add_config_options(p)
+    add_config_options(p, "RMTrainConfig: name, task, and the tables model (EncoderHeadConfig) "
+                          "and trainer (RewardTrainerConfig), e.g. --set model.head.kind=mlp")
     p.set_defaults(func=_cmd_train, usage_errors=USAGE_ERRORS)
 
     p = sub.add_parser("eval", help="a reward model's accuracy on a store or feedback file")
@@ -102,7 +103,7 @@ def add_reward_model_commands(subparsers: Any) -> None:
     p.add_argument("data", help="feedback store (SQLite file) or feedback JSONL file")
     p.add_argument("--task", default=None, help="only this task's records (default: all)")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    add_config_options(p)
+    add_config_options(p, "RMEvalConfig: task, condition_on_annotator, n_bins")
     p.set_defaults(func=_cmd_eval, usage_errors=USAGE_ERRORS)
 
 

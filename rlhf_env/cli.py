@@ -1,16 +1,22 @@
 """The ``rlhf-env`` command.
 
-    rlhf-env demo [--agent sb3] [--smoke]   the RLHF demo (see README)
-    rlhf-env models                list the offline (bundled) models
-    rlhf-env label STORE           label pending feedback items in the terminal
-    rlhf-env feedback report STORE volume, agreement, gold accuracy, per-annotator stats
-    rlhf-env prefs ENV_ID          preference learning on a control task (the online loop)
-    rlhf-env bench list|run|report|compare   benchmark RL algorithms on RLHF tasks
-    rlhf-env feedback check STORE  integrity, schema and orphan queue items of a store
+    rlhf-env demo [--agent sb3] [--smoke]       the RLHF demo (see README)
+    rlhf-env models                             list the offline (bundled) models
+    rlhf-env feedback import|export STORE FILE  feedback data in and out of a store
+    rlhf-env feedback report|check STORE        quality report; integrity and schema checks
+    rlhf-env label STORE                        label pending feedback items in the terminal
+    rlhf-env serve STORE                        the labeling web app and REST API
+    rlhf-env rm train STORE --out DIR           train a reward model from a feedback store
+    rlhf-env rm eval MODEL DATA                 a reward model's accuracy on feedback
+    rlhf-env sft DEMOS --out DIR                supervised fine-tuning on demonstrations
+    rlhf-env ppo --out DIR                      token-level PPO against any reward model
+    rlhf-env prefs ENV_ID                       a control task learned from preferences
+    rlhf-env bench list|run|report|compare      benchmark RL algorithms on RLHF tasks
 
-A user error never shows a traceback: the command prints one ``error: …`` line saying
-what to do and exits with status 2 for a bad option or name (``bench``: also a bad
-value), 1 for anything else that failed (a bad file, a store that cannot be opened,
+Commands that train take ``--config FILE`` (TOML or YAML) and ``--set KEY=VALUE``; their
+flags win over both. A user error never shows a traceback: the command prints one
+``error: …`` line saying what to do and exits with status 2 for a bad option, name or
+setting, 1 for anything else that failed (a bad file, a store that cannot be opened,
 closed input). ``--debug`` (anywhere on the command line) shows the traceback instead.
 """
 
@@ -19,9 +25,12 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import re
 import sqlite3
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from rlhf_env.errors import RLHFEnvError, UnknownNameError
 
@@ -29,6 +38,76 @@ USAGE_ERROR = 2
 """Exit status for a bad option, name or value (argparse uses it too)."""
 FAILURE = 1
 """Exit status for a command that could not do its work (bad file, unusable store …)."""
+
+
+def plain_text(text: str) -> str:
+    """Docstring text without reST markup: double backquotes dropped, ``:role:`~a.b.C```
+    references shortened to ``C`` (``:role:`text <target>``` to ``text``)."""
+
+    def role(match: re.Match[str]) -> str:
+        body = match.group(1)
+        if "<" in body:
+            return body.split("<")[0].strip()
+        return body[1:].rsplit(".", 1)[-1] if body.startswith("~") else body
+
+    text = re.sub(r":[a-z]+(?::[a-z]+)?:`([^`]+)`", role, text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Descriptions are wrapped paragraph by paragraph, indented blocks (command lists) kept
+    as written; an option with a default says it (unless its help already mentions one)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks = []
+        for para in re.split(r"\n\s*\n", text.strip("\n")):
+            lines = para.splitlines()
+            if any(line.startswith(" ") for line in lines):
+                blocks.append("\n".join(indent + line for line in lines))
+            else:
+                blocks.append(textwrap.fill(" ".join(para.split()), width,
+                                            initial_indent=indent, subsequent_indent=indent))
+        return "\n\n".join(blocks)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is False or default is argparse.SUPPRESS
+                or default == [] or "default" in text.lower()
+                or (not action.option_strings and action.nargs not in ("?", "*"))):
+            return action.help
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
+class _SubCommands(argparse._SubParsersAction):
+    """Subcommands whose ``--help`` starts with their one-line ``help`` (as plain text)."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if kwargs.get("description") is None and kwargs.get("help"):
+            kwargs["description"] = kwargs["help"]
+        if kwargs.get("description"):
+            kwargs["description"] = plain_text(kwargs["description"])
+        return super().add_parser(name, **kwargs)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of ``rlhf-env`` and its subcommands: :class:`HelpFormatter` help, and
+    subcommand descriptions from their help lines."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _SubCommands)
+
+
+def package_version() -> str:
+    """The installed rlhf-env's version (from its distribution's metadata)."""
+    try:
+        return importlib.metadata.version("rlhf-env")
+    except importlib.metadata.PackageNotFoundError:
+        from rlhf_env import __version__
+
+        return f"{__version__} (not installed: run from a source folder)"
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -66,9 +145,11 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rlhf-env", description=__doc__.split("\n")[0],
-                                     epilog="--debug anywhere: show tracebacks of errors")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = CommandParser(prog="rlhf-env", description=plain_text(__doc__ or ""),
+                           epilog="--debug anywhere: show tracebacks of errors")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("models", help="list the bundled offline models")
     p.set_defaults(func=_cmd_models)
     p = sub.add_parser("demo", help="run the RLHF demo on the offline defaults")
@@ -81,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rlhf_env.feedback.cli import add_feedback_commands
 
     add_feedback_commands(sub)
+    from rlhf_env.feedback.learning.cli import add_reward_model_commands
+
+    add_reward_model_commands(sub)
     from rlhf_env.control.cli import add_control_commands
 
     add_control_commands(sub)

@@ -18,6 +18,12 @@ class ConfigError(RLHFEnvError, ValueError):
     """A configuration value or keyword argument is invalid."""
 
 
+class SettingsError(ConfigError):
+    """A setting given in a config file, with ``--set`` or as a command-line flag is bad: an
+    unreadable config file, a value of the wrong type, or one the config refuses. Commands
+    exit with status 2 for it (a bad option), as for an unknown name."""
+
+
 class MissingDependencyError(RLHFEnvError, ImportError):
     """An optional package is needed for this feature but is not installed."""
 

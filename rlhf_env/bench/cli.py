@@ -45,11 +45,17 @@ def _positive(text: str) -> int:
 
 def _imports(args: argparse.Namespace) -> None:
     for module in getattr(args, "imports", None) or []:
+        if not module.strip() or module.startswith("."):
+            raise ConfigError(f"--import takes an absolute module name (e.g. my_tasks or "
+                              f"mypkg.bench_tasks), got {module!r}.")
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigError(f"--import {module}: cannot import it ({exc}). Put its folder "
                               f"on PYTHONPATH or install its package.") from exc
+        except Exception as exc:  # the module itself failed while it ran
+            raise ConfigError(f"--import {module}: importing it failed ({type(exc).__name__}: "
+                              f"{exc}); fix the module (add --debug for its traceback).") from exc
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from typing import Any
 
 from rlhf_env.errors import FeedbackError, RLHFEnvError
 from rlhf_env.feedback.formats import FORMATS, IMPORT_FORMATS
-from rlhf_env.feedback.io import OnError, read_feedback, write_feedback
+from rlhf_env.feedback.io import read_feedback, refuse_bad_lines, write_feedback
 from rlhf_env.feedback.records import RECORD_TYPES
 from rlhf_env.feedback.report import build_report, format_text, write_report
 from rlhf_env.feedback.store import FeedbackStore
@@ -78,15 +78,17 @@ _OLD_FORMAT_NAMES = {"jsonl": "rlhf-env"}
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    on_error: OnError = "skip" if args.skip_bad else "raise"
     fmt = _OLD_FORMAT_NAMES.get(args.format, args.format)
     with contextlib.ExitStack() as stack:
         # An existing store is checked before the file is read; a new one is created only
         # once the file has been read whole, so a bad or empty file creates nothing.
         store = (stack.enter_context(FeedbackStore(args.store))
                  if args.store == ":memory:" or Path(args.store).exists() else None)
-        result = read_feedback(args.file, fmt, on_error=on_error, task=args.task,
-                               annotator=args.annotator)
+        result = read_feedback(args.file, fmt, on_error="skip", task=args.task,
+                               annotator=args.annotator)  # every row read before any is written
+        if not args.skip_bad:
+            refuse_bad_lines(args.file, result, skip_hint="pass --skip-bad to import the good "
+                                                          "lines and list the bad ones")
         if result.empty:
             raise FeedbackError(f"{args.file} holds no records (it is empty); nothing was "
                                 f"imported. Point `feedback import` at a file of feedback "

@@ -150,18 +150,32 @@ def _check_format(fmt: str, known: tuple[str, ...]) -> None:
         raise UnknownNameError("feedback format", fmt, known)
 
 
+SKIP_HINT = "pass on_error='skip' to import the good lines and get the bad ones listed"
+"""How a Python caller imports the good lines anyway (the CLI names its flag instead)."""
+
+
+def refuse_bad_lines(source: str, result: ImportResult, skip_hint: str = SKIP_HINT) -> None:
+    """Raise :class:`FeedbackError` listing ``result``'s bad lines, if it has any.
+
+    ``skip_hint`` says how the caller's user imports the good lines anyway (the command line
+    names its ``--skip-bad`` flag).
+    """
+    if not result.errors:
+        return
+    listed = "; ".join(str(e) for e in result.errors[:_MAX_LISTED])
+    more = len(result.errors) - _MAX_LISTED
+    help_ = any(e.unrecognized for e in result.errors)
+    raise FeedbackError(
+        f"{source}: {len(result.errors)} bad line(s), nothing was imported: {listed}"
+        + (f"; … and {more} more" if more > 0 else "")
+        + f". Fix them, or {skip_hint}."
+        + (f"\n{layouts_help()}" if help_ else "")
+    )
+
+
 def _raise_if_bad(source: str, result: ImportResult, on_error: OnError) -> None:
-    if result.errors and on_error == "raise":
-        listed = "; ".join(str(e) for e in result.errors[:_MAX_LISTED])
-        more = len(result.errors) - _MAX_LISTED
-        help_ = any(e.unrecognized for e in result.errors)
-        raise FeedbackError(
-            f"{source}: {len(result.errors)} bad line(s), nothing was imported: {listed}"
-            + (f"; … and {more} more" if more > 0 else "")
-            + ". Fix them, or pass on_error='skip' (`--skip-bad`) to import the good lines "
-            "and get the bad ones listed in the result."
-            + (f"\n{layouts_help()}" if help_ else "")
-        )
+    if on_error == "raise":
+        refuse_bad_lines(source, result)
 
 
 # -- reading rows --------------------------------------------------------------------------

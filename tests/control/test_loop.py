@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -93,7 +95,21 @@ def test_cli_prefs_runs_and_resumes(tmp_path, capsys) -> None:
             "40", "--out", str(out)]
     assert main(args) == 0
     assert "round 2: steps" in capsys.readouterr().out
-    assert main(["prefs", "--resume", str(out), "--rounds", "3"]) == 0
-    assert "round 3: steps" in capsys.readouterr().out
+    assert main(["prefs", "--resume", str(out), "--rounds", "3", "--json"]) == 0
+    printed = capsys.readouterr().out
+    assert "round 3: steps" in printed
+    assert json.loads(printed.strip().splitlines()[-1])["round"] == 3  # strict JSON
+    # settings that differ from the saved run are refused, each named with its saved value
+    config = tmp_path / "more.toml"
+    config.write_text("error_rate = 0.3\nsegment_length = 10\n")
+    code = main(["prefs", "RLHF-Pendulum-v0", "--resume", str(out), "--labels", "30",
+                 "--timesteps", "256", "--set", "seed=4", "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 2, err
+    for words in ("ENV_ID RLHF-Pendulum-v0 (saved: RLHF-CartPole-v0)",
+                  "--labels 30 (saved: 20)", "seed = 4 (--set) (saved: 0)",
+                  f"error_rate = 0.3 ({config}) (saved: 0.1)", "only --rounds may change"):
+        assert words in err, words
+    assert "--timesteps" not in err and "segment_length" not in err  # equal to the saved
     assert main(["prefs", "--resume", str(tmp_path / "nothing")]) == 1
     assert "holds no checkpoint" in capsys.readouterr().err

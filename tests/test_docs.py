@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "docs" / "hooks"))
 
 import clipage  # noqa: E402
-import generate  # noqa: E402
-import rst  # noqa: E402
+import pages_from_code  # noqa: E402
+import rstmd  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -147,16 +147,16 @@ def test_api_reference_renders_docstrings_without_rst_leftovers(site: Path) -> N
 
 
 def test_doctest_becomes_a_fenced_block_at_the_paragraph_indent() -> None:
-    out = rst.to_markdown("Text.\n\n    >>> 1 + 1\n    2\n\nMore.")
+    out = rstmd.to_markdown("Text.\n\n    >>> 1 + 1\n    2\n\nMore.")
     assert "```pycon\n>>> 1 + 1\n2\n```" in out
     assert out.startswith("Text.") and out.rstrip().endswith("More.")
 
 
 def test_literal_block_is_fenced_and_loses_one_colon() -> None:
-    out = rst.to_markdown("Layout::\n\n    a/\n      b.txt\n\nAfter.")
+    out = rstmd.to_markdown("Layout::\n\n    a/\n      b.txt\n\nAfter.")
     assert out.startswith("Layout:\n")
     assert "```text\na/\n  b.txt\n```" in out
-    python = rst.to_markdown("Use it::\n\n    x = f(1)\n")
+    python = rstmd.to_markdown("Use it::\n\n    x = f(1)\n")
     assert "```python\nx = f(1)\n```" in python
 
 
@@ -168,20 +168,20 @@ def test_simple_table_becomes_a_pipe_table_with_continuations() -> None:
            "       second line\n"
            "b      x | y\n"
            "=====  ==========")
-    assert rst.to_markdown(doc).splitlines() == [
+    assert rstmd.to_markdown(doc).splitlines() == [
         "| name | meaning |", "|---|---|", "| ``a`` | first line second line |",
         "| b | x \\| y |"]
 
 
 def test_misaligned_table_row_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     doc = "====  ====\nlonger text\n====  ===="
-    with caplog.at_level(logging.WARNING, logger=rst.log.name):
-        rst.to_markdown(doc)
+    with caplog.at_level(logging.WARNING, logger=rstmd.log.name):
+        rstmd.to_markdown(doc)
     assert "crosses a column boundary" in caplog.text
 
 
 def test_roles_link_when_resolved_and_stay_code_when_not() -> None:
-    out = rst.to_markdown("See :class:`~rlhf_env.errors.PromptError` and :meth:`step`.",
+    out = rstmd.to_markdown("See :class:`~rlhf_env.errors.PromptError` and :meth:`step`.",
                           lambda name: "rlhf_env.errors.PromptError" if "." in name else None)
     assert ('<autoref identifier="rlhf_env.errors.PromptError" optional>'
             "<code>PromptError</code></autoref>") in out
@@ -189,7 +189,7 @@ def test_roles_link_when_resolved_and_stay_code_when_not() -> None:
 
 
 def test_list_after_a_paragraph_gets_the_blank_line_markdown_needs() -> None:
-    assert rst.to_markdown("Stages:\n- one\n- two") == "Stages:\n\n- one\n- two"
+    assert rstmd.to_markdown("Stages:\n- one\n- two") == "Stages:\n\n- one\n- two"
 
 
 # -- the hook -----------------------------------------------------------------------------
@@ -230,14 +230,14 @@ class _Files:
 def test_hook_warns_about_an_env_id_without_a_page(caplog: pytest.LogCaptureFixture) -> None:
     ids = registered_ids()
     pages = {f"envs/{i}.md": f"# {i}\n\n<!-- generated: env {i} -->\n" for i in ids[1:]}
-    with caplog.at_level(logging.WARNING, logger=rst.log.name):
-        generate.on_files(_Files(pages), config=None)
+    with caplog.at_level(logging.WARNING, logger=rstmd.log.name):
+        pages_from_code.on_files(_Files(pages), config=None)
     assert f"the registered env {ids[0]} has no page" in caplog.text
     assert ids[1] not in caplog.text
 
 
 def test_unknown_generated_block_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger=rst.log.name):
-        out = generate.expand("a\n<!-- generated: nonsense -->\nb", "x.md")
+    with caplog.at_level(logging.WARNING, logger=rstmd.log.name):
+        out = pages_from_code.expand("a\n<!-- generated: nonsense -->\nb", "x.md")
     assert "unknown generated block 'nonsense'" in caplog.text
     assert out == "a\n\nb"

@@ -20,7 +20,7 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec, load_env_creator
-from rst import cell, log, to_markdown
+from rstmd import cell, log, to_markdown
 
 GYMNASIUM_DOCS = "https://gymnasium.farama.org/environments"
 SECTION = re.compile(r"^## (.+)$", re.M)

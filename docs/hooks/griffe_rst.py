@@ -1,4 +1,4 @@
-"""A griffe extension: every docstring of the API reference goes through :mod:`rst` first.
+"""A griffe extension: every docstring of the API reference goes through :mod:`rstmd` first.
 
 mkdocstrings loads it from ``mkdocs.yml`` (``extensions: [docs/hooks/griffe_rst.py]``). Role
 targets are resolved in the scope of the object that carries the docstring, as Sphinx would
@@ -15,7 +15,7 @@ from typing import Any
 import griffe
 
 sys.path.insert(0, str(Path(__file__).parent))
-from rst import to_markdown  # a sibling module, found through the line above
+from rstmd import to_markdown  # a sibling module, found through the line above
 
 ABSOLUTE = ("rlhf_env", "agents", "gymnasium", "stable_baselines3", "torch", "numpy",
             "transformers")

@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE))
 from benchpage import bench_page  # noqa: E402  (sibling modules, found through the line above)
 from clipage import cli_page  # noqa: E402
 from envpages import config_table, env_page  # noqa: E402
-from rst import log  # noqa: E402
+from rstmd import log  # noqa: E402
 
 MARKER = re.compile(r"^<!-- generated: (\w+)(?: (\S+))? -->$", re.M)
 

@@ -143,6 +143,21 @@ def test_api_reference_renders_docstrings_without_rst_leftovers(site: Path) -> N
     assert "&gt;&gt;&gt;" not in html.escape(body, quote=False).replace("&amp;", "&")
 
 
+def test_every_benchmark_command_the_pages_quote_is_one_make_bench_runs() -> None:
+    from benchmarks.run_all import BENCHMARKS
+    from tests.test_readme import quoted_benchmark_commands
+
+    run = {" ".join(command) for commands in BENCHMARKS.values() for command in commands}
+    quoted: set[str] = set()
+    for md in sorted((ROOT / "docs").rglob("*.md")):
+        text = md.read_text(encoding="utf-8")
+        fenced = re.findall(r"^(python benchmarks/bench_.*)$", text, flags=re.M)
+        quoted |= quoted_benchmark_commands(text) | {
+            " ".join(line.split()).removeprefix("python benchmarks/") for line in fenced}
+    assert len(quoted) >= 4, quoted
+    assert quoted <= run, f"quoted in docs/ but not run by make bench: {quoted - run}"
+
+
 # -- the docstring translation ------------------------------------------------------------
 
 

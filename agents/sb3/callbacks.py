@@ -13,7 +13,7 @@ key                            meaning (mean over the episodes finished in the r
 ``rlhf/score``                 raw reward-model score (``info["score"]``)
 ``rlhf/score_std``             its standard deviation across the rollout's episodes
 ``rlhf/gold_score``            independent gold scorer (only for tasks with one)
-``rlhf/kl_term``            the KL term added to the reward (``kl_coef · log π_ref``)
+``rlhf/kl_term``                the KL term added to the reward (``kl_coef · log π_ref``)
 ``rlhf/response_tokens``       response length in tokens (EOS included when emitted)
 ``rlhf/hit_token_limit``       share of responses cut at ``max_response_tokens`` without EOS
 ``rlhf/episodes``              number of episodes in the rollout

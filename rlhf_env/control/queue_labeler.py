@@ -82,7 +82,8 @@ class QueueLabeler:
         priority: queue priority of the items (higher first).
         name: written into each item's metadata as ``asked_by``, to find them again.
         notify: called with a line for people whenever clips are queued (e.g. ``print``).
-        clock, sleep: time functions (injectable for tests).
+        clock: the time function (injectable for tests).
+        sleep: the sleep function (injectable for tests).
         token: the admin token of a remote server (default ``$RLHF_ENV_TOKEN``).
     """
 

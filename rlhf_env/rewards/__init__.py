@@ -4,16 +4,16 @@ Every reward model has ``score(prompts, responses) -> np.ndarray`` (float32, sha
 and its output goes through :func:`validate_scores`, so NaN/inf or wrong shapes raise
 :class:`~rlhf_env.errors.RewardModelError` naming the model.
 
-=========================  =================================================================
-:class:`CallableReward`     a plain function, batched or per (prompt, response) pair
-:class:`HFClassifierReward` any Hugging Face sequence classifier (path or hub id)
-:class:`EncoderHeadReward`  sentence encoder + scalar head, trained here; save/load folders
-:class:`EnsembleReward`     mean, min or mean − k·std of several reward models
-:class:`NormalizedReward`   running mean/std normalisation, optional clipping
-:class:`KeywordReward`      counts target words (rule-based)
-:class:`LengthReward`       peaks at a target length in words (rule-based)
-:class:`VaderReward`        VADER sentiment, a rule-based gold scorer
-=========================  =================================================================
+===========================  =================================================================
+:class:`CallableReward`      a plain function, batched or per (prompt, response) pair
+:class:`HFClassifierReward`  any Hugging Face sequence classifier (path or hub id)
+:class:`EncoderHeadReward`   sentence encoder + scalar head, trained here; save/load folders
+:class:`EnsembleReward`      mean, min or mean − k·std of several reward models
+:class:`NormalizedReward`    running mean/std normalisation, optional clipping
+:class:`KeywordReward`       counts target words (rule-based)
+:class:`LengthReward`        peaks at a target length in words (rule-based)
+:class:`VaderReward`         VADER sentiment, a rule-based gold scorer
+===========================  =================================================================
 
 Get one by name, path, hub id or object with :func:`make_reward_model`; built-in names are
 ``sentiment`` (the shipped MiniLM head), ``vader``, ``keyword`` and ``length``. Importing

@@ -121,7 +121,8 @@ class EncoderHeadReward(nn.Module):
     Args:
         config: an :class:`EncoderHeadConfig`; keyword ``fields`` override its fields (or
             build one: ``EncoderHeadReward(backbone="tiny-random-bert", input_format="response")``).
-        encoder, tokenizer: an already loaded backbone and tokenizer (skips loading).
+        encoder: an already loaded backbone (skips loading; give ``tokenizer`` with it).
+        tokenizer: the already loaded backbone's tokenizer.
         name: used in logs and errors.
         label_info: what a high score means, e.g. ``{"higher": "more positive"}``.
         training_metadata: how the head was trained (data, seed, metrics); saved as is.

@@ -131,10 +131,14 @@ class HFClassifierReward:
     """Score (prompt, response) pairs with a Hugging Face sequence classifier.
 
     Args:
-        name_or_path, label, batch_size, max_length, input_format: see
-            :class:`HFClassifierConfig`.
+        name_or_path: see :class:`HFClassifierConfig`.
+        label: see :class:`HFClassifierConfig`.
+        batch_size: see :class:`HFClassifierConfig`.
+        max_length: see :class:`HFClassifierConfig`.
         device: torch device; ``None`` means CUDA if available, else CPU.
-        model, tokenizer: an already loaded classifier and tokenizer (skips loading).
+        input_format: see :class:`HFClassifierConfig`.
+        model: an already loaded classifier (skips loading; give ``tokenizer`` with it).
+        tokenizer: the already loaded classifier's tokenizer.
         name: used in logs and errors; defaults to ``name_or_path``.
     """
 

@@ -72,7 +72,9 @@ class NormalizedReward:
 
     Args:
         model: the wrapped reward model (object, or anything :func:`make_reward_model` takes).
-        clip, epsilon, center: see :class:`NormalizeConfig`.
+        clip: see :class:`NormalizeConfig`.
+        epsilon: see :class:`NormalizeConfig`.
+        center: see :class:`NormalizeConfig`.
         update: whether :meth:`score` updates the statistics (set ``False`` for evaluation).
     """
 

@@ -1,6 +1,6 @@
 """Evaluating reward models on held-out feedback.
 
-=================================  =======================================================
+==================================  =======================================================
 :func:`pairwise_accuracy`           share of strict comparisons where the chosen response
                                     scores higher (ties in the labels are left out; tied
                                     scores count as half right)
@@ -8,7 +8,7 @@
 :func:`rating_correlation`          Pearson and Spearman correlation of scores and ratings
 :func:`evaluate`                    all of the above on a list of records, overall, per
                                     annotator and per annotator attribute value
-=================================  =======================================================
+==================================  =======================================================
 
     >>> import numpy as np
     >>> round(expected_calibration_error(np.array([0.9, 0.9, 0.1]), np.array([1, 1, 0])), 6)

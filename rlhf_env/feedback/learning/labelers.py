@@ -560,7 +560,9 @@ class AILabeler:
         judge: the scorer acting as annotator.
         annotator_id: id written into the records (default ``"ai:<judge name>"``).
         temperature: Boltzmann temperature of the judge's choices (0 = argmax).
-        rating_scale, rating_center, rating_spread: how scores map to ratings.
+        rating_scale: inclusive scale of ratings, ``(min, max)``.
+        rating_center: judge score that maps to the middle of the rating scale.
+        rating_spread: score distance that moves a rating by about a quarter of the scale.
         seed: seed for sampled choices when ``temperature > 0``.
     """
 

@@ -5,13 +5,13 @@ label. Every selector follows one small protocol::
 
     selector.select(candidates: Sequence[ComparisonQuery], n: int, rng) -> np.ndarray  # indices
 
-=========================  ============================================================
-:class:`RandomSelector`     uniform without replacement (the baseline)
-:class:`UncertaintySelector` the pairs an ensemble of reward models disagrees on most: the
-                            variance across members of ``P(a ≻ b) = sigmoid(r_a − r_b)``
-:class:`DiversitySelector`  farthest-point sampling on pair embeddings, so the chosen pairs
-                            cover the space of responses instead of clumping
-=========================  ============================================================
+============================  ============================================================
+:class:`RandomSelector`       uniform without replacement (the baseline)
+:class:`UncertaintySelector`  the pairs an ensemble of reward models disagrees on most: the
+                              variance across members of ``P(a ≻ b) = sigmoid(r_a − r_b)``
+:class:`DiversitySelector`    farthest-point sampling on pair embeddings, so the chosen pairs
+                              cover the space of responses instead of clumping
+============================  ============================================================
 
     >>> import numpy as np
     >>> from rlhf_env.feedback.learning.labelers import ComparisonQuery

@@ -219,16 +219,16 @@ def test_cli_page_picks_up_a_new_command_with_no_doc_edit(
     def with_plugin() -> argparse.ArgumentParser:
         parser = original()
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        plugin = sub.add_parser("rm", help="reward models")
-        inner = plugin.add_subparsers(dest="rm_command")
-        train = inner.add_parser("train", help="train a reward model")
+        plugin = sub.add_parser("newcmd", help="a command added after the docs were written")
+        inner = plugin.add_subparsers(dest="newcmd_command")
+        train = inner.add_parser("train", help="train something")
         train.add_argument("--epochs", type=int, default=3, help="passes over the data")
         return parser
 
     monkeypatch.setattr(rlhf_env.cli, "build_parser", with_plugin)
     text = clipage.cli_page()
-    assert "## rlhf-env rm {#rlhf-env-rm}" in text
-    assert "### rlhf-env rm train {#rlhf-env-rm-train}" in text
+    assert "## rlhf-env newcmd {#rlhf-env-newcmd}" in text
+    assert "### rlhf-env newcmd train {#rlhf-env-newcmd-train}" in text
     assert "| `--epochs EPOCHS` | passes over the data | `3` |" in text
 
 

@@ -119,7 +119,10 @@ def argument_table(parser: argparse.ArgumentParser) -> str:
 
 def argument_row(formatter: argparse.HelpFormatter, action: argparse.Action) -> str:
     invocation = formatter._format_action_invocation(action)
-    help_ = text(formatter._expand_help(action)) if action.help else ""
+    # argparse's own expansion: the CLI's formatter appends "(default: …)", which the
+    # table shows in its own column
+    plain = argparse.HelpFormatter(formatter._prog)
+    help_ = text(plain._expand_help(action)) if action.help else ""
     return f"| `{invocation}` | {help_} | {default(action)} |"
 
 

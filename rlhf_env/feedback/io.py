@@ -390,9 +390,12 @@ def read_feedback(
             :data:`~rlhf_env.feedback.formats.FORMATS`.
         on_error: ``"raise"`` (any bad row raises, listing them) or ``"skip"`` (bad rows
             come back in :attr:`ImportResult.errors`).
-        task, annotator, timestamp: the envelope of records read from TRL and HH-RLHF
-            files (defaults: the format's name, and 0); our own records keep theirs.
+        task: the task of records read from TRL and HH-RLHF files (default: the format's
+            name); our own records keep theirs.
+        annotator: their annotator (default: the format's name).
+        timestamp: their timestamp (default: 0).
 
+    Example:
         >>> import json, pathlib, tempfile
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "prefs.jsonl"
         >>> _ = path.write_text(json.dumps({"prompt": "The sky is", "chosen": " blue.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ def _chunks(data: bytes) -> Iterator[bytes]:
             pos += room
             continue
         _, length, kind = struct.unpack("<IHB", data[pos:pos + HEADER])
+        if pos + HEADER + length > len(data):  # still being written
+            break
         body = data[pos + HEADER:pos + HEADER + length]
         pos += HEADER + length
         if kind == WHOLE:
@@ -43,16 +46,41 @@ def _chunks(data: bytes) -> Iterator[bytes]:
             break
 
 
-def history(run_dir: Path) -> list[dict[str, Any]]:
-    """The rows a W&B run folder's ``run-*.wandb`` file logged, with their ``_step``."""
+def _records(path: Path) -> list[Any]:
     from wandb.proto import wandb_internal_pb2 as pb
 
-    (path,) = Path(run_dir).glob("run-*.wandb")
-    rows = []
+    records = []
     for chunk in _chunks(path.read_bytes()):
         record = pb.Record()
         record.ParseFromString(chunk)
-        if record.WhichOneof("record_type") == "history":
-            rows.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
-                         for item in record.history.item})
-    return rows
+        records.append(record)
+    return records
+
+
+def history(run_dir: Path, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """The rows a W&B run folder's ``run-*.wandb`` file logged, with their ``_step``.
+
+    ``run.finish()`` can return before W&B's service process has written the file out, so
+    this waits (up to ``timeout`` seconds) for the run's closing ``exit`` record.
+    """
+    (path,) = Path(run_dir).glob("run-*.wandb")
+    deadline = time.monotonic() + timeout
+    records = _records(path)
+    while not any(r.WhichOneof("record_type") == "exit" for r in records):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} has no exit record after {timeout} s")
+        time.sleep(0.2)
+        records = _records(path)
+    return [{item.key or "/".join(item.nested_key): json.loads(item.value_json)
+             for item in r.history.item}
+            for r in records if r.WhichOneof("record_type") == "history"]
+
+
+def offline(monkeypatch: Any, folder: Path) -> None:
+    """Environment for a W&B run in a test: offline, quiet, its settings and caches under
+    ``folder`` (never the user's home)."""
+    for var, value in {"WANDB_MODE": "offline", "WANDB_SILENT": "true",
+                       "WANDB_CONFIG_DIR": str(folder / "wandb-config"),
+                       "WANDB_CACHE_DIR": str(folder / "wandb-cache"),
+                       "WANDB_DATA_DIR": str(folder / "wandb-data")}.items():
+        monkeypatch.setenv(var, value)

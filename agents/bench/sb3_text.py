@@ -4,8 +4,8 @@
 Steps are episodes. Bandit policies sample from the task's restricted action vocabulary;
 their KL is to the *initial* SB3 policy (a frozen copy), estimated on the evaluation answers
 as ``log π(y) − log π₀(y)`` summed over the kept positions (up to the first EOS: the
-response's exact probability under a factorised policy, :mod:`agents.sb3.kl`). The token policy's KL is to the
-initial LM, as for the token-level trainers.
+response's exact probability under a factorised policy, :mod:`agents.sb3.kl`). The token
+policy's KL is to the initial LM, as for the token-level trainers.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ token-level trainer logs, so the runs overlay). With ``tensorboard_log=`` on the
 or ``model.set_logger(rlhf_env.logger.make_logger(...))`` for W&B, they show up there; the
 same rows are kept in :attr:`RLHFMetricsCallback.history` for CSV/JSON files and plots.
 
-===========================  ======================================================================
+===========================  ==================================================================
 key                          meaning (mean over the episodes finished in the rollout)
-===========================  ======================================================================
-``rlhf/reward``              episode return the agent got: score + KL term (``info["episode"]["r"]``)
+===========================  ==================================================================
+``rlhf/reward``              episode return: score + KL term (``info["episode"]["r"]``)
 ``rlhf/score``               raw reward-model score (``info["score"]``)
 ``rlhf/score_std``           its standard deviation across the rollout's episodes
 ``rlhf/gold_score``          independent gold judge (only for tasks with one)
@@ -19,7 +19,7 @@ key                          meaning (mean over the episodes finished in the rol
 ``rlhf/response_length``     response length in tokens (EOS included when emitted)
 ``rlhf/missing_eos``         share of responses cut at ``max_response_tokens`` without EOS
 ``rlhf/episodes``            number of episodes in the rollout
-===========================  ======================================================================
+===========================  ==================================================================
 
 The KL estimate. The env knows only the reference's side, ``info["ref_logprob"]`` (present
 when the env has a reference model: ``kl_coef > 0``, or ``reference_model=`` given with
@@ -121,16 +121,18 @@ class RLHFMetricsCallback(BaseCallback):
         or ``None`` when the rollout does not let us know it (or no KL can use it)."""
         if not self._kl_possible:
             return None
-        if isinstance(self.model.action_space, spaces.MultiDiscrete):  # the bandit
+        space = self.model.action_space
+        if isinstance(space, spaces.MultiDiscrete):  # the bandit
             if not any("ref_logprob" in info for info in infos):
                 return None
-            return self._bandit_logprobs(infos)
+            return self._bandit_logprobs(infos, len(space.nvec))
         log_probs = self.locals.get("log_probs")  # one token per step (the token env)
         return None if log_probs is None else log_probs.detach().cpu().double().numpy()
 
-    def _bandit_logprobs(self, infos: list[dict[str, Any]]) -> np.ndarray | None:
+    def _bandit_logprobs(self, infos: list[dict[str, Any]], width: int) -> np.ndarray | None:
+        """Log-probs of the kept positions (``width``: all positions, for infos without
+        ``response_tokens``)."""
         obs, actions = self.locals.get("obs_tensor"), self.locals.get("actions")
-        width = int(self.model.action_space.shape[0])
         lengths = [int(info.get("response_tokens", width)) for info in infos]
         if obs is None or actions is None:
             self._kl_possible = False

@@ -34,13 +34,9 @@ def test_tensorboard_gets_every_scalar_at_the_env_step(make_trainer, tmp_path):
 
 def test_wandb_offline_run_logs_the_same_keys(make_trainer, tmp_path, monkeypatch):
     pytest.importorskip("wandb")
-    from tests.wandb_runs import history
+    from tests.wandb_runs import history, offline
 
-    for var, value in {"WANDB_MODE": "offline", "WANDB_SILENT": "true",
-                       "WANDB_CONFIG_DIR": str(tmp_path / "config"),
-                       "WANDB_CACHE_DIR": str(tmp_path / "cache"),
-                       "WANDB_DATA_DIR": str(tmp_path / "data")}.items():
-        monkeypatch.setenv(var, value)
+    offline(monkeypatch, tmp_path)
     trainer = make_trainer(log_dir=str(tmp_path / "logs"), log_with=("wandb",))
     trainer.train(2)
     trainer.close()

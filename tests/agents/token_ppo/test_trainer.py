@@ -8,7 +8,6 @@ import torch
 
 from agents.token_ppo import load_checkpoint, save_checkpoint
 
-
 GAE_KEYS = {
     "rlhf/score", "rlhf/score_std", "rlhf/reward", "rlhf/kl", "rlhf/kl_coef",
     "rlhf/response_length", "rlhf/missing_eos", "rlhf/episodes",

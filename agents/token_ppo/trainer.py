@@ -329,9 +329,9 @@ class TokenPPOTrainer:
         value head's explained variance."""
         gen, c = rollout.generation, self.config
         k1 = (gen.logprobs - rollout.ref_logprobs) * gen.mask
-        out = {"train/kl_k1": float(k1.sum(-1).mean()), "train/kl_penalty": float(
-            kl.sum(-1).mean()), "train/learning_rate": c.learning_rate,
-            "train/clip_range": c.clip_range}
+        out = {"train/kl_k1": float(k1.sum(-1).mean()),
+               "train/kl_penalty": float(kl.sum(-1).mean()),
+               "train/learning_rate": c.learning_rate, "train/clip_range": c.clip_range}
         if targets.returns is not None:
             out["train/explained_variance"] = explained_variance(gen.values, targets.returns,
                                                                  gen.mask)

@@ -100,7 +100,7 @@ def bench_ours(args: argparse.Namespace, shared_prompt: bool = True) -> dict[str
     start = time.perf_counter()
     metrics = [trainer.step() for _ in range(args.steps)]
     seconds = time.perf_counter() - start
-    tokens = sum(m["response_length"] * args.batch for m in metrics)
+    tokens = sum(m["rlhf/response_length"] * args.batch for m in metrics)
     return {"seconds": seconds, "steps": args.steps, "episodes_per_s": args.steps * args.batch
             / seconds, "tokens_per_s": tokens / seconds,
             "mean_response_tokens": tokens / (args.steps * args.batch)}

@@ -66,21 +66,22 @@ def main() -> None:
                                   log_dir=out / "logs", checkpoint_dir=out / "checkpoint",
                                   demonstrations=demos)
     for m in loop.run_rounds():
-        if demos and m["round"] == 1:
+        if demos and m["time/rounds"] == 1:
             w = loop.state.warm_start
             print(f"warm start: {int(w['demo_comparisons'])} expert comparisons, cloning "
                   f"loss {w['bc_loss_first']:.2f} -> {w['bc_loss_last']:.2f}")
-        print(f"round {int(m['round'])}: labels {int(m['labels_used'])}, env steps "
-              f"{int(m['env_steps'])}, true return {m['true_return']:.1f}, learned return "
-              f"{m['learned_return']:.1f}, reward accuracy {m['reward_val_accuracy']:.2f}")
+        print(f"round {int(m['time/rounds'])}: labels {int(m['rlhf/labels_used'])}, env steps "
+              f"{int(m['time/total_timesteps'])}, true return {m['rlhf/true_return']:.1f}, "
+              f"learned return {m['rlhf/learned_return']:.1f}, reward accuracy "
+              f"{m['rlhf/reward_val_accuracy']:.2f}")
     last = loop.history[-1]
     segs = sorted(loop.bank.segments(), key=lambda s: s.true_return)
     clips = [write_segment_clip(s, out / "clips") for s in (segs[-1], segs[0])]
     print(f"clips: best {clips[0]} worst {clips[1]}")
-    print(f"result: true return {last['true_return']:.1f} (random policy "
-          f"{random_return(loop):.1f}) after {int(last['env_steps'])} env steps on the learned "
-          f"reward, {int(last['labels_used'])} labels, reward-model held-out accuracy "
-          f"{np.nan_to_num(last['reward_val_accuracy']):.2f}")
+    print(f"result: true return {last['rlhf/true_return']:.1f} (random policy "
+          f"{random_return(loop):.1f}) after {int(last['time/total_timesteps'])} env steps on "
+          f"the learned reward, {int(last['rlhf/labels_used'])} labels, reward-model held-out "
+          f"accuracy {np.nan_to_num(last['rlhf/reward_val_accuracy']):.2f}")
 
 
 if __name__ == "__main__":

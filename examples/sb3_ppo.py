@@ -6,8 +6,9 @@
 
 The policy is SB3's ``MultiInputPolicy`` (an MLP over the prompt's token ids) choosing every
 response token from the task's restricted action vocabulary. ``RLHFMetricsCallback`` logs
-the reward-model score, gold score and KL term under ``rlhf/`` (TensorBoard with
-``--tensorboard``); the script prints sample responses before and after training.
+the shared ``rlhf/`` metrics (reward-model score, gold score, reward, KL when the env has a
+reference model, …: :mod:`rlhf_env.metrics`; TensorBoard with ``--tensorboard``); the
+script prints sample responses before and after training.
 """
 
 from __future__ import annotations

@@ -124,12 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     steps = args.ppo_steps or (3 if args.smoke else 30)
     for _ in range(steps):
         m = trainer.step()
-        kl = max(m["kl"], 0.0)  # k3 is never negative; keep float noise from printing -0.000
-        print(f"PPO step {m['step']}: score {m['score']:.3f}  kl {kl:.3f}  "
+        kl = max(m["rlhf/kl"], 0.0)  # k3 is never negative; keep float noise from printing -0.000
+        print(f"PPO step {m['time/iterations']}: score {m['rlhf/score']:.3f}  kl {kl:.3f}  "
               f"response {m['samples'][0]['response']!r}")
     last = trainer.metrics[-1]
-    print(f"after {steps} PPO steps: score {last['score']:.3f} at KL {last['kl']:.3f} nats; "
-          f"best-of-{reference.n}: score {reference.mean_score:.3f} at KL {reference.kl:.3f} nats")
+    print(f"after {steps} PPO steps: score {last['rlhf/score']:.3f} at KL {last['rlhf/kl']:.3f} "
+          f"nats; best-of-{reference.n}: score {reference.mean_score:.3f} at KL "
+          f"{reference.kl:.3f} nats")
     trainer.close()
 
 

@@ -14,6 +14,7 @@ MODULES = [
     "rlhf_env.configs",
     "rlhf_env._toml",
     "rlhf_env.kl",
+    "rlhf_env.metrics",
     "rlhf_env.feedback.records",
     "rlhf_env.feedback.store",
     "rlhf_env.feedback.formats",

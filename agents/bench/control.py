@@ -67,7 +67,7 @@ def run_learned(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
         yield control_point(trial, step, control_returns(trial, loop.agent, loop.ensemble),
                             labels_used=loop.state.labels_used,
                             env_steps=float(loop.agent.num_timesteps),
-                            reward_val_accuracy=metrics["reward_val_accuracy"])
+                            reward_val_accuracy=metrics["rlhf/reward_val_accuracy"])
 
 
 def run_true(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:

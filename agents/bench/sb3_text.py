@@ -4,8 +4,8 @@
 Steps are episodes. Bandit policies sample from the task's restricted action vocabulary;
 their KL is to the *initial* SB3 policy (a frozen copy), estimated on the evaluation answers
 as ``log π(y) − log π₀(y)`` summed over the kept positions (up to the first EOS: the
-response's exact probability under a factorised policy). The token policy's KL is to the
-initial LM, as for the token-level trainers.
+response's exact probability under a factorised policy, :mod:`agents.sb3.kl`). The token
+policy's KL is to the initial LM, as for the token-level trainers.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.bench._text import LMEvaluator, check_text, env_kwargs, model_name
 from agents.sb3 import make_a2c, make_ppo, make_vec_env
+from agents.sb3.kl import response_logprobs
 from agents.token_ppo import LMSampler
 from rlhf_env.bench import EvalPoint, Trial
 from rlhf_env.bench.evaluation import eval_prompts, make_eval_env, score_text, text_point
@@ -42,20 +43,13 @@ def evaluate_bandit(trial: Trial, step: int, core: Any, policy: Any, initial: An
         torch.manual_seed(trial.eval_seed)
         dist = policy.get_distribution(obs)
         actions = dist.get_actions()
-        logp = _position_logprobs(dist, actions)
-        logp0 = _position_logprobs(initial.get_distribution(obs), actions)
-    acts = actions.cpu().numpy()
-    responses, _ = core.response_tokens(acts)
-    kept = np.arange(acts.shape[1])[None] < np.array([len(r) for r in responses])[:, None]
-    kl = float(((logp - logp0).numpy() * kept).sum(1).mean())
+        start = initial.get_distribution(obs)
+    responses, _ = core.response_tokens(actions.cpu().numpy())
+    lengths = [len(r) for r in responses]
+    kl = float(np.mean(response_logprobs(dist, actions, lengths)
+                       - response_logprobs(start, actions, lengths)))
     scores = score_text(core, prompts, core.decode(responses))
     return text_point(trial, step, scores, kl=kl, labels_used=trial.budget.labels, **extra)
-
-
-def _position_logprobs(dist: Any, actions: torch.Tensor) -> torch.Tensor:
-    """``(B, R)`` log-probs of each position's action under a MultiCategorical policy."""
-    parts = dist.distribution
-    return torch.stack([d.log_prob(a) for d, a in zip(parts, actions.T, strict=True)], dim=1)
 
 
 def rollout_settings(trial: Trial, n_steps: int, num_envs: int) -> tuple[int, dict[str, Any]]:

@@ -52,8 +52,8 @@ def run_token_ppo(trial: Trial, advantage: str) -> Iterator[EvalPoint]:
             while episodes < step:
                 metrics = trainer.step()
                 episodes += config.batch_size
-                extra = {"train_score": metrics["score"], "train_kl": metrics["kl"],
-                         "kl_coef": metrics["kl_coef"]}
+                extra = {"train_score": metrics["rlhf/score"], "train_kl": metrics["rlhf/kl"],
+                         "kl_coef": metrics["rlhf/kl_coef"]}
             yield evaluator.point(step, trainer.policy, trainer.policy.reference_model,
                                   episodes=episodes, **extra)
     finally:

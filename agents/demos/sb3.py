@@ -91,7 +91,8 @@ def build_agent(cfg: SB3DemoConfig, run_dir: Path) -> Any:
 
 
 def train(agent: Any, cfg: SB3DemoConfig, progress_bar: bool) -> list[dict]:
-    """PPO updates; returns the per-rollout RLHF metrics (score, gold, KL, length…)."""
+    """PPO updates; returns the per-rollout RLHF metrics (``rlhf/score``, ``rlhf/gold_score``,
+    ``rlhf/kl``, ``rlhf/response_length``…, keyed as logged)."""
     from agents.sb3 import RLHFMetricsCallback
 
     callback = RLHFMetricsCallback()
@@ -117,13 +118,14 @@ def plot(history: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    steps = [h["timesteps"] for h in history]
-    lines = ax.plot(steps, [h.get("score", np.nan) for h in history], marker="o",
+    steps = [h["time/total_timesteps"] for h in history]
+    lines = ax.plot(steps, [h.get("rlhf/score", np.nan) for h in history], marker="o",
                     color="tab:blue", label="reward model (left)")
     ax.set_ylabel("reward-model score")
-    if any("gold_score" in h for h in history):
+    if any("rlhf/gold_score" in h for h in history):
         gold = ax.twinx()
-        lines += gold.plot(steps, [h.get("gold_score", np.nan) for h in history], marker="s",
+        lines += gold.plot(steps, [h.get("rlhf/gold_score", np.nan) for h in history],
+                           marker="s",
                            color="tab:orange", label="gold: VADER (right)")
         gold.set_ylabel("gold score")
     ax.set_xlabel("episodes")

@@ -14,7 +14,8 @@ responses to the same prompt.
 Stages, each a small function: build the trainer → evaluate before training (sampled
 responses to fixed prompts, plus the best-of-n reranking reference) → PPO steps with a
 progress bar → evaluate after → write the run folder (config, per-step metrics as CSV and
-JSON, samples, ``scores.png``, TensorBoard logs, the trained adapters).
+JSON keyed as logged — ``rlhf/score``, ``rlhf/kl``, ``train/approx_kl``…, see
+:mod:`rlhf_env.metrics` —, samples, ``scores.png``, TensorBoard logs, the trained adapters).
 """
 
 from __future__ import annotations
@@ -169,23 +170,24 @@ def plot(history: list[dict], cfg: DemoConfig, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    episodes = [h["step"] * cfg.batch_size for h in history]
+    episodes = [h["time/total_timesteps"] for h in history]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    lines = top.plot(episodes, [h["score"] for h in history], marker="o", color="tab:blue",
+    lines = top.plot(episodes, [h["rlhf/score"] for h in history], marker="o", color="tab:blue",
                      label="reward model (left)")
     top.set_ylabel("reward-model score")
-    if all("gold_score" in h for h in history):
+    if all("rlhf/gold_score" in h for h in history):
         gold = top.twinx()
-        lines += gold.plot(episodes, [h["gold_score"] for h in history], marker="s",
+        lines += gold.plot(episodes, [h["rlhf/gold_score"] for h in history], marker="s",
                            color="tab:orange", label="gold: VADER (right)")
         gold.set_ylabel("gold score")
     top.legend(handles=lines, loc="lower right")
     top.set_title(f"token-level PPO on RLHF-Text-v0 ({cfg.task}, {cfg.model})")
-    kl_lines = bottom.plot(episodes, [h["kl"] for h in history], marker="o", color="tab:green",
+    kl_lines = bottom.plot(episodes, [h["rlhf/kl"] for h in history], marker="o",
+                           color="tab:green",
                            label="KL to reference (nats / response)")
     bottom.axhline(cfg.target_kl, color="tab:green", linestyle="--", label="KL target")
     beta = bottom.twinx()
-    kl_lines += beta.plot(episodes, [h["kl_coef"] for h in history], color="tab:red",
+    kl_lines += beta.plot(episodes, [h["rlhf/kl_coef"] for h in history], color="tab:red",
                           label="β (right)")
     beta.set_ylabel("β")
     bottom.set_ylabel("KL (nats)")
@@ -216,17 +218,17 @@ def summary_lines(history: list[dict], cfg: DemoConfig, before: dict, after: dic
                   ) -> list[str]:
     """What the run did, in numbers (printed at the end)."""
     first, last = history[0], history[-1]
-    kls = [h["kl"] for h in history[len(history) // 2:]]
-    lines = [f"rollout score {first['score']:+.3f} -> {last['score']:+.3f}"
-             + (f", gold {first['gold_score']:+.3f} -> {last['gold_score']:+.3f}"
-                if "gold_score" in first else ""),
+    kls = [h["rlhf/kl"] for h in history[len(history) // 2:]]
+    lines = [f"rollout score {first['rlhf/score']:+.3f} -> {last['rlhf/score']:+.3f}"
+             + (f", gold {first['rlhf/gold_score']:+.3f} -> {last['rlhf/gold_score']:+.3f}"
+                if "rlhf/gold_score" in first else ""),
              f"evaluation (n=1) score {before['mean_score']:+.3f} -> {after['mean_score']:+.3f}"
              + (f", gold {before['mean_gold']:+.3f} -> {after['mean_gold']:+.3f}"
                 if before["mean_gold"] is not None else ""),
              f"before training, {before['summary']}",
              f"KL over the second half: median {np.median(kls):.2f}, mean {np.mean(kls):.2f} "
-             f"nats (target {cfg.target_kl:.2f}), β {first['kl_coef']:.3f} -> "
-             f"{last['kl_coef']:.3f}"]
+             f"nats (target {cfg.target_kl:.2f}), β {first['rlhf/kl_coef']:.3f} -> "
+             f"{last['rlhf/kl_coef']:.3f}"]
     return lines
 
 

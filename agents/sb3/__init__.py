@@ -10,14 +10,14 @@ Importing this module imports SB3 (and torch); ``import agents`` alone does not.
 
 from __future__ import annotations
 
-from agents.sb3.callbacks import METRICS, RLHFMetricsCallback, summarize_episodes
+from agents.sb3.callbacks import INFO_KEYS, RLHFMetricsCallback, summarize_episodes
 from agents.sb3.evaluation import collect_episodes, mean_of
 from agents.sb3.factories import A2C_DEFAULTS, PPO_DEFAULTS, make_a2c, make_ppo, make_vec_env
 from agents.sb3.vec_env import RLHFVecEnv, unbatch_info
 
 __all__ = [
     "A2C_DEFAULTS",
-    "METRICS",
+    "INFO_KEYS",
     "PPO_DEFAULTS",
     "RLHFMetricsCallback",
     "RLHFVecEnv",

@@ -8,6 +8,13 @@ env (:class:`~rlhf_env.text.vector.TextBanditVectorEnv`) is a Gymnasium ``Vector
 finished episodes under ``info["final_obs"]`` / ``info["final_info"]``. :class:`RLHFVecEnv`
 translates between the two without stepping the sub-envs one by one, so every step is still
 one reward-model call for the whole batch.
+
+It is its own ``Monitor``: finished episodes carry ``info["episode"] = {"r", "l", "t"}``
+(return, length, seconds since the adapter was made), exactly what SB3's ``Monitor`` and
+``VecMonitor`` add, and ``env_is_wrapped(Monitor)`` says so. ``rollout/ep_rew_mean``,
+``evaluate_policy`` and ``EvalCallback`` therefore count whole episodes with no wrapper and
+no "not wrapped with a Monitor" warning. (A ``VecMonitor`` on top still works; SB3 warns that
+it overwrites the same statistics.)
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
@@ -29,7 +37,9 @@ class RLHFVecEnv(VecEnv):
         venv: the batched env, e.g. ``gym.make_vec("RLHF-Text-v0", num_envs=8)``. Its
             ``metadata["autoreset_mode"]`` must be ``AutoresetMode.SAME_STEP``.
         episode_stats: add ``info["episode"] = {"r", "l", "t"}`` to finished episodes, as SB3's
-            ``Monitor`` does, so ``rollout/ep_rew_mean`` is logged without another wrapper.
+            ``Monitor`` does (the default), so ``rollout/ep_rew_mean`` is logged and
+            ``evaluate_policy`` reads returns without another wrapper. ``False`` leaves it to
+            a ``VecMonitor`` you add.
 
     The sub-envs share one batched env, so ``get_attr``/``set_attr``/``env_method`` act on that
     env: ``get_attr`` returns its attribute once per requested index, ``set_attr`` sets it for
@@ -136,8 +146,9 @@ class RLHFVecEnv(VecEnv):
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper],
                        indices: VecEnvIndices = None) -> list[bool]:
-        """Whether the batched env's wrapper chain contains ``wrapper_class``."""
-        wrapped, env = False, self.venv
+        """Whether the batched env's wrapper chain contains ``wrapper_class``; SB3's
+        ``Monitor`` counts as present when this adapter records its episode statistics."""
+        wrapped, env = self.episode_stats and wrapper_class is Monitor, self.venv
         while isinstance(env, gym.vector.VectorWrapper):
             wrapped = wrapped or isinstance(env, wrapper_class)
             env = env.env

@@ -73,7 +73,7 @@ def load_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> TokenPPOTrain
     return trainer
 
 
-_FREE_FIELDS = {"log_dir", "progress_bar", "device", "num_sample_responses"}
+_FREE_FIELDS = {"log_dir", "log_with", "progress_bar", "device", "num_sample_responses"}
 """Config fields that may differ between the saved and the resuming run."""
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rlhf_env.errors import ConfigError
 from rlhf_env.kl import KL_ESTIMATORS
+from rlhf_env.metrics import check_log_with
 from rlhf_env.validation import check_fields
 
 ADVANTAGE_ESTIMATORS = ("gae", "rloo", "grpo")
@@ -101,7 +102,11 @@ class TokenPPOConfig:
     lora_target_modules: tuple[str, ...] = ("q_proj", "v_proj")
     """Module names that get LoRA adapters."""
     log_dir: str | None = None
-    """TensorBoard folder (``None``: no TensorBoard)."""
+    """Folder of the run's logs (``None``: metrics stay in ``trainer.metrics`` only)."""
+    log_with: tuple[str, ...] = ("tensorboard",)
+    """Where the metrics go under ``log_dir``: ``"tensorboard"``, ``"wandb"`` (a Weights &
+    Biases run; ``pip install 'rlhf-env[wandb]'``, ``WANDB_MODE=offline`` needs no network),
+    ``"csv"`` (``progress.csv``). See :func:`rlhf_env.logger.make_logger`."""
     num_sample_responses: int = 2
     """Responses written to the metrics/TensorBoard text per step."""
     progress_bar: bool = True
@@ -114,6 +119,7 @@ class TokenPPOConfig:
         _check_batches(self)
         _check_sampling(self)
         _check_objective(self)
+        object.__setattr__(self, "log_with", check_log_with(self.log_with))
 
 
 def _fail(msg: str) -> None:

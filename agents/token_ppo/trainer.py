@@ -11,7 +11,8 @@ One :meth:`TokenPPOTrainer.step` is the sequence of named stages below, each a s
    group-relative baselines over responses to the same prompt.
 4. :meth:`~TokenPPOTrainer.update` — PPO epochs over shuffled minibatches, gradient
    accumulation and clipping.
-5. :meth:`~TokenPPOTrainer.record` — metrics, TensorBoard, KL controller update.
+5. :meth:`~TokenPPOTrainer.record` — metrics, the logger (TensorBoard, W&B, CSV), KL
+   controller update.
 
 KL decomposition: the env runs with ``kl_coef=0``; the trainer owns both sides of the
 per-token log-ratio ``log π(y_t) − log π_ref(y_t)``. The reward uses ``kl_estimator`` (``k1``
@@ -19,23 +20,34 @@ by default, which may be negative on single tokens); the logged ``kl`` is the ``
 summed over the response, which has the same expectation and is never negative, and
 ``kl_k1`` is logged next to it.
 
-Metrics (one dict per step in ``trainer.metrics``; scalars also under ``token_ppo/`` in
-TensorBoard, samples as text):
+Metrics: one dict per step in ``trainer.metrics``, keyed as logged (the shared vocabulary
+of :mod:`rlhf_env.metrics` under ``rlhf/``, internals under ``train/`` with SB3's PPO names,
+clocks under ``time/``); with ``log_dir`` they also go to ``log_with`` (TensorBoard, W&B,
+CSV) at ``time/total_timesteps``, so token-level and SB3 runs on the bandit share an x-axis.
 
-* ``score`` / ``gold_score``: mean reward-model / gold score of the rollout's responses;
-* ``kl`` (k3, ≥ 0), ``kl_k1``, ``kl_penalty`` (the reward's estimator): KL to the reference
-  summed over a response, in nats, averaged over responses; ``kl_coef``: β used this step;
-* ``entropy``: mean per-token entropy of the sampling distribution during the update;
-* ``clip_fraction``: share of tokens whose ratio left ``1 ± clip_range``; ``approx_kl``:
-  ``E[(ρ − 1) − log ρ]``, how far the update moved the policy from the sampling policy;
-* ``policy_loss``, ``value_loss``; ``explained_variance`` of the value head's predictions
-  against the GAE returns (1 is perfect, ≤ 0 is no better than a constant);
-* ``response_length`` (tokens, EOS included), ``missing_eos`` (share of responses cut at
-  the limit), ``seconds`` (wall time of the step), ``samples`` (prompt, response, score).
+* ``rlhf/score``, ``rlhf/score_std``, ``rlhf/gold_score``: the rollout's reward-model and
+  gold scores; ``rlhf/reward``: what the agent was trained on, summed per response (score
+  minus the per-token KL penalty, after the missing-EOS penalty and whitening when on);
+* ``rlhf/kl`` (k3, ≥ 0): KL to the reference summed over a response, in nats, averaged over
+  responses; ``rlhf/kl_coef``: β used this step; ``rlhf/response_length`` (tokens, EOS
+  included), ``rlhf/missing_eos`` (share cut at the limit), ``rlhf/episodes``;
+* ``train/policy_gradient_loss``, ``train/value_loss`` (GAE only: the clipped squared error,
+  halved), ``train/loss`` (the total, averaged over micro-batches where SB3 keeps the last);
+  ``train/entropy_loss``: minus the mean per-token entropy of the sampling distribution;
+  ``train/approx_kl``: ``E[(ρ − 1) − log ρ]``, how far the update moved the policy from the
+  sampling policy; ``train/clip_fraction``: share of tokens whose ratio left
+  ``1 ± clip_range``; ``train/explained_variance`` (GAE only) of the value head against the
+  returns (1 is perfect, ≤ 0 no better than a constant); ``train/kl_k1`` (the plain log-ratio
+  sum) and ``train/kl_penalty`` (the reward's estimator) next to ``rlhf/kl``;
+  ``train/learning_rate``, ``train/clip_range``;
+* ``time/iterations`` (steps so far), ``time/total_timesteps`` (responses so far),
+  ``time/seconds`` (wall time of the step); ``samples``: (prompt, response, score) dicts,
+  logged as text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -51,8 +63,9 @@ from agents.token_ppo.generation import SamplingTransform, position_ids, shared_
 from agents.token_ppo.losses import entropy, explained_variance, policy_loss, value_loss
 from agents.token_ppo.policy import PolicyWithValue, vocab_size
 from agents.token_ppo.rollout import Rollout, collect, pick_prompts
-from rlhf_env.errors import ConfigError, MissingDependencyError
+from rlhf_env.errors import ConfigError
 from rlhf_env.kl import AdaptiveKLController, FixedKLController, kl_estimate
+from rlhf_env.metrics import shared_metrics
 from rlhf_env.models import eos_token_id, load_causal_lm
 from rlhf_env.numerics import check_grads, check_loss
 from rlhf_env.text.core import TextBanditCore, text_core
@@ -126,7 +139,7 @@ class TokenPPOTrainer:
         self.transform = self._transform()
         self.step_count = 0
         self.metrics: list[dict[str, Any]] = []
-        self.writer = _summary_writer(config.log_dir)
+        self.logger = _logger(config)
 
     def _build_policy(self, policy: Any, reference: Any) -> PolicyWithValue:
         c = self.config
@@ -166,7 +179,7 @@ class TokenPPOTrainer:
         targets = self.compute_advantages(rollout, rewards)
         stats = self.update(rollout, targets)
         self.step_count += 1
-        return self.record(rollout, kl, targets, stats, time.perf_counter() - start)
+        return self.record(rollout, kl, rewards, targets, stats, time.perf_counter() - start)
 
     def collect_rollout(self) -> Rollout:
         """Prompts from the env, sampled responses, scores, reference log-probs."""
@@ -265,55 +278,78 @@ class TokenPPOTrainer:
         ent = entropy(logp_all, resp_mask) if c.ent_coef > 0 else _no_grad_entropy(
             logp_all, resp_mask)
         loss = pl.loss - c.ent_coef * ent
-        stats = {"policy_loss": float(pl.loss.detach()), "clip_fraction": float(pl.clip_fraction),
-                 "approx_kl": float(pl.approx_kl), "entropy": float(ent.detach())}
+        stats = {"train/policy_gradient_loss": float(pl.loss.detach()),
+                 "train/clip_fraction": float(pl.clip_fraction),
+                 "train/approx_kl": float(pl.approx_kl),
+                 "train/entropy_loss": -float(ent.detach())}
         if targets.returns is not None:
             vl = value_loss(values, gen.values[rows, :n], targets.returns[rows, :n], resp_mask,
                             c.clip_range_value)
             loss = loss + c.vf_coef * vl
-            stats["value_loss"] = float(vl.detach())
+            stats["train/value_loss"] = float(vl.detach())
         check_loss(loss, "token PPO", self.step_count)
+        stats["train/loss"] = float(loss.detach())
         (loss / c.grad_accum_steps).backward()
         return stats
 
-    def record(self, rollout: Rollout, kl: torch.Tensor, targets: Targets,
-               stats: dict[str, float], seconds: float) -> dict[str, Any]:
+    def record(self, rollout: Rollout, kl: torch.Tensor, rewards: torch.Tensor,
+               targets: Targets, stats: dict[str, float], seconds: float) -> dict[str, Any]:
         """Build this step's metrics, log them, and update the KL controller."""
-        gen = rollout.generation
-        k3 = kl_estimate(gen.logprobs, rollout.ref_logprobs, "k3") * gen.mask
-        k1 = (gen.logprobs - rollout.ref_logprobs) * gen.mask
+        c = self.config
         metrics: dict[str, Any] = {
-            "step": self.step_count, "score": float(rollout.scores.mean()),
-            "kl": float(k3.sum(-1).mean()), "kl_k1": float(k1.sum(-1).mean()),
-            "kl_penalty": float(kl.sum(-1).mean()),
-            "kl_coef": self.kl_controller.value,
-            "response_length": float(gen.mask.sum(-1).float().mean()),
-            "missing_eos": float(gen.hit_limit.float().mean()), "seconds": seconds, **stats}
-        if rollout.gold_scores is not None:
-            metrics["gold_score"] = float(rollout.gold_scores.mean())
-        if targets.returns is not None:
-            metrics["explained_variance"] = explained_variance(
-                rollout.generation.values, targets.returns, gen.mask)
-        k = self.config.num_sample_responses
+            "time/iterations": self.step_count,
+            "time/total_timesteps": self.step_count * c.batch_size, "time/seconds": seconds,
+            **self._rlhf_metrics(rollout, rewards), **self._train_metrics(rollout, kl, targets),
+            **stats}
+        k = c.num_sample_responses
         metrics["samples"] = [{"prompt": p, "response": r, "score": float(s)} for p, r, s in
                               zip(rollout.prompts[:k], rollout.responses[:k],
                                   rollout.scores[:k].tolist(), strict=True)]
-        self.kl_controller.update(metrics["kl"], self.config.batch_size)
+        self.kl_controller.update(metrics["rlhf/kl"], c.batch_size)
         self.metrics.append(metrics)
-        self._tensorboard(metrics)
+        self._log(metrics)
         return metrics
 
-    def _tensorboard(self, metrics: dict[str, Any]) -> None:
-        if self.writer is None:
+    def _rlhf_metrics(self, rollout: Rollout, rewards: torch.Tensor) -> dict[str, float]:
+        """The shared ``rlhf/`` metrics of a rollout (:mod:`rlhf_env.metrics`)."""
+        gen = rollout.generation
+        k3 = kl_estimate(gen.logprobs, rollout.ref_logprobs, "k3") * gen.mask
+        values = {"score": rollout.scores.mean(), "score_std": rollout.scores.std(correction=0),
+                  "reward": rewards.sum(-1).mean(), "kl": k3.sum(-1).mean(),
+                  "kl_coef": self.kl_controller.value,
+                  "response_length": gen.mask.sum(-1).float().mean(),
+                  "missing_eos": gen.hit_limit.float().mean(), "episodes": len(rollout.prompts)}
+        if rollout.gold_scores is not None:
+            values["gold_score"] = rollout.gold_scores.mean()
+        return shared_metrics(**values)
+
+    def _train_metrics(self, rollout: Rollout, kl: torch.Tensor,
+                       targets: Targets) -> dict[str, float]:
+        """``train/`` internals beyond the update's losses: KL estimators, settings, the
+        value head's explained variance."""
+        gen, c = rollout.generation, self.config
+        k1 = (gen.logprobs - rollout.ref_logprobs) * gen.mask
+        out = {"train/kl_k1": float(k1.sum(-1).mean()),
+               "train/kl_penalty": float(kl.sum(-1).mean()),
+               "train/learning_rate": c.learning_rate, "train/clip_range": c.clip_range}
+        if targets.returns is not None:
+            out["train/explained_variance"] = explained_variance(gen.values, targets.returns,
+                                                                 gen.mask)
+        return out
+
+    def _log(self, metrics: dict[str, Any]) -> None:
+        """Send a step's metrics to the logger (if any), at ``time/total_timesteps``."""
+        if self.logger is None:
             return
         for key, value in metrics.items():
-            if isinstance(value, float) and key != "seconds":
-                self.writer.add_scalar(f"token_ppo/{key}", value, self.step_count)
+            if isinstance(value, (int, float)):  # the clock is the x-axis, as in SB3
+                exclude = ("tensorboard",) if key in _CLOCK else None
+                self.logger.record(key, value, exclude=exclude)
         text = "\n\n".join(f"**{s['prompt']}** → {s['response']} ({s['score']:.3f})"
-                           for s in metrics["samples"])
+                            for s in metrics["samples"])
         if text:
-            self.writer.add_text("token_ppo/samples", text, self.step_count)
-        self.writer.flush()
+            self.logger.record("samples", text, exclude=("stdout", "log", "json", "csv"))
+        self.logger.dump(metrics["time/total_timesteps"])
 
     def train(self, num_steps: int) -> list[dict[str, Any]]:
         """Run ``num_steps`` iterations with a progress bar; returns all metrics so far."""
@@ -322,14 +358,15 @@ class TokenPPOTrainer:
         bar = tqdm(range(num_steps), desc="token PPO", disable=not self.config.progress_bar)
         for _ in bar:
             m = self.step()
-            bar.set_postfix(score=f"{m['score']:.3f}", kl=f"{m['kl']:.3f}",
-                            kl_coef=f"{m['kl_coef']:.3g}")
+            bar.set_postfix(score=f"{m['rlhf/score']:.3f}", kl=f"{m['rlhf/kl']:.3f}",
+                            kl_coef=f"{m['rlhf/kl_coef']:.3g}")
         return self.metrics
 
     def close(self) -> None:
-        """Close the TensorBoard writer and the env."""
-        if self.writer is not None:
-            self.writer.close()
+        """Close the logger (TensorBoard files, the W&B run) and the env."""
+        if self.logger is not None:
+            self.logger.close()
+            self.logger = None
         self.env.close()
 
 
@@ -350,12 +387,13 @@ def _no_grad_entropy(logp_all: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
         return entropy(logp_all, mask)
 
 
-def _summary_writer(log_dir: str | None) -> Any:
-    if log_dir is None:
+_CLOCK = ("time/iterations", "time/total_timesteps")
+"""Keys kept out of TensorBoard and W&B, where the step already says them (as SB3 does)."""
+
+
+def _logger(config: TokenPPOConfig) -> Any:
+    if config.log_dir is None:
         return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as exc:
-        raise MissingDependencyError("tensorboard", "TensorBoard logging (log_dir=...)",
-                                     "pip install tensorboard") from exc
-    return SummaryWriter(log_dir)
+    from rlhf_env.logger import make_logger
+
+    return make_logger(config.log_dir, config.log_with, run_config=dataclasses.asdict(config))

@@ -181,9 +181,9 @@ def _cmd_prefs(args: argparse.Namespace) -> int:
             print("warm start: " + ", ".join(f"{k} {v:.3g}"
                                              for k, v in loop.state.warm_start.items()))
         m = loop.history[-1]
-        print(f"round {int(m['round'])}: steps {int(m['env_steps'])} labels "
-              f"{int(m['labels_used'])} true return {m['true_return']:.1f} reward acc "
-              f"{m['reward_val_accuracy']:.2f}", flush=True)
+        print(f"round {int(m['time/rounds'])}: steps {int(m['time/total_timesteps'])} labels "
+              f"{int(m['rlhf/labels_used'])} true return {m['rlhf/true_return']:.1f} reward "
+              f"acc {m['rlhf/reward_val_accuracy']:.2f}", flush=True)
     if args.json:
         from rlhf_env.files import dumps
 

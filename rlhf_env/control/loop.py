@@ -19,7 +19,10 @@ One round, each stage a small method of :class:`PreferenceLearningLoop`::
 
 The label budget is spent by a schedule (:func:`label_schedule`): a share up front, the rest
 over the remaining rounds, evenly (``"constant"``) or front-loaded (``"hyperbolic"``).
-Metrics (TensorBoard and CSV when ``log_dir`` is set, and :attr:`history` always):
+Metrics, in the shared vocabulary of :mod:`rlhf_env.metrics` (to the agent's SB3 logger
+when ``log_dir`` is set: CSV, TensorBoard when installed, or ``log_with``; and in
+:attr:`history` always, one row per round with the same keys plus ``time/rounds`` and
+``time/total_timesteps``):
 
 =============================  ==========================================================
 ``rlhf/true_return``           mean true return of the agent's episodes in the round
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +77,7 @@ from rlhf_env.feedback.learning.labelers import ComparisonLabeler, ComparisonQue
 from rlhf_env.feedback.learning.selection import RandomSelector, UncertaintySelector
 from rlhf_env.feedback.records import Comparison, FeedbackRecord, record_from_dict
 from rlhf_env.files import read_utf8
+from rlhf_env.metrics import METRICS, check_log_with, metric_key, shared_metrics
 from rlhf_env.validation import check_fields, check_float, check_int, check_optional_int
 
 SCHEDULES = ("constant", "hyperbolic")
@@ -257,7 +261,9 @@ class PreferenceLearningLoop:
             function ``bank -> labeler`` for labelers that need the loop's
             :class:`SegmentBank` (``lambda bank: QueueLabeler(store, bank)``); default: a
             :class:`SegmentLabeler` over true returns with the config's noise.
-        log_dir: TensorBoard + CSV logs (``None``: keep :attr:`history` only).
+        log_dir: folder of the logs (``None``: keep :attr:`history` only).
+        log_with: where the logs go (:data:`~rlhf_env.metrics.LOG_BACKENDS`; ``"wandb"``
+            for a Weights & Biases run); ``None``: CSV, plus TensorBoard when installed.
         checkpoint_dir: where :meth:`checkpoint` writes after every round (``None``: never).
         demonstrations: expert trajectories (see
             :mod:`~rlhf_env.control.demonstrations`) that :meth:`warm_start` uses before
@@ -267,11 +273,13 @@ class PreferenceLearningLoop:
     def __init__(self, env_id: str, config: LoopConfig | None = None, *,
                  algorithm: str = "PPO", algorithm_kwargs: dict[str, Any] | None = None,
                  labeler: LabelerArg = None, log_dir: str | Path | None = None,
+                 log_with: Sequence[str] | None = None,
                  checkpoint_dir: str | Path | None = None,
                  demonstrations: Sequence[Trajectory] | None = None) -> None:
         self.env_id, self.config = env_id, config or LoopConfig()
         self.algorithm, self.algorithm_kwargs = algorithm, dict(algorithm_kwargs or {})
         self.log_dir = None if log_dir is None else Path(log_dir)
+        self.log_with = _default_log_with() if log_with is None else check_log_with(log_with)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         cfg = self.config
         self.collect_env = make_rlhf_env(env_id, horizon=cfg.horizon)
@@ -323,16 +331,10 @@ class PreferenceLearningLoop:
     def _setup_logger(self) -> None:
         if self.log_dir is None:
             return
-        from stable_baselines3.common.logger import configure
+        from rlhf_env.logger import make_logger
 
-        formats = ["csv"]
-        try:
-            import tensorboard  # noqa: F401
-
-            formats.append("tensorboard")
-        except ImportError:
-            pass
-        self.agent.set_logger(configure(str(self.log_dir), formats))
+        self.agent.set_logger(make_logger(self.log_dir, self.log_with, run_config={
+            "env_id": self.env_id, "algorithm": self.algorithm, **asdict(self.config)}))
 
     @property
     def history(self) -> list[dict[str, float]]:
@@ -475,13 +477,12 @@ class PreferenceLearningLoop:
             return float(np.mean(values)) if len(values) else float("nan")
 
         return {
-            "round": float(self.state.round),
-            "env_steps": float(self.agent.num_timesteps),
-            "labels_used": float(self.state.labels_used),
-            "true_return": mean(self.venv.episode_true_returns),
-            "learned_return": mean(self.venv.episode_learned_returns),
-            "reward_val_accuracy": val_acc,
-            "new_label_accuracy": new_acc,
+            ROUNDS: float(self.state.round),
+            TIMESTEPS: float(self.agent.num_timesteps),
+            **shared_metrics(labels_used=self.state.labels_used,
+                             true_return=mean(self.venv.episode_true_returns),
+                             learned_return=mean(self.venv.episode_learned_returns),
+                             reward_val_accuracy=val_acc, new_label_accuracy=new_acc),
         }
 
     def _log(self, metrics: dict[str, float]) -> None:
@@ -489,8 +490,8 @@ class PreferenceLearningLoop:
             return
         logger = self.agent.logger
         for key, value in metrics.items():
-            if key not in ("round", "env_steps") and np.isfinite(value):
-                logger.record(f"rlhf/{key}", value)
+            if key not in (ROUNDS, TIMESTEPS) and np.isfinite(value):
+                logger.record(key, value)
         logger.dump(self.agent.num_timesteps)
 
     # -- checkpoints ------------------------------------------------------------------------
@@ -524,9 +525,31 @@ class PreferenceLearningLoop:
         loop.records = [record_from_dict(json.loads(line)) for line in text.splitlines()
                         if line.strip()]
         restore_agent(loop.agent, load_agent_state(files["agent"]))
-        loop.state = LoopState(state["round"], state["labels_used"], state["history"],
+        loop.state = LoopState(state["round"], state["labels_used"],
+                               [_current_keys(row) for row in state["history"]],
                                state.get("warm_start", {}))
         return loop
+
+
+ROUNDS = "time/rounds"
+"""History key: rounds finished (the loop's own clock; SB3 logs ``time/iterations``)."""
+TIMESTEPS = "time/total_timesteps"
+"""History key: the agent's env steps so far."""
+_OLD_KEYS = {"round": ROUNDS, "env_steps": TIMESTEPS}
+
+
+def _current_keys(row: dict[str, float]) -> dict[str, float]:
+    """A history row of an older checkpoint (short keys) in today's keys."""
+    return {_OLD_KEYS.get(k) or (metric_key(k) if k in METRICS else k): v
+            for k, v in row.items()}
+
+
+def _default_log_with() -> tuple[str, ...]:
+    """CSV, plus TensorBoard when it is installed."""
+    import importlib.util
+
+    has_tb = importlib.util.find_spec("tensorboard") is not None
+    return ("csv", "tensorboard") if has_tb else ("csv",)
 
 
 __all__ = ["ALGORITHMS", "SCHEDULES", "SELECTIONS", "LoopConfig", "LoopState",

@@ -59,10 +59,12 @@ class TextBanditEnv(gym.Env):
     ``reset(options={"prompt_index": i})`` answers a chosen prompt instead of a drawn one.
 
     ``info`` after ``step``: ``prompt``, ``response`` (texts), ``score`` (raw reward model),
-    ``kl_term`` (``kl_coef · ref_logprob``, ≤ 0, added to the score), ``ref_logprob``
-    (with a reference), ``gold_score``
-    (when the task has a gold scorer), ``response_tokens``, ``hit_token_limit``,
-    ``prompt_index``, ``prompt_truncated``.
+    ``kl_term`` (``kl_coef · ref_logprob``, ≤ 0, added to the score), ``kl_coef``,
+    ``ref_logprob`` (with a reference model: ``kl_coef > 0``, or ``reference_model`` given;
+    the summed ``log π_ref`` of the response tokens, EOS included when emitted, in nats: a
+    learner's KL estimate of the response is its own ``log π(response)`` minus this),
+    ``gold_score`` (when the task has a gold scorer), ``response_tokens``,
+    ``hit_token_limit``, ``prompt_index``, ``prompt_truncated``.
 
     ## Version History
     * v0: initial version.

@@ -73,7 +73,9 @@ class TextEnvConfig:
     kl_coef: float = 0.0
     """Weight of ``log π_ref(response | prompt)`` added to the reward (0 disables it)."""
     reference_model: ModelSpec | None = None
-    """Reference LM for the KL term (object, name, path); defaults to ``model``."""
+    """Reference LM for the KL term (object, name, path); defaults to ``model``. Given with
+    ``kl_coef=0``, it still scores every response, so ``info["ref_logprob"]`` lets a learner
+    log its KL (``rlhf/kl``) without a KL term in the reward."""
     max_prompt_tokens: int = 64
     """Observation length; longer prompts follow ``long_prompt``."""
     max_response_tokens: int = 16
@@ -200,7 +202,8 @@ class TextBanditCore:
         self.action_space = action_space(self.vocab, config.max_response_tokens)
         self.reward_model = self._reward_model()
         self.gold = self._gold()
-        self.reference = self._reference() if config.kl_coef > 0 else None
+        monitored = config.kl_coef > 0 or config.reference_model is not None
+        self.reference = self._reference() if monitored else None
         self._encoded: dict[int, tuple[np.ndarray, bool]] = {}
         self._warned_long = False
 
@@ -315,7 +318,8 @@ class TextBanditCore:
         for b, index in enumerate(indices):
             info = {
                 "prompt": prompts[b], "response": texts[b], "score": float(scores[b]),
-                "kl_term": float(kl_terms[b]), "response_tokens": int(responses[b].size),
+                "kl_term": float(kl_terms[b]), "kl_coef": float(self.config.kl_coef),
+                "response_tokens": int(responses[b].size),
                 "hit_token_limit": bool(hit_limit[b]), "prompt_index": int(index),
                 "prompt_truncated": bool(self.encode_prompt(index)[1]),
             }

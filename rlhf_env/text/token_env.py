@@ -201,7 +201,8 @@ class TextTokenEnv(gym.Env):
     ("ansi"), ``reward_kwargs``. ``reset(options={"prompt_index": i})`` answers a chosen prompt.
 
     ``info`` every step: ``token`` (the token id). At the end also ``prompt``, ``response``,
-    ``score``, ``kl_term`` (sum of the KL rewards), ``ref_logprob`` (with a reference),
+    ``score``, ``kl_term`` (sum of the KL rewards), ``kl_coef``, ``ref_logprob`` (with a
+    reference model, as in ``RLHF-Text-v0``: the response's summed ``log π_ref``, nats),
     ``gold_score`` (when the task has a gold scorer), ``response_tokens``,
     ``hit_token_limit``, ``prompt_index``, ``prompt_truncated``.
 

@@ -211,8 +211,8 @@ def test_the_result_plugs_into_the_ppo_trainer(lm, tiny_tok):
                                              progress_bar=False), env=env, policy=tuned)
     metrics = trainer.step()
     trainer.close()
-    assert metrics["kl"] < 1e-3  # the reference is the SFT model itself
-    assert metrics["score"] > 1.0  # random tiny-model text almost never has a keyword
+    assert metrics["rlhf/kl"] < 1e-3  # the reference is the SFT model itself
+    assert metrics["rlhf/score"] > 1.0  # random tiny-model text almost never has a keyword
 
 
 def test_save_to_writes_a_loadable_model(lm, tiny_tok, tmp_path):

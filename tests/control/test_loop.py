@@ -68,14 +68,16 @@ def test_ppo_loop_trains_checkpoints_and_resumes(tmp_path) -> None:
     assert any(not np.allclose(a, b.detach())
                for a, b in zip(reward_before, loop.ensemble.parameters(), strict=True))
     m = loop.history[-1]
-    assert np.isfinite(m["true_return"]) and 0.0 <= m["reward_val_accuracy"] <= 1.0
+    assert np.isfinite(m["rlhf/true_return"]) and 0.0 <= m["rlhf/reward_val_accuracy"] <= 1.0
+    assert m["time/rounds"] == 2 and m["time/total_timesteps"] == 512
     assert (logs / "progress.csv").read_text().count("rlhf/labels_used") == 1
     assert list(logs.glob("events.out.tfevents*"))  # TensorBoard
 
     resumed = PreferenceLearningLoop.resume(ck)
     assert resumed.state.round == 2 and resumed.agent.num_timesteps == 512
     assert len(resumed.records) == len(loop.records)
-    assert [h["true_return"] for h in resumed.history] == [h["true_return"] for h in loop.history]
+    assert [h["rlhf/true_return"] for h in resumed.history] == [
+        h["rlhf/true_return"] for h in loop.history]
     probe = loop.bank.transitions()
     assert resumed.ensemble.score(*probe) == pytest.approx(loop.ensemble.score(*probe), rel=1e-5)
     resumed.run()  # the third round only
@@ -113,3 +115,14 @@ def test_cli_prefs_runs_and_resumes(tmp_path, capsys) -> None:
     assert "--timesteps" not in err and "segment_length" not in err  # equal to the saved
     assert main(["prefs", "--resume", str(tmp_path / "nothing")]) == 1
     assert "holds no checkpoint" in capsys.readouterr().err
+
+
+def test_history_rows_of_older_checkpoints_get_todays_keys():
+    from rlhf_env.control.loop import _current_keys
+
+    old = {"round": 1.0, "env_steps": 256.0, "labels_used": 12.0, "true_return": 9.5,
+           "reward_val_accuracy": 0.75}
+    assert _current_keys(old) == {"time/rounds": 1.0, "time/total_timesteps": 256.0,
+                                  "rlhf/labels_used": 12.0, "rlhf/true_return": 9.5,
+                                  "rlhf/reward_val_accuracy": 0.75}
+    assert _current_keys(_current_keys(old)) == _current_keys(old)

@@ -46,6 +46,23 @@ def test_kl_term_is_added_to_the_reward(tiny_lm):
     assert r == pytest.approx(info["score"] + info["kl_term"], rel=1e-5)
 
 
+def test_a_reference_given_with_kl_coef_0_is_measured_not_penalised(tiny_lm):
+    env = make_env(reward_model=CountingReward(), action_vocab="task",
+                   reference_model=tiny_lm)  # kl_coef = 0
+    _, info0 = env.reset(seed=0)
+    words = word_ids(env, ["great", "day"])
+    _, r, _, _, info = env.step(token_action(env, words))
+    core = env.unwrapped.core
+    prompt_ids = core.encode_prompt(info0["prompt_index"])[0]
+    expected_ref = _naive_logprob(tiny_lm, prompt_ids, [*words, core.vocab.eos_id])
+    assert info["ref_logprob"] == pytest.approx(expected_ref, rel=1e-4)
+    assert info["kl_term"] == 0.0 and info["kl_coef"] == 0.0 and r == info["score"]
+    bare = make_env(reward_model=CountingReward(), action_vocab="task")
+    bare.reset(seed=0)
+    info = bare.step(token_action(bare, words))[4]
+    assert "ref_logprob" not in info and info["kl_coef"] == 0.0  # no reference model
+
+
 def test_reference_with_a_smaller_vocabulary_is_rejected():
     from rlhf_env.models import tiny_causal_lm
 

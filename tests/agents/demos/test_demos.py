@@ -41,12 +41,13 @@ def test_token_demo_writes_a_run_folder_of_a_real_training_run(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     steps = config["demo"]["steps"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert [m["step"] for m in metrics] == list(range(1, steps + 1))
-    assert all(m["kl"] >= 0 and math.isfinite(m["score"]) for m in metrics)
-    assert metrics[-1]["kl_coef"] != config["trainer"]["kl_coef"]  # the adaptive β moved
+    assert [m["time/iterations"] for m in metrics] == list(range(1, steps + 1))
+    assert all(m["rlhf/kl"] >= 0 and math.isfinite(m["rlhf/score"]) for m in metrics)
+    assert metrics[-1]["rlhf/kl_coef"] != config["trainer"]["kl_coef"]  # the adaptive β moved
     with (run_dir / "metrics.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == steps and {"score", "kl", "kl_coef", "entropy"} <= set(rows[0])
+    assert len(rows) == steps and {"rlhf/score", "rlhf/kl", "rlhf/kl_coef",
+                                   "train/entropy_loss"} <= set(rows[0])
 
     samples = json.loads((run_dir / "samples.json").read_text())
     for stage in ("before", "after"):
@@ -72,5 +73,5 @@ def test_sb3_demo_stays_available(tmp_path, agent):
     out, run_dir = run_demo(tmp_path, "--agent", agent)
     assert "stock SB3 PPO" in out
     history = json.loads((run_dir / "metrics.json").read_text())
-    assert len(history) >= 2 and all("score" in h for h in history)
+    assert len(history) >= 2 and all("rlhf/score" in h and "rlhf/kl" in h for h in history)
     assert (run_dir / "scores.png").stat().st_size > 0

@@ -28,7 +28,7 @@ def test_stock_ppo_raises_the_keyword_reward(make_env):
     before = _params(model)
     callback = RLHFMetricsCallback()
     model.learn(1024, callback=callback)
-    scores = [row["score"] for row in callback.history]
+    scores = [row["rlhf/score"] for row in callback.history]
     assert len(scores) == 8
     first, last = np.mean(scores[:2]), np.mean(scores[-2:])
     assert last - first > 1.0, f"mean score went {first:.2f} → {last:.2f}: {scores}"

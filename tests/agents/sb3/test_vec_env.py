@@ -161,10 +161,27 @@ def test_multi_step_episodes_of_any_same_step_env():
 
 
 def test_sb3_vec_wrappers_stack_on_top(make_env):
-    env = VecNormalize(VecMonitor(make_env(2)), norm_obs=False)
+    with pytest.warns(UserWarning, match="already wrapped with a `Monitor`"):
+        monitored = VecMonitor(make_env(2))  # redundant: SB3 says it overwrites the same stats
+    env = VecNormalize(monitored, norm_obs=False)
     env.reset()
     _, rewards, _, infos = env.step(_actions(env))
     assert rewards.shape == (2,) and "episode" in infos[0] and "score" in infos[0]
+
+
+def test_the_adapter_is_its_own_monitor(recwarn):
+    from stable_baselines3.common.monitor import Monitor
+
+    env = RLHFVecEnv(gym.make_vec("RLHF-Text-v0", num_envs=2, **TINY_KWARGS))
+    assert env.env_is_wrapped(Monitor) == [True, True]
+    bare = RLHFVecEnv(gym.make_vec("RLHF-Text-v0", num_envs=2, **TINY_KWARGS),
+                      episode_stats=False)
+    assert bare.env_is_wrapped(Monitor) == [False, False]
+    monitored = VecMonitor(bare)  # the stats come from VecMonitor instead, without a warning
+    assert not [w for w in recwarn if "Monitor" in str(w.message)]
+    monitored.reset()
+    _, rewards, _, infos = monitored.step(_actions(monitored))
+    assert [i["episode"]["r"] for i in infos] == pytest.approx(rewards.tolist())
 
 
 def test_step_wait_needs_step_async(make_env):

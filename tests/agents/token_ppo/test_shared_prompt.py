@@ -118,5 +118,5 @@ def test_shared_and_unshared_trainers_draw_the_same_first_rollout(make_trainer):
     runs = [make_trainer(batch_size=8, minibatch_size=4, group_size=4, advantage="rloo",
                          shared_prompt=shared).step() for shared in (True, False)]
     assert runs[0]["samples"] == runs[1]["samples"]
-    assert runs[0]["score"] == runs[1]["score"]
-    assert runs[0]["kl"] == pytest.approx(runs[1]["kl"], abs=1e-5)
+    assert runs[0]["rlhf/score"] == runs[1]["rlhf/score"]
+    assert runs[0]["rlhf/kl"] == pytest.approx(runs[1]["rlhf/kl"], abs=1e-5)

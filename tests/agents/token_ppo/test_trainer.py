@@ -8,6 +8,16 @@ import torch
 
 from agents.token_ppo import load_checkpoint, save_checkpoint
 
+GAE_KEYS = {
+    "rlhf/score", "rlhf/score_std", "rlhf/reward", "rlhf/kl", "rlhf/kl_coef",
+    "rlhf/response_length", "rlhf/missing_eos", "rlhf/episodes",
+    "train/policy_gradient_loss", "train/value_loss", "train/entropy_loss", "train/approx_kl",
+    "train/clip_fraction", "train/explained_variance", "train/loss", "train/learning_rate",
+    "train/clip_range", "train/kl_k1", "train/kl_penalty",
+    "time/iterations", "time/total_timesteps", "time/seconds", "samples"}
+"""Every key of a GAE step's metrics on a task without a gold judge (SB3's PPO names under
+``train/``)."""
+
 
 def _weights(trainer) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in trainer.policy.state_dict().items()}
@@ -17,12 +27,12 @@ def test_reward_rises_on_the_keyword_task(make_trainer, word_ids):
     trainer = make_trainer(batch_size=16, minibatch_size=8, ppo_epochs=2, learning_rate=3e-3,
                            kl_coef=0.01, allowed_token_ids=word_ids)
     metrics = trainer.train(14)
-    first = np.mean([m["score"] for m in metrics[:3]])
-    last = np.mean([m["score"] for m in metrics[-3:]])
+    first = np.mean([m["rlhf/score"] for m in metrics[:3]])
+    last = np.mean([m["rlhf/score"] for m in metrics[-3:]])
     assert first < 2.0  # random choice among 13 tokens: ≈ 4 · 4/13 keywords
     assert last > 3.0 and last > first + 1.0
-    assert all(m["kl"] >= 0 for m in metrics)
-    assert metrics[-1]["kl"] > 0  # moved away from the reference
+    assert all(m["rlhf/kl"] >= 0 for m in metrics)
+    assert metrics[-1]["rlhf/kl"] > 0  # moved away from the reference
 
 
 def test_an_update_changes_the_parameters_and_logs_everything(make_trainer, tmp_path):
@@ -37,10 +47,8 @@ def test_an_update_changes_the_parameters_and_logs_everything(make_trainer, tmp_
     assert any(k.startswith("lm.") for k in changed)
     ref = [k for k in before if k.startswith("reference.")]
     assert ref and all(torch.equal(before[k], after[k]) for k in ref)  # reference stays frozen
-    for key in ("score", "kl", "kl_k1", "kl_coef", "entropy", "clip_fraction", "approx_kl",
-                "value_loss", "explained_variance", "policy_loss", "samples", "gold_score"):
-        assert key in m
-    assert 0 < m["gold_score"] <= 1  # the length scorer as gold judge
+    assert set(m) == {*GAE_KEYS, "rlhf/gold_score"}
+    assert 0 < m["rlhf/gold_score"] <= 1  # the length scorer as gold judge
     trainer.close()
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
@@ -51,7 +59,7 @@ def test_critic_free_estimators_train(make_trainer, word_ids, estimator):
                            allowed_token_ids=word_ids)
     before = _weights(trainer)
     m = trainer.step()
-    assert "value_loss" not in m
+    assert set(m) == GAE_KEYS - {"train/value_loss", "train/explained_variance"}
     assert not torch.equal(before["lm.model.embed_tokens.weight"],
                            trainer.policy.state_dict()["lm.model.embed_tokens.weight"])
     rollout = trainer.collect_rollout()  # rows of a group answer the same prompt
@@ -64,7 +72,7 @@ def test_adaptive_kl_coefficient_moves_toward_its_target(make_trainer, word_ids,
                                                          direction):
     trainer = make_trainer(adaptive_kl=True, kl_coef=0.1, target_kl=target, kl_horizon=16,
                            learning_rate=3e-3, allowed_token_ids=word_ids)
-    coefs = [m["kl_coef"] for m in trainer.train(4)] + [trainer.kl_controller.value]
+    coefs = [m["rlhf/kl_coef"] for m in trainer.train(4)] + [trainer.kl_controller.value]
     steps = np.diff(coefs[1:])  # after the first update the policy differs from the reference
     assert (np.sign(steps) == direction).all()
 
@@ -95,13 +103,13 @@ def test_resume_equals_uninterrupted(make_trainer, word_ids, tmp_path):
 
     a, b = _weights(straight), _weights(resumed)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    strip = [{k: v for k, v in m.items() if k != "seconds"} for m in straight.metrics]
-    assert strip == [{k: v for k, v in m.items() if k != "seconds"} for m in resumed.metrics]
+    strip = [{k: v for k, v in m.items() if k != "time/seconds"} for m in straight.metrics]
+    assert strip == [{k: v for k, v in m.items() if k != "time/seconds"} for m in resumed.metrics]
     assert straight.kl_controller.value == resumed.kl_controller.value
     other_seed = make_trainer(**{**kwargs, "seed": 8})
     other_seed.train(1)
     assert other_seed.metrics[0]["samples"] != straight.metrics[0]["samples"] or \
-        other_seed.metrics[0]["score"] != straight.metrics[0]["score"]
+        other_seed.metrics[0]["rlhf/score"] != straight.metrics[0]["rlhf/score"]
 
 
 def test_lora_shares_the_frozen_base_as_reference(make_trainer):
@@ -113,7 +121,7 @@ def test_lora_shares_the_frozen_base_as_reference(make_trainer):
     base_before = {n: p.detach().clone() for n, p in trainer.policy.named_parameters()
                    if not p.requires_grad}
     trainer.train(2)
-    assert trainer.metrics[-1]["kl"] > 0  # the adapters moved the policy off the base
+    assert trainer.metrics[-1]["rlhf/kl"] > 0  # the adapters moved the policy off the base
     assert all(torch.equal(p, base_before[n]) for n, p in trainer.policy.named_parameters()
                if not p.requires_grad)
 
@@ -128,7 +136,7 @@ def test_trainer_builds_its_own_env_and_policy_from_the_config(word_ids):
     try:
         assert trainer.env.num_envs == 4
         m = trainer.step()
-        assert 1 <= m["response_length"] <= 3
+        assert 1 <= m["rlhf/response_length"] <= 3
         assert all(isinstance(s["response"], str) for s in m["samples"])
     finally:
         trainer.close()
@@ -154,7 +162,7 @@ def test_value_head_can_start_from_the_mean_score(make_trainer, word_ids, init):
     trainer = make_trainer(init_value_from_scores=init, learning_rate=1e-4,
                            allowed_token_ids=word_ids)
     trainer.step()
-    first_mean = trainer.metrics[0]["score"]
+    first_mean = trainer.metrics[0]["rlhf/score"]
     bias = float(trainer.policy.value_head.bias.detach())
     assert first_mean > 0.3
     assert bias == pytest.approx(first_mean if init else 0.0, abs=0.05)

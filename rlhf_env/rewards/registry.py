@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rlhf_env.errors import ConfigError, ModelLoadError, UnknownNameError
+from rlhf_env.models.sources import looks_like_path
 from rlhf_env.rewards._format import CONFIG_FILE, read_folder_config
 from rlhf_env.rewards.callable import CallableReward
 from rlhf_env.validation import call_with_kwargs
@@ -129,6 +130,8 @@ FOLDER_FORMATS: dict[str, str] = {
     "rlhf_env.encoder_head": "rlhf_env.rewards.encoder_head:EncoderHeadReward",
     "rlhf_env.annotator_conditioned":
         "rlhf_env.feedback.learning.training.conditioned:AnnotatorConditionedReward",
+    "rlhf_env.ensemble": "rlhf_env.rewards.ensemble:EnsembleReward",
+    "rlhf_env.normalized": "rlhf_env.rewards.normalize:NormalizedReward",
 }
 """Saved-folder formats (the ``"format"`` key of ``config.json``) → the class whose
 ``from_pretrained(folder, **kwargs)`` loads them. Strings, so nothing imports until used."""
@@ -151,7 +154,7 @@ def _from_folder(folder: Path, kwargs: dict[str, Any]) -> Any:
     if (folder / CONFIG_FILE).is_file():
         from rlhf_env.rewards.hf_classifier import HFClassifierReward
 
-        return HFClassifierReward(str(folder), **kwargs)
+        return HFClassifierReward.from_pretrained(folder, **kwargs)
     raise ModelLoadError(
         f"{folder} has no config.json, so it is neither a reward model saved here (formats: "
         f"{', '.join(FOLDER_FORMATS)}) nor a Hugging Face classifier folder."
@@ -167,7 +170,12 @@ def _from_string(spec: str, kwargs: dict[str, Any]) -> Any:
         return _from_folder(path, kwargs)
     if path.exists():
         raise ModelLoadError(f"{spec!r} is a file; pass the folder that holds the reward model.")
-    if "/" in spec and not spec.startswith((".", "/", "~")) and spec.count("/") == 1:
+    if looks_like_path(spec):  # a path never goes to the hub
+        raise ModelLoadError(
+            f"there is no reward-model folder at {spec!r} (looked in {path.resolve()}, from "
+            f"the working directory {Path.cwd()}). Pass an existing folder saved with "
+            f"save_pretrained, a name ({', '.join(list_reward_models())}) or a hub id.")
+    if spec.count("/") == 1:
         from rlhf_env.rewards.hf_classifier import HFClassifierReward
 
         return HFClassifierReward(spec, **kwargs)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +32,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rlhf_env.errors import ConfigError, FeedbackError
+from rlhf_env.errors import ChanceLevelWarning, ConfigError, FeedbackError
+from rlhf_env.feedback.learning.evaluation import wilson_interval
 from rlhf_env.feedback.learning.training import objectives
-from rlhf_env.feedback.learning.training.adapter import RewardModuleAdapter, find_backbone
+from rlhf_env.feedback.learning.training.adapter import (
+    RewardModuleAdapter,
+    as_trainable,
+    find_backbone,
+)
 from rlhf_env.feedback.learning.training.dataset import (
     FeedbackDataset,
     PolicySamples,
@@ -53,8 +59,11 @@ RATING_OBJECTIVES = ("regression", "ordinal")
 class RewardTrainerConfig:
     """Settings of :class:`RewardModelTrainer`."""
 
-    epochs: int = 3
-    """Passes over the training examples (early stopping may end sooner)."""
+    epochs: int = 20
+    """Most passes over the training examples. With a held-out split (``val_fraction``)
+    early stopping usually ends sooner and the best epoch's weights are kept, so a generous
+    cap costs little; a small data set needs it: 4 epochs of 200 pairs are only ~25
+    optimisation steps, too few for a freshly initialised head to learn anything."""
     batch_size: int = 32
     """Examples (pairs, rankings or ratings) per optimisation step."""
     lr: float = 2e-5
@@ -82,10 +91,18 @@ class RewardTrainerConfig:
     """Weight of the Plackett–Luce ranking loss."""
     rating_weight: float = 1.0
     """Weight of the rating loss."""
-    val_fraction: float = 0.1
-    """Share of examples held out for early stopping and validation metrics (0: none)."""
-    patience: int = 2
-    """Stop after this many epochs without a lower validation loss (0: never stop early)."""
+    val_fraction: float = 0.2
+    """Share of examples held out for early stopping, for choosing the epoch whose weights are
+    kept and for the chance check (0: none, and the last epoch is kept). A fifth rather than a
+    tenth so that small data sets still hold out enough pairs for the accuracy to mean
+    something (20 of 100 comparisons; a tenth would be 10, whose 95% interval spans ±0.3)."""
+    patience: int = 3
+    """Stop after this many epochs without a lower validation loss (0: never stop early); 3
+    rides out the epoch-to-epoch noise of a small validation split."""
+    warn_at_chance: bool = True
+    """Warn with :class:`~rlhf_env.errors.ChanceLevelWarning` when the kept epoch's held-out
+    pairwise accuracy is not measurably better than chance (its 95% Wilson interval includes
+    0.5): the model may be useless even though training "worked"."""
     max_steps: int | None = None
     """Hard limit on optimisation steps (``None``: no limit)."""
     grad_clip: float = 1.0
@@ -133,14 +150,17 @@ class RewardTrainerConfig:
             )
 
 
-@dataclass
+@dataclass(repr=False)
 class TrainResult:
-    """What :meth:`RewardModelTrainer.fit` returns."""
+    """What :meth:`RewardModelTrainer.fit` returns; ``print`` shows one line of key numbers."""
 
     model: Any
-    """The trained model (the same object that was passed in, best weights loaded)."""
+    """The trained model, best weights loaded: the object that was passed in, or for a raw
+    transformers classifier or a folder path the :class:`~rlhf_env.rewards.HFClassifierReward`
+    (or saved reward model) that wraps it (a raw classifier is trained in place)."""
     history: list[dict[str, float]] = field(default_factory=list)
-    """One dict per epoch: ``train_loss``, ``val_loss``, ``val_accuracy``, ``seconds``."""
+    """One dict per epoch: ``train_loss``, ``val_loss``, ``val_accuracy``, ``val_pairs``,
+    ``seconds``."""
     best_epoch: int = 0
     """Epoch (1-based) whose weights were kept."""
     steps: int = 0
@@ -152,6 +172,28 @@ class TrainResult:
     counts: dict[str, int] = field(default_factory=dict)
     """Number of training examples of each kind (see :meth:`FeedbackDataset.counts`)."""
     stopped_early: bool = False
+    """Whether early stopping (or ``max_steps``) ended training before ``epochs``."""
+    val_accuracy: float | None = None
+    """Held-out pairwise accuracy of the kept epoch (``None`` without held-out pairs)."""
+    val_accuracy_ci: tuple[float, float] | None = None
+    """Its 95% Wilson interval (see
+    :func:`~rlhf_env.feedback.learning.evaluation.wilson_interval`)."""
+    val_pairs: int = 0
+    """Strict held-out comparisons the accuracy was measured on."""
+
+    def __repr__(self) -> str:
+        n_train = sum(self.counts.values())
+        ran = len(self.history)
+        kept = f"epoch {self.best_epoch} of {ran} kept" + (" (stopped early)"
+                                                            if self.stopped_early else "")
+        if self.val_accuracy is not None and self.val_accuracy_ci is not None:
+            lo, hi = self.val_accuracy_ci
+            val = (f"val accuracy {self.val_accuracy:.3f} (95% CI {lo:.2f}-{hi:.2f}) on "
+                   f"{self.val_pairs} pairs")
+        else:
+            val = "no held-out pairs"
+        return (f"TrainResult({kept}, {val}, {n_train} training examples, {self.steps} steps, "
+                f"{self.seconds:.1f} s)")
 
 
 # --------------------------------------------------------------------------------------
@@ -250,8 +292,10 @@ class RewardModelTrainer:
         """Train ``model`` in place on ``records`` and return a :class:`TrainResult`.
 
         Args:
-            model: a trainable reward model (see :mod:`.adapter`), e.g. ``EncoderHeadReward``
-                or :class:`~.conditioned.AnnotatorConditionedReward`.
+            model: a trainable reward model (see :mod:`.adapter`): ``EncoderHeadReward``,
+                :class:`~.conditioned.AnnotatorConditionedReward`, ``HFClassifierReward``, a
+                raw transformers ``AutoModelForSequenceClassification`` (its tokenizer is
+                loaded from its ``name_or_path``) or the folder path of any of them.
             records: feedback of any kinds, or a prepared :class:`FeedbackDataset`.
             annotators: annotator records (attributes) for conditioned models.
             annotator_weights: reliability weight per annotator id, multiplied into every
@@ -388,6 +432,7 @@ class RewardModelTrainer:
             raise FeedbackError("the training split is empty; add feedback or lower "
                                 "val_fraction.")
         t0 = time.perf_counter()
+        model = as_trainable(model)
         adapter = RewardModuleAdapter(model, cfg.device)
         model.to(adapter.device)
         state = _TrainState.build(self, adapter, train, val, annotators)
@@ -419,7 +464,29 @@ class RewardModelTrainer:
         result.best_epoch = best[2]
         result.seconds = time.perf_counter() - t0
         result.examples_per_second = seen / max(train_seconds, 1e-9)
+        self._check_chance(result)
         return result
+
+    def _check_chance(self, result: TrainResult) -> None:
+        """Fill the kept epoch's held-out accuracy and its interval; warn when the interval
+        includes 0.5 (see ``RewardTrainerConfig.warn_at_chance``)."""
+        if not result.best_epoch or not result.history:
+            return
+        row = result.history[result.best_epoch - 1]
+        n = int(row.get("val_pairs", 0))
+        if not n or "val_accuracy" not in row:
+            return
+        result.val_accuracy, result.val_pairs = float(row["val_accuracy"]), n
+        result.val_accuracy_ci = wilson_interval(result.val_accuracy, n)
+        lo, hi = result.val_accuracy_ci
+        if self.config.warn_at_chance and lo <= 0.5:
+            warnings.warn(
+                f"the trained reward model is not measurably better than chance: held-out "
+                f"pairwise accuracy {result.val_accuracy:.3f} on {n} pairs (95% CI {lo:.2f}-"
+                f"{hi:.2f} includes 0.5). Collect more feedback, check that the labels agree "
+                f"with each other (rlhf-env feedback report), or pass validation= with more "
+                f"held-out pairs; RewardTrainerConfig(warn_at_chance=False) silences this.",
+                ChanceLevelWarning, stacklevel=5)
 
     def _should_stop(self, result: TrainResult, bad_epochs: int,
                      val: FeedbackDataset | None) -> bool:
@@ -657,6 +724,7 @@ class _TrainState:
         out = {"val_loss": total / max(n, 1)}
         if n_pairs:
             out["val_accuracy"] = correct / n_pairs
+            out["val_pairs"] = float(n_pairs)
         return out
 
     def _val_features(self, val: FeedbackDataset) -> Tensor:

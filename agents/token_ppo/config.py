@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from rlhf_env.errors import ConfigError
 from rlhf_env.kl import KL_ESTIMATORS
+from rlhf_env.rewards import check_reward_spec, describe
 from rlhf_env.validation import check_fields
 
 ADVANTAGE_ESTIMATORS = ("gae", "rloo", "grpo")
@@ -22,6 +25,11 @@ class TokenPPOConfig:
     """Policy model: bundled name, local path or hub id (ignored when a policy is passed)."""
     task: str = "sentiment"
     """Task of the ``RLHF-Text-v0`` env built when no env is passed."""
+    reward_model: Any = None
+    """Reward model of the env built when no env is passed, instead of the task's: anything
+    ``RLHF-Text-v0``'s ``reward_model=`` takes — a registered name (``"vader"``), a folder
+    saved with ``save_pretrained`` (made absolute here), a hub id, a function
+    ``fn(prompts, responses)`` or an object with ``score()``. ``None``: the task's own."""
     seed: int = 0
     """Seeds prompt choice, sampling and the value head; runs are reproducible under it."""
     batch_size: int = 16
@@ -111,9 +119,19 @@ class TokenPPOConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        object.__setattr__(self, "reward_model", check_reward_spec(self.reward_model))
         _check_batches(self)
         _check_sampling(self)
         _check_objective(self)
+
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as plain data (JSON-friendly, for checkpoints and run folders); a
+        reward-model object or function is given by its name."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if data["reward_model"] is not None and not isinstance(data["reward_model"], str):
+            data["reward_model"] = f"<{describe(data['reward_model'])}>"
+        return data
 
 
 def _fail(msg: str) -> None:

@@ -38,6 +38,7 @@ from rlhf_env.rewards.heads import HeadConfig
 from rlhf_env.rewards.normalize import NormalizeConfig, NormalizedReward, RunningMoments
 from rlhf_env.rewards.registry import (
     ENTRY_POINT_GROUP,
+    check_reward_spec,
     list_reward_models,
     make_reward_model,
     register_reward_model,
@@ -69,6 +70,7 @@ __all__ = [
     "RunningMoments",
     "VaderReward",
     "check_pairs",
+    "check_reward_spec",
     "describe",
     "list_reward_models",
     "make_reward_model",

@@ -186,6 +186,44 @@ def _from_string(spec: str, kwargs: dict[str, Any]) -> Any:
     )
 
 
+def check_reward_spec(spec: Any, field: str = "reward_model") -> Any:
+    """Validate a reward-model spec without loading it (for configs); returns it normalised.
+
+    ``None``, an object with ``score``, a class or a callable pass as they are. A string
+    must be a known name, an existing folder (returned as its absolute path, so it still
+    works after a change of working directory), or a hub id ``owner/name``; anything else
+    raises :class:`ConfigError` (or :class:`UnknownNameError` with close names) saying what
+    ``field`` accepts.
+    """
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if spec is None or hasattr(spec, "score") or (callable(spec) and not isinstance(spec, str)):
+        return spec
+    if not isinstance(spec, str):
+        raise ConfigError(f"{field} must be a reward-model name, a folder, a hub id, a function "
+                          f"fn(prompts, responses) or an object with score(); got "
+                          f"{type(spec).__name__}.")
+    if not spec.strip():
+        raise ConfigError(f"{field} must not be empty; pass a name ({', '.join(BUILTIN)}), a "
+                          f"folder or a hub id, or None for the task's own reward model.")
+    if spec in _REGISTRY or spec in BUILTIN or spec in _entry_points():
+        return spec
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if path.exists():
+        raise ConfigError(f"{field}={spec!r} is a file; pass the folder that holds the reward "
+                          f"model.")
+    if looks_like_path(spec):
+        raise ConfigError(f"{field}={spec!r}: there is no folder at {path.resolve()} (from the "
+                          f"working directory {Path.cwd()}).")
+    if spec.count("/") == 1:
+        return spec
+    raise UnknownNameError("reward model", spec, list_reward_models(),
+                           hint=f"{field} also takes a folder saved with save_pretrained, a "
+                                f"hub id ('owner/name'), a function or an object with score().")
+
+
 def make_reward_model(spec: Any, **kwargs: Any) -> Any:
     """Turn ``spec`` into a reward model (an object with ``score(prompts, responses)``).
 

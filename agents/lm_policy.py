@@ -169,7 +169,7 @@ class CausalLMPolicy(ActorCriticPolicy):
         from agents.policy_folder import base_model_source, save_policy_folder
 
         lm = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
-        index = self.action_token_ids
+        index: Any = self.action_token_ids
         return save_policy_folder(
             folder, lm=self.lm, value_head=self.value_net, tokenizer=tokenizer,
             base_model=base_model_source(self._model_name, lm),
@@ -184,7 +184,7 @@ class CausalLMPolicy(ActorCriticPolicy):
         out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions,
                       output_hidden_states=True, logits_to_keep=1, use_cache=False)
         logits = out.logits[:, -1, :].float()
-        index = self.action_token_ids
+        index: Any = self.action_token_ids
         logits = logits if index is None else logits.index_select(-1, index)
         return logits, out.hidden_states[-1][:, -1, :].float()
 

@@ -22,7 +22,9 @@ class TokenPPOConfig:
     """Settings of :class:`~agents.token_ppo.TokenPPOTrainer`. Validated on construction."""
 
     model: str = "smollm2-135m-instruct"
-    """Policy model: bundled name, local path or hub id (ignored when a policy is passed)."""
+    """Policy model: bundled name, local path or hub id (ignored when a policy is passed), or
+    a folder written by ``TokenPPOTrainer.save_pretrained`` (its LoRA settings and value head
+    are then the saved ones)."""
     task: str = "sentiment"
     """Task of the ``RLHF-Text-v0`` env built when no env is passed."""
     reward_model: Any = None

@@ -13,6 +13,8 @@ MODULES = [
     "rlhf_env.checker",
     "rlhf_env.kl",
     "rlhf_env.feedback.records",
+    "rlhf_env.feedback.examples",
+    "rlhf_env.models.sources",
     "rlhf_env.feedback.store",
     "rlhf_env.feedback.learning.labelers",
     "rlhf_env.feedback.learning.selection",

@@ -97,6 +97,8 @@ def test_a_moved_backbone_fails_fast_naming_it_and_the_fixes(workdirs, no_hub, m
     moved = EncoderHeadReward.from_pretrained(first / "rm", backbone="enc-moved")
     np.testing.assert_allclose(moved.score(PROMPTS, RESPONSES), expected, rtol=1e-5)
     assert moved.config.backbone == str(second / "enc-moved")
+    via_spec = make_reward_model(str(first / "rm"), backbone=second / "enc-moved")
+    np.testing.assert_allclose(via_spec.score(PROMPTS, RESPONSES), expected, rtol=1e-5)
 
 
 def test_a_backbone_of_another_width_is_refused(workdirs):

@@ -112,7 +112,7 @@ class BestOfNConfig:
                    max_prompt_tokens=config.max_prompt_tokens)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class BestOfNResult:
     """Best-of-n choices and every draw. ``P`` prompts, ``n`` draws per prompt."""
 
@@ -174,6 +174,9 @@ class BestOfNResult:
         if self.sample_gold is None:
             return None
         return float((expected_best_of(self.sample_scores, k) * self.sample_gold).sum(1).mean())
+
+    def __repr__(self) -> str:
+        return f"BestOfNResult({self.summary()}, {len(self.prompts)} prompts)"
 
     def summary(self) -> str:
         """One line: ``best-of-n reference: score X (n=1: Y; KL Z nats)`` and the gold."""

@@ -21,11 +21,17 @@ How ids flow
    as the tokenizer) feed SB3's categorical distribution. At initialisation the policy is
    exactly the LM's softmax over those tokens.
 5. Critic: a linear value head on the same hidden state.
+
+:meth:`CausalLMPolicy.save_pretrained` exports the LM, value head and tokenizer as the same
+folder :class:`~agents.token_ppo.PolicyWithValue` writes (:mod:`agents.policy_folder`): plain
+transformers / peft load it, and so does ``PolicyWithValue.from_pretrained``. SB3's own
+``model.save``/``PPO.load`` stay the way to resume SB3 training.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -156,6 +162,19 @@ class CausalLMPolicy(ActorCriticPolicy):
         data.update(model=self._model_name or self.lm, action_token_ids=self._token_ids)
         return data
 
+    def save_pretrained(self, folder: str | Path, tokenizer: Any) -> Path:
+        """Export the LM (full weights, or LoRA adapters), the value head and ``tokenizer``
+        (the env's) as a policy folder; the action vocabulary is recorded in
+        ``rlhf_env_policy.json`` as ``action_token_ids`` (``None``: every token)."""
+        from agents.policy_folder import base_model_source, save_policy_folder
+
+        lm = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        index: Any = self.action_token_ids
+        return save_policy_folder(
+            folder, lm=self.lm, value_head=self.value_net, tokenizer=tokenizer,
+            base_model=base_model_source(self._model_name, lm),
+            metadata={"action_token_ids": None if index is None else index.tolist()})
+
     # -- the shared trunk -------------------------------------------------------------------
     def extract_features(  # type: ignore[override]
             self, obs: PyTorchObs, features_extractor: Any = None,
@@ -165,7 +184,7 @@ class CausalLMPolicy(ActorCriticPolicy):
         out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions,
                       output_hidden_states=True, logits_to_keep=1, use_cache=False)
         logits = out.logits[:, -1, :].float()
-        index = self.action_token_ids
+        index: Any = self.action_token_ids
         logits = logits if index is None else logits.index_select(-1, index)
         return logits, out.hidden_states[-1][:, -1, :].float()
 

@@ -331,7 +331,7 @@ class SFTConfig:
             raise ConfigError(f"lora_r must be ≥ 0 (0 disables LoRA), got {self.lora_r}.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SFTResult:
     """What :func:`supervised_finetune` did. Losses are mean per-token negative
     log-likelihoods of response tokens (EOS included), in nats."""
@@ -362,6 +362,15 @@ class SFTResult:
     model: Any = field(repr=False, compare=False)
     """The trained model: the LM (merged after LoRA unless ``merge_lora=False``) or the
     ``PolicyWithValue`` that was passed. Plain models are also updated in place."""
+
+    def __repr__(self) -> str:
+        held = (f"held-out loss {self.eval_loss_before:.3f} -> {self.eval_loss_after:.3f}, "
+                if self.eval_loss_before is not None and self.eval_loss_after is not None
+                else "")
+        return (f"SFTResult({held}response log-prob {self.logprob_before:.2f} -> "
+                f"{self.logprob_after:.2f} ({self.logprob_split}), {self.num_train} train / "
+                f"{self.num_eval} held-out demos, {len(self.train_loss)} epochs, "
+                f"{self.steps} steps, {self.seconds:.1f} s)")
 
 
 # -- training ----------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """Exception hierarchy for rlhf-env.
 
 Every message says what was wrong, what was expected, and how to fix it. Catch
-:class:`RLHFEnvError` to handle anything this package raises on purpose.
+:class:`RLHFEnvError` to handle anything this package raises on purpose. Warnings go through
+Python's :mod:`warnings` as subclasses of :class:`RLHFEnvWarning`, so
+``warnings.simplefilter("error", RLHFEnvWarning)`` turns them into errors (in CI, say) and
+``"ignore"`` silences them.
 """
 
 from __future__ import annotations
@@ -108,3 +111,12 @@ class BenchmarkError(RLHFEnvError, RuntimeError):
 class QueueConflictError(FeedbackError):
     """The labeling queue changed under a request: the item was already answered by this
     annotator, has all the answers it wants, or its lease went to someone else."""
+
+
+class RLHFEnvWarning(UserWarning):
+    """Base class of the warnings rlhf-env issues on purpose (filter them by this class)."""
+
+
+class ChanceLevelWarning(RLHFEnvWarning):
+    """A trained reward model is not measurably better than chance on held-out feedback:
+    the 95% interval of its pairwise accuracy includes 0.5."""

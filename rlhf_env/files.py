@@ -120,6 +120,24 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def saved_model_folder(path: str | Path, markers: tuple[str, ...]) -> Iterator[Path]:
+    """:func:`atomic_folder` for a ``save_pretrained`` folder: the new save replaces the old
+    one whole, but a non-empty folder that holds none of ``markers`` (so it is not an
+    earlier save) is refused with :class:`~rlhf_env.errors.ConfigError`, never deleted."""
+    from rlhf_env.errors import ConfigError
+
+    path = Path(path).expanduser()
+    if path.is_file():
+        raise ConfigError(f"{path} is a file; save_pretrained needs a folder path.")
+    if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in markers):
+        raise ConfigError(f"{path} is not empty and holds no earlier save (none of "
+                          f"{', '.join(markers)}); saving would replace its files. Pick a new "
+                          f"or empty folder.")
+    with atomic_folder(path) as tmp:
+        yield tmp
+
+
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

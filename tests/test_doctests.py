@@ -16,6 +16,8 @@ MODULES = [
     "rlhf_env.kl",
     "rlhf_env.metrics",
     "rlhf_env.feedback.records",
+    "rlhf_env.feedback.examples",
+    "rlhf_env.models.sources",
     "rlhf_env.feedback.store",
     "rlhf_env.feedback.formats",
     "rlhf_env.feedback.io",

@@ -66,7 +66,10 @@ def _error_classes() -> list[type[BaseException]]:
 def test_every_error_subclasses_the_base():
     classes = _error_classes()
     assert len(classes) >= 10
-    assert all(issubclass(cls, errors.RLHFEnvError) for cls in classes)
+    for cls in classes:  # warnings have their own base class
+        base = errors.RLHFEnvWarning if issubclass(cls, Warning) else errors.RLHFEnvError
+        assert issubclass(cls, base), cls
+    assert issubclass(errors.ChanceLevelWarning, UserWarning)
 
 
 @pytest.mark.parametrize(("cls", "builtin"), [

@@ -152,15 +152,9 @@ def train(trainer: Any, cfg: DemoConfig) -> list[dict[str, Any]]:
 
 
 def save_policy(trainer: Any, directory: Path) -> None:
-    """The trained weights: LoRA adapters (or the whole model), value head, tokenizer."""
-    import torch
-
-    policy = trainer.policy
-    policy.lm.save_pretrained(directory)
-    trainer.tokenizer.save_pretrained(directory)
-    buffer = io.BytesIO()  # a plain state dict: torch.load(weights_only=True) reads it
-    torch.save(policy.value_head.state_dict(), buffer)
-    write_bytes(directory / "value_head.pt", buffer.getvalue())
+    """The trained policy as a ``save_pretrained`` folder: LoRA adapters (or the whole
+    model), value head, tokenizer (``PolicyWithValue.from_pretrained`` loads it)."""
+    trainer.save_pretrained(directory)
 
 
 def plot(history: list[dict], cfg: DemoConfig, path: Path) -> None:
@@ -206,7 +200,7 @@ def write_run(run_dir: Path, cfg: DemoConfig, trainer: Any, before: dict, after:
               seconds: float) -> None:
     history = trainer.metrics
     write_json(run_dir / "config.json", {"demo": asdict(cfg),
-                                         "trainer": asdict(trainer.config)})
+                                         "trainer": trainer.config.to_dict()})
     write_json(run_dir / "metrics.json", history)
     write_csv(history, run_dir / "metrics.csv")
     write_json(run_dir / "samples.json", {"seconds": seconds, "before": before, "after": after})

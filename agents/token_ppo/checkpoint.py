@@ -16,7 +16,6 @@ Checkpoints of format 1 (``torch.save`` pickles) are refused: they cannot be rea
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,7 @@ def save_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
-        "config": dataclasses.asdict(trainer.config),
+        "config": trainer.config.to_dict(),
         "policy": trainer.policy.state_dict(),
         "optimizer": trainer.optimizer.state_dict(),
         "kl_controller": trainer.kl_controller.state_dict(),
@@ -60,7 +59,7 @@ def load_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> TokenPPOTrain
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path} is not a token-PPO checkpoint of format "
                               f"{FORMAT_VERSION}.")
-    _check_config(state["config"], dataclasses.asdict(trainer.config), path)
+    _check_config(state["config"], trainer.config.to_dict(), path)
     trainer.policy.load_state_dict(state["policy"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.kl_controller.load_state_dict(state["kl_controller"])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from rlhf_env.errors import ConfigError
 from rlhf_env.kl import KL_ESTIMATORS
 from rlhf_env.metrics import check_log_with
+from rlhf_env.rewards import check_reward_spec, describe
 from rlhf_env.validation import check_fields
 
 ADVANTAGE_ESTIMATORS = ("gae", "rloo", "grpo")
@@ -20,9 +23,16 @@ class TokenPPOConfig:
     """Settings of :class:`~agents.token_ppo.TokenPPOTrainer`. Validated on construction."""
 
     model: str = "smollm2-135m-instruct"
-    """Policy model: bundled name, local path or hub id (ignored when a policy is passed)."""
+    """Policy model: bundled name, local path or hub id (ignored when a policy is passed), or
+    a folder written by ``TokenPPOTrainer.save_pretrained`` (its LoRA settings and value head
+    are then the saved ones)."""
     task: str = "sentiment"
     """Task of the ``RLHF-Text-v0`` env built when no env is passed."""
+    reward_model: Any = None
+    """Reward model of the env built when no env is passed, instead of the task's: anything
+    ``RLHF-Text-v0``'s ``reward_model=`` takes — a registered name (``"vader"``), a folder
+    saved with ``save_pretrained`` (made absolute here), a hub id, a function
+    ``fn(prompts, responses)`` or an object with ``score()``. ``None``: the task's own."""
     seed: int = 0
     """Seeds prompt choice, sampling and the value head; runs are reproducible under it."""
     batch_size: int = 16
@@ -116,10 +126,20 @@ class TokenPPOConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        object.__setattr__(self, "reward_model", check_reward_spec(self.reward_model))
         _check_batches(self)
         _check_sampling(self)
         _check_objective(self)
         object.__setattr__(self, "log_with", check_log_with(self.log_with))
+
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as plain data (JSON-friendly, for checkpoints and run folders); a
+        reward-model object or function is given by its name."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if data["reward_model"] is not None and not isinstance(data["reward_model"], str):
+            data["reward_model"] = f"<{describe(data['reward_model'])}>"
+        return data
 
 
 def _fail(msg: str) -> None:

@@ -9,6 +9,9 @@ every frozen base weight and the reference costs no extra memory.
 
 Dropout is never switched on: the model stays in ``eval`` mode during updates, so the
 log-probs of the generation pass and of the training forward describe the same policy.
+
+:meth:`PolicyWithValue.save_pretrained` / :meth:`PolicyWithValue.from_pretrained` write and
+read a folder that plain transformers / peft also load (layout in :mod:`agents.policy_folder`).
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import contextlib
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from rlhf_env.errors import ConfigError, MissingDependencyError
+from rlhf_env.errors import ConfigError, MissingDependencyError, ModelLoadError
 
 
 @dataclass
@@ -57,19 +61,33 @@ def _apply_lora(lm: Any, r: int, alpha: int, targets: tuple[str, ...]) -> Any:
     return get_peft_model(lm, config)
 
 
+def _is_peft(lm: Any) -> bool:
+    return isinstance(getattr(lm, "peft_config", None), dict) and hasattr(lm, "disable_adapter")
+
+
 class PolicyWithValue(nn.Module):
     """``lm`` (any ``AutoModelForCausalLM``) + a linear value head + the reference policy.
 
     ``reference``: ``None`` builds the default (adapters disabled with LoRA, else a frozen
     copy of ``lm`` as it is now); or pass another causal LM with the same vocabulary.
+    ``lm`` may already carry peft LoRA adapters (then ``lora_*`` are not used).
+    ``base_model``: the bundled name, folder or hub id ``lm`` was loaded from, recorded by
+    :meth:`save_pretrained` (LoRA adapters need it to load again); ``None``: ``lm``'s own
+    ``name_or_path``. ``tokenizer``: saved with the policy.
     """
 
     def __init__(self, lm: Any, *, lora_r: int = 0, lora_alpha: int = 16,
                  lora_target_modules: tuple[str, ...] = ("q_proj", "v_proj"),
-                 reference: Any = None, seed: int = 0) -> None:
+                 reference: Any = None, seed: int = 0, base_model: str | None = None,
+                 tokenizer: Any = None) -> None:
+        from agents.policy_folder import base_model_source
+
         super().__init__()
         lm.eval()
-        self.uses_lora = lora_r > 0
+        already = _is_peft(lm)
+        self.uses_lora = lora_r > 0 or already
+        self.base_model = base_model_source(base_model, lm.get_base_model() if already else lm)
+        self.tokenizer = tokenizer
         if reference is not None:
             _check_same_vocab(lm, reference)
             self.reference = reference.eval().requires_grad_(False)
@@ -77,8 +95,8 @@ class PolicyWithValue(nn.Module):
             self.reference = copy.deepcopy(lm).eval().requires_grad_(False)
         else:
             self.reference = None
-        self.lm = _apply_lora(lm, lora_r, lora_alpha, lora_target_modules) if self.uses_lora \
-            else lm
+        self.lm = _apply_lora(lm, lora_r, lora_alpha, lora_target_modules) \
+            if self.uses_lora and not already else lm
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.value_head = nn.Linear(_hidden_size(lm), 1)
@@ -141,6 +159,50 @@ class PolicyWithValue(nn.Module):
             out = ref(input_ids=input_ids, attention_mask=attention_mask,
                       position_ids=positions, logits_to_keep=n_response + 1)
         return out.logits[:, :-1]
+
+    # -- folders --------------------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path, *, tokenizer: Any = None,
+                        metadata: dict[str, Any] | None = None) -> Path:
+        """Write the LM (full weights, or only the LoRA adapters), the value head, the
+        tokenizer (``tokenizer`` or :attr:`tokenizer`) and ``rlhf_env_policy.json``
+        (``metadata`` is added to it) to ``folder``; an earlier save there is replaced.
+        The reference model is not saved: it is the base model (LoRA) or the initial one."""
+        from agents.policy_folder import save_policy_folder
+
+        return save_policy_folder(folder, lm=self.lm, value_head=self.value_head,
+                                  tokenizer=tokenizer if tokenizer is not None else self.tokenizer,
+                                  base_model=self.base_model, metadata=metadata)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, *, base_model: str | Path | None = None,
+                        reference: Any = None, dtype: Any = None,
+                        device: Any = None) -> PolicyWithValue:
+        """Load a folder written by :meth:`save_pretrained`, with its tokenizer as
+        :attr:`tokenizer`.
+
+        LoRA adapters go back onto their recorded base model (trainable; the reference is
+        the base with adapters off, as in training); ``base_model`` points at it when it has
+        moved (a recorded folder that has gone raises at once, saying so). Full weights load
+        from the folder, and the reference is then a frozen copy of the loaded policy unless
+        ``reference`` is given.
+        """
+        from agents.policy_folder import load_policy_lm, load_value_head_state, read_policy_folder
+        from rlhf_env.models import load_tokenizer
+
+        saved = read_policy_folder(folder)
+        lm = load_policy_lm(saved, base_model=base_model, dtype=dtype, device=device)
+        base = str(base_model) if base_model is not None else (
+            None if saved.base_model is None else saved.base_model.location)
+        policy = cls(lm, reference=reference, base_model=base if saved.lora else None,
+                     tokenizer=load_tokenizer(str(saved.path)))
+        if saved.lora is None:  # the folder itself is the model now
+            policy.base_model = saved.base_model
+        try:
+            policy.value_head.load_state_dict(load_value_head_state(saved))
+        except RuntimeError as exc:
+            raise ModelLoadError(f"{saved.path}: the value head does not fit the model "
+                                 f"({exc}); the folder is damaged, save it again.") from None
+        return policy.to(next(lm.parameters()).device)
 
     @contextlib.contextmanager
     def reference_model(self) -> Iterator[Any]:

@@ -50,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -57,6 +58,7 @@ import numpy as np
 import torch
 
 import rlhf_env  # noqa: F401  (registers the env ids)
+from agents.policy_folder import is_policy_folder
 from agents.token_ppo import advantages as adv
 from agents.token_ppo.config import TokenPPOConfig
 from agents.token_ppo.generation import SamplingTransform, position_ids, shared_group_size
@@ -83,11 +85,13 @@ class Targets:
 
 
 def build_env(config: TokenPPOConfig) -> Any:
-    """The ``RLHF-Text-v0`` vector env the trainer needs for ``config`` (KL done here)."""
+    """The ``RLHF-Text-v0`` vector env the trainer needs for ``config`` (KL done here), with
+    ``config.reward_model`` when one is set."""
+    extra = {} if config.reward_model is None else {"reward_model": config.reward_model}
     return gym.make_vec("RLHF-Text-v0", num_envs=config.batch_size, task=config.task,
                         model=config.model, max_response_tokens=config.max_new_tokens,
                         max_prompt_tokens=config.max_prompt_tokens, action_vocab=None,
-                        kl_coef=0.0)
+                        kl_coef=0.0, **extra)
 
 
 def _check_env(env: Any, config: TokenPPOConfig) -> TextBanditCore:
@@ -122,6 +126,9 @@ class TokenPPOTrainer:
     def __init__(self, config: TokenPPOConfig, *, env: Any = None, policy: Any = None,
                  reference: Any = None) -> None:
         self.config = config
+        if env is not None and config.reward_model is not None:
+            raise ConfigError("config.reward_model is used only when the trainer builds the env; "
+                              "pass reward_model= to the env you build, or leave env=None.")
         self.env = env if env is not None else build_env(config)
         core = _check_env(self.env, config)
         self.tokenizer = core.tokenizer
@@ -143,12 +150,17 @@ class TokenPPOTrainer:
 
     def _build_policy(self, policy: Any, reference: Any) -> PolicyWithValue:
         c = self.config
-        if policy is None:
+        if policy is None and is_policy_folder(c.model):  # a policy saved with save_pretrained
+            policy = PolicyWithValue.from_pretrained(c.model, reference=reference)
+        elif policy is None:
             policy = load_causal_lm(c.model)
         if not isinstance(policy, PolicyWithValue):
             policy = PolicyWithValue(policy, lora_r=c.lora_r, lora_alpha=c.lora_alpha,
                                      lora_target_modules=c.lora_target_modules,
-                                     reference=reference, seed=c.seed)
+                                     reference=reference, seed=c.seed,
+                                     base_model=c.model if isinstance(c.model, str) else None)
+        if policy.tokenizer is None:
+            policy.tokenizer = self.tokenizer
         policy.to(c.device)
         if vocab_size(policy.lm) < len(self.tokenizer):
             raise ConfigError(f"the policy has {vocab_size(policy.lm)} token embeddings but the "
@@ -361,6 +373,15 @@ class TokenPPOTrainer:
             bar.set_postfix(score=f"{m['rlhf/score']:.3f}", kl=f"{m['rlhf/kl']:.3f}",
                             kl_coef=f"{m['rlhf/kl_coef']:.3g}")
         return self.metrics
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Export the trained policy (see :meth:`PolicyWithValue.save_pretrained`) with the
+        env's tokenizer; ``rlhf_env_policy.json`` also records this trainer's config and step.
+        ``TokenPPOConfig(model=folder)`` or ``PolicyWithValue.from_pretrained(folder)`` load
+        it back. To resume training exactly, use :func:`~agents.token_ppo.save_checkpoint`."""
+        return self.policy.save_pretrained(
+            folder, tokenizer=self.tokenizer,
+            metadata={"trainer": {"config": self.config.to_dict(), "step": self.step_count}})
 
     def close(self) -> None:
         """Close the logger (TensorBoard files, the W&B run) and the env."""

@@ -146,10 +146,12 @@ def _fit_nets(nets: Sequence[TrajectoryRewardNet], records: Sequence[FeedbackRec
 
 
 def default_trainer_config(**overrides: Any) -> RewardTrainerConfig:
-    """Trainer settings that suit small MLPs over segments (lr 1e-3, 20 epochs, early stop)."""
+    """Trainer settings that suit small MLPs over segments (lr 1e-3, 20 epochs, early stop).
+    No chance-level warning: the preference loop retrains every round, early rounds have
+    few labels by design, and it logs :func:`validation_accuracy` itself."""
     base = RewardTrainerConfig(epochs=20, batch_size=32, head_lr=1e-3, lr=1e-3,
                                weight_decay=1e-4, val_fraction=0.1, patience=4,
-                               bucket_batches=1000, device="cpu")
+                               bucket_batches=1000, device="cpu", warn_at_chance=False)
     return replace(base, **overrides)
 
 

@@ -15,6 +15,7 @@ from that data (labelers, query selection, reward-model training and evaluation)
 :mod:`~.report`               ``rlhf-env feedback report`` (text, Markdown, HTML, plots)
 :mod:`~.terminal`             the terminal labeler
 :mod:`~.cli`                  ``rlhf-env label`` and ``rlhf-env feedback …``
+:mod:`~.examples`             :data:`EXAMPLE_COMPARISONS`, a small feedback file to try
 ============================  ==========================================================
 
 Everything but the records loads on first use; optional packages (``datasets``,
@@ -24,6 +25,7 @@ Everything but the records loads on first use; optional packages (``datasets``,
 from __future__ import annotations
 
 from rlhf_env._lazy import lazy_getattr
+from rlhf_env.feedback.examples import EXAMPLE_COMPARISONS
 from rlhf_env.feedback.records import (
     RECORD_TYPES,
     Annotator,
@@ -38,6 +40,7 @@ from rlhf_env.feedback.records import (
 )
 
 __all__ = [
+    "EXAMPLE_COMPARISONS",
     "FORMATS",
     "RECORD_TYPES",
     "Annotator",

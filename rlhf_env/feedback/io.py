@@ -92,9 +92,10 @@ class LineError:
         return f"{self.unit} {self.line}: {self.message}"
 
 
-@dataclass
+@dataclass(repr=False)
 class ImportResult:
-    """What an import read: good records and annotators, bad lines, and store counts."""
+    """What an import read: good records and annotators, bad lines, and store counts
+    (``print`` shows the counts, not the records)."""
 
     records: list[FeedbackRecord] = field(default_factory=list)
     annotators: list[Annotator] = field(default_factory=list)
@@ -108,6 +109,10 @@ class ImportResult:
     def ok(self) -> bool:
         """True when no line was bad."""
         return not self.errors
+
+    def __repr__(self) -> str:
+        return (f"ImportResult({len(self.records)} records, {len(self.annotators)} annotators, "
+                f"{len(self.errors)} bad lines, {self.added} added to the store)")
 
     @property
     def empty(self) -> bool:

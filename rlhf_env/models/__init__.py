@@ -3,7 +3,8 @@
 Bundled names work offline (see :data:`BUNDLED`); local paths and hub ids go through the same
 functions. Heavy libraries load on first call, so importing this package is cheap.
 :func:`encode_prompt` is the one definition of "the prompt as the policy sees it" and
-:func:`eos_token_id` the one of "the token that ends a response".
+:func:`eos_token_id` the one of "the token that ends a response". :mod:`.sources` records
+where a model came from, so saved folders find it again from any working directory.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rlhf_env.models.loading import (
     prepare_tokenizer,
 )
 from rlhf_env.models.prompt import EncodedPrompt, encode_prompt, eos_token_id, format_prompt
+from rlhf_env.models.sources import ModelSource, check_source, looks_like_path, model_source
 from rlhf_env.models.tiny import tiny_causal_lm, tiny_encoder, tiny_tokenizer
 
 __all__ = [
@@ -33,8 +35,10 @@ __all__ = [
     "DEFAULT_POLICY_MODEL",
     "BundledModel",
     "EncodedPrompt",
+    "ModelSource",
     "bundled_model_dir",
     "cache_root",
+    "check_source",
     "encode_prompt",
     "eos_token_id",
     "format_prompt",
@@ -42,7 +46,9 @@ __all__ = [
     "load_causal_lm",
     "load_sentence_encoder",
     "load_tokenizer",
+    "looks_like_path",
     "mean_pool",
+    "model_source",
     "prepare_tokenizer",
     "tiny_causal_lm",
     "tiny_encoder",

@@ -22,6 +22,7 @@ from rlhf_env.errors import (
 from rlhf_env.models import tiny
 from rlhf_env.models.bundled import BUNDLED, BundledModel
 from rlhf_env.models.cache import CacheNotWritableError, cache_root, ensure_built, is_valid
+from rlhf_env.models.sources import looks_like_path
 
 _OFFLINE_HINT = (
     "Offline options: a bundled name ({names}), or a local folder saved with "
@@ -64,6 +65,11 @@ def _from_pretrained(loader: Any, source: str, what: str, kind: str | None = Non
 
     ``kind`` (``"causal_lm"``/``"encoder"``) narrows the bundled names suggested for a typo.
     """
+    if looks_like_path(source) and not Path(source).expanduser().exists():
+        raise ModelLoadError(  # a path never goes to the hub: fail now, not after retries
+            f"could not load the {what}: there is no folder at {source!r} (looked in "
+            f"{Path(source).expanduser().resolve()}, from the working directory {Path.cwd()})."
+            f" Pass an existing folder, a bundled name or a hub id 'owner/name'.")
     try:
         if not Path(source).expanduser().exists():
             reason = hub_unavailable(source)

@@ -16,8 +16,11 @@ and its output goes through :func:`validate_scores`, so NaN/inf or wrong shapes 
 ===========================  =================================================================
 
 Get one by name, path, hub id or object with :func:`make_reward_model`; built-in names are
-``sentiment`` (the shipped MiniLM head), ``vader``, ``keyword`` and ``length``. Importing
-this package does not import torch or transformers: the model classes load on first use.
+``sentiment`` (the shipped MiniLM head), ``vader``, ``keyword`` and ``length``. Models with
+weights (encoder heads, classifiers, ensembles, normalised models) have ``save_pretrained``;
+``make_reward_model(folder)`` loads any of those folders from any working directory (see
+:mod:`rlhf_env.models.sources` for how base models are recorded). Importing this package
+does not import torch or transformers: the model classes load on first use.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from rlhf_env.rewards.heads import HeadConfig
 from rlhf_env.rewards.normalize import NormalizeConfig, NormalizedReward, RunningMoments
 from rlhf_env.rewards.registry import (
     ENTRY_POINT_GROUP,
+    check_reward_spec,
     list_reward_models,
     make_reward_model,
     register_reward_model,
@@ -69,6 +73,7 @@ __all__ = [
     "RunningMoments",
     "VaderReward",
     "check_pairs",
+    "check_reward_spec",
     "describe",
     "list_reward_models",
     "make_reward_model",

@@ -11,11 +11,17 @@
   reference, pooling, head, input format, label and training metadata) and
   ``head.safetensors``; a fine-tuned backbone is saved under ``backbone/`` (a plain
   transformers folder) and flagged with ``"backbone_saved": true``.
+* A backbone that is not saved is recorded as a bundled name, a hub id or an **absolute**
+  path (``"backbone_source"``: ``"bundled"``, ``"hub"`` or ``"local"``): a relative folder is
+  resolved when the model is built, so the saved folder loads from any working directory.
+  When a recorded folder has gone, :meth:`~EncoderHeadReward.from_pretrained` raises at once
+  naming it; ``from_pretrained(folder, backbone="/new/place")`` points it elsewhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +34,7 @@ from torch import nn
 from rlhf_env.errors import ConfigError, ModelLoadError
 from rlhf_env.files import atomic_folder, write_bytes, write_json
 from rlhf_env.models.loading import load_sentence_encoder, mean_pool
+from rlhf_env.models.sources import ModelSource, check_source, looks_like_path, model_source
 from rlhf_env.rewards._format import (
     BACKBONE_DIR,
     CONFIG_FILE,
@@ -58,7 +65,8 @@ class EncoderHeadConfig:
     """Settings of :class:`EncoderHeadReward` (all of them are saved in ``config.json``)."""
 
     backbone: str = "all-minilm-l6-v2"
-    """Bundled encoder name, local folder or hub id of the ``AutoModel`` encoder."""
+    """Bundled encoder name, local folder or hub id of the ``AutoModel`` encoder. A relative
+    folder becomes an absolute path when :class:`EncoderHeadReward` is built."""
     backbone_seed: int = 0
     """Seed of the random ``tiny-*`` test encoders (ignored for real ones)."""
     pooling: str = "mean"
@@ -134,8 +142,13 @@ class EncoderHeadReward(nn.Module):
                  training_metadata: dict[str, Any] | None = None, **fields: Any) -> None:
         super().__init__()
         config = config or EncoderHeadConfig()
-        self.config = dataclasses.replace(config, **fields) if fields else config
-        if encoder is None or tokenizer is None:
+        config = dataclasses.replace(config, **fields) if fields else config
+        loading = encoder is None or tokenizer is None
+        self.backbone_source = _backbone_source(config.backbone, strict=loading)
+        if self.backbone_source is not None:
+            config = dataclasses.replace(config, backbone=self.backbone_source.location)
+        self.config = config
+        if loading:
             encoder, tokenizer = load_sentence_encoder(self.config.backbone,
                                                        seed=self.config.backbone_seed)
         self.encoder = encoder
@@ -254,12 +267,17 @@ class EncoderHeadReward(nn.Module):
                 self.tokenizer.save_pretrained(tmp)
         head_state = {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}
         write_bytes(folder / HEAD_FILE, save(head_state, metadata={"format": FORMAT_NAME}))
+        from rlhf_env import __version__
+
+        source = self.backbone_source
         body = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
+            "rlhf_env_version": __version__,
             "name": self.name,
             "hidden_size": int(self.encoder.config.hidden_size),
             "backbone_saved": bool(save_backbone),
+            "backbone_source": None if source is None else source.kind,
             **self.config.to_dict(),
             "label_info": self.label_info,
             "training_metadata": self.training_metadata,
@@ -269,9 +287,15 @@ class EncoderHeadReward(nn.Module):
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, *, device: Any = None,
+                        backbone: str | Path | None = None,
                         **overrides: Any) -> EncoderHeadReward:
         """Load a folder written by :meth:`save_pretrained`. ``overrides`` replace config
-        fields that do not change the weights (see :data:`LOAD_OVERRIDES`)."""
+        fields that do not change the weights (see :data:`LOAD_OVERRIDES`).
+
+        ``backbone``: where the (unsaved) backbone lives now, when it has moved since the
+        folder was saved; it must have the saved hidden size. A recorded local backbone that
+        has gone raises :class:`ModelLoadError` at once, saying so.
+        """
         from safetensors.torch import load_file
 
         fixed = sorted(set(overrides) - LOAD_OVERRIDES)
@@ -280,22 +304,23 @@ class EncoderHeadReward(nn.Module):
                               f"depend on them); allowed: {sorted(LOAD_OVERRIDES)}.")
 
         folder = Path(folder).expanduser()
-        body = read_folder_config(folder)
-        if body is None or body.get("format") != FORMAT_NAME:
-            raise ModelLoadError(f"{folder} is not an encoder-head reward model folder: its "
-                                 f"config.json is missing or lacks \"format\": {FORMAT_NAME!r}.")
-        if int(body.get("format_version", 0)) > FORMAT_VERSION:
-            raise ModelLoadError(f"{folder} was written by a newer rlhf-env (format version "
-                                 f"{body['format_version']}); upgrade rlhf-env to load it.")
+        body = _read_body(folder)
         names = {f.name for f in dataclasses.fields(EncoderHeadConfig)}
         config = EncoderHeadConfig.from_dict({k: v for k, v in body.items() if k in names})
         config = dataclasses.replace(config, **overrides) if overrides else config
         encoder = tokenizer = None
         if body.get("backbone_saved"):
+            if backbone is not None:
+                raise ConfigError(f"{folder} carries its own fine-tuned backbone (under "
+                                  f"{BACKBONE_DIR}/); backbone= cannot replace it.")
             encoder, tokenizer = load_sentence_encoder(str(folder / BACKBONE_DIR))
+        else:
+            where = _saved_backbone(body, folder) if backbone is None else os.fspath(backbone)
+            config = dataclasses.replace(config, backbone=where)
         model = cls(config, encoder=encoder, tokenizer=tokenizer,
                     name=body.get("name", folder.name), label_info=body.get("label_info"),
                     training_metadata=body.get("training_metadata"))
+        _check_hidden_size(model, body, folder)
         try:
             model.head.load_state_dict(load_file(str(folder / HEAD_FILE)))
         except Exception as exc:  # safetensors' own error type is not an OSError
@@ -304,3 +329,43 @@ class EncoderHeadReward(nn.Module):
         if device is not None:
             model.to(device)
         return model
+
+
+def _backbone_source(backbone: str, *, strict: bool) -> ModelSource | None:
+    """Where ``backbone`` lives (local folders as absolute paths). ``strict=False`` (an
+    encoder object was passed, so nothing is loaded from there) never raises."""
+    try:
+        return model_source(backbone)
+    except ModelLoadError:
+        if strict:
+            raise
+        return None
+
+
+def _read_body(folder: Path) -> dict[str, Any]:
+    body = read_folder_config(folder)
+    if body is None or body.get("format") != FORMAT_NAME:
+        raise ModelLoadError(f"{folder} is not an encoder-head reward model folder: its "
+                             f"config.json is missing or lacks \"format\": {FORMAT_NAME!r}.")
+    if int(body.get("format_version", 0)) > FORMAT_VERSION:
+        raise ModelLoadError(f"{folder} was written by a newer rlhf-env (format version "
+                             f"{body['format_version']}); upgrade rlhf-env to load it.")
+    return body
+
+
+def _saved_backbone(body: dict[str, Any], folder: Path) -> str:
+    """The recorded backbone, checked: a recorded local folder that has gone raises now."""
+    recorded = str(body.get("backbone", ""))
+    kind = body.get("backbone_source")
+    if kind == "local" or (kind is None and looks_like_path(recorded)):
+        return check_source(ModelSource("local", recorded), what="its backbone",
+                            saved_in=folder, override="backbone")
+    return recorded
+
+
+def _check_hidden_size(model: EncoderHeadReward, body: dict[str, Any], folder: Path) -> None:
+    saved, now = body.get("hidden_size"), int(model.encoder.config.hidden_size)
+    if saved is not None and int(saved) != now:
+        raise ModelLoadError(f"{folder} holds a head for {saved}-wide embeddings but the "
+                             f"backbone {model.config.backbone!r} gives {now}; load it with the "
+                             f"backbone it was trained on.")

@@ -11,10 +11,20 @@ The score is one number per (prompt, response) pair, taken from the classifier's
 Without ``label=`` the label is picked from ``config.id2label``: an entry named ``positive``
 or ``pos`` (any case), or, for a 2-label model, index 1 (``LABEL_1``). Other models need
 ``label=`` (a name from ``id2label`` or an index).
+
+:class:`HFClassifierReward` is a ``torch.nn.Module`` whose
+:meth:`~HFClassifierReward.forward` gives differentiable scores, so
+:class:`~rlhf_env.feedback.learning.training.RewardModelTrainer` fine-tunes it (the
+transformer body is its ``backbone``). :meth:`~HFClassifierReward.save_pretrained` writes a
+plain transformers folder (``AutoModelForSequenceClassification.from_pretrained`` loads it)
+plus ``rlhf_env_reward.json`` with the label and input settings, which
+:meth:`~HFClassifierReward.from_pretrained` and ``make_reward_model(folder)`` read back. A
+local folder given by a relative path is recorded as an absolute one.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +32,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from rlhf_env.errors import ConfigError, ModelLoadError
-from rlhf_env.models.loading import _hint, prepare_tokenizer
+from rlhf_env.files import read_json, saved_model_folder, write_json
+from rlhf_env.models.loading import _hint, hub_unavailable, prepare_tokenizer
+from rlhf_env.models.sources import model_source
 from rlhf_env.rewards._inputs import (
     check_input_format,
     length_sorted_batches,
@@ -35,6 +48,11 @@ from rlhf_env.rewards.base import check_pairs, validate_scores
 from rlhf_env.validation import check_fields
 
 POSITIVE_NAMES = ("positive", "pos")
+SETTINGS_FILE = "rlhf_env_reward.json"
+"""Written next to the transformers files by :meth:`HFClassifierReward.save_pretrained`."""
+FORMAT_NAME = "rlhf_env.hf_classifier"
+FORMAT_VERSION = 1
+_SETTINGS = ("label", "batch_size", "max_length", "input_format", "name")
 
 
 @dataclass(frozen=True)
@@ -42,7 +60,8 @@ class HFClassifierConfig:
     """Settings of :class:`HFClassifierReward`."""
 
     name_or_path: str
-    """Local folder written by ``save_pretrained``, or a Hugging Face Hub id."""
+    """Local folder written by ``save_pretrained`` (made absolute when the model is built), or
+    a Hugging Face Hub id."""
     label: str | int | None = None
     """Label whose log-odds is the score: a name in ``id2label`` or an index (module doc)."""
     batch_size: int = 32
@@ -98,17 +117,24 @@ def label_log_odds(logits: torch.Tensor, index: int | None) -> torch.Tensor:
 
 
 def load_classifier(name_or_path: str) -> tuple[Any, Any]:
-    """Load ``AutoModelForSequenceClassification`` and its tokenizer from a path or hub id."""
+    """Load ``AutoModelForSequenceClassification`` and its tokenizer from a path or hub id.
+
+    A string that looks like a path but names no folder fails at once (no hub retries), and
+    so does a hub id the hub cannot provide right now.
+    """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    source = model_source(name_or_path)
+    where = ("the local folder" if source.kind == "local" else "the Hugging Face Hub id")
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        reason = hub_unavailable(source.location) if source.kind == "hub" else None
+        if reason:
+            raise OSError(reason)
+        model = AutoModelForSequenceClassification.from_pretrained(source.location)
+        tokenizer = AutoTokenizer.from_pretrained(source.location)
     except (OSError, ValueError) as exc:
-        where = ("the local folder" if Path(name_or_path).expanduser().exists()
-                 else "the Hugging Face Hub id")
         raise ModelLoadError(
-            f"could not load a sequence classifier from {where} {name_or_path!r} "
+            f"could not load a sequence classifier from {where} {source.location!r} "
             f"({type(exc).__name__}: {exc}). A local folder must hold config.json, weights and "
             f"tokenizer files written by `save_pretrained`. {_hint()}"
         ) from exc
@@ -127,14 +153,15 @@ def effective_max_length(requested: int, model: Any, tokenizer: Any) -> int:
     return min(limits)
 
 
-class HFClassifierReward:
+class HFClassifierReward(nn.Module):
     """Score (prompt, response) pairs with a Hugging Face sequence classifier.
 
     Args:
         name_or_path: see :class:`HFClassifierConfig`.
         label: see :class:`HFClassifierConfig`.
         batch_size: see :class:`HFClassifierConfig`.
-        max_length: see :class:`HFClassifierConfig`.
+        max_length: see :class:`HFClassifierConfig`. ``name_or_path`` may be left out when
+            ``model`` and ``tokenizer`` are given.
         device: torch device; ``None`` means CUDA if available, else CPU.
         input_format: see :class:`HFClassifierConfig`.
         model: an already loaded classifier (skips loading; give ``tokenizer`` with it).
@@ -142,16 +169,18 @@ class HFClassifierReward:
         name: used in logs and errors; defaults to ``name_or_path``.
     """
 
-    def __init__(self, name_or_path: str, label: str | int | None = None, batch_size: int = 32,
+    def __init__(self, name_or_path: str | os.PathLike[str] | None = None,
+                 label: str | int | None = None, batch_size: int = 32,
                  max_length: int = 512, device: Any = None,
                  input_format: str = "prompt+response", *, model: Any = None,
                  tokenizer: Any = None, name: str | None = None) -> None:
-        self.config = HFClassifierConfig(str(name_or_path), label, batch_size, max_length,
-                                         input_format)
-        if model is None or tokenizer is None:
+        super().__init__()
+        loading = model is None or tokenizer is None
+        where = _where(name_or_path, model, loading)
+        self.config = HFClassifierConfig(where, label, batch_size, max_length, input_format)
+        if loading:
             model, tokenizer = load_classifier(self.config.name_or_path)
-        self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.eval()
         self.tokenizer = prepare_tokenizer(tokenizer, "right")
         if self.model.config.pad_token_id is None:
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
@@ -159,6 +188,20 @@ class HFClassifierReward:
                                          self.model.config.num_labels, label)
         self.max_length = effective_max_length(max_length, self.model, self.tokenizer)
         self.name = name or self.config.name_or_path
+        self.to(resolve_device(device))
+        self.train(False)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the classifier's weights live."""
+        return next(self.model.parameters()).device
+
+    @property
+    def backbone(self) -> nn.Module | None:
+        """The transformer body under the classification head (``None`` if the model does
+        not separate one); what ``RewardTrainerConfig(freeze_backbone=True)`` freezes."""
+        body = getattr(self.model, "base_model", None)
+        return body if isinstance(body, nn.Module) and body is not self.model else None
 
     @property
     def label_name(self) -> str | None:
@@ -178,8 +221,8 @@ class HFClassifierReward:
         check_pairs(prompts, responses, self)
         keys = text_keys(prompts, responses, self.config.input_format)
         out = np.zeros(len(keys), dtype=np.float32)
-        was_training = self.model.training
-        self.model.eval()
+        was_training = self.training
+        self.train(False)
         try:
             with torch.inference_mode():
                 for batch in length_sorted_batches(self.tokenizer, keys,
@@ -188,5 +231,54 @@ class HFClassifierReward:
                                                    device=self.device):
                     out[batch.indices] = self.forward(**batch.tensors).cpu().numpy()
         finally:
-            self.model.train(was_training)
+            self.train(was_training)
         return validate_scores(out, len(keys), self)
+
+    # -- folders --------------------------------------------------------------------------
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write the classifier and tokenizer (a plain transformers folder) and
+        ``rlhf_env_reward.json`` (label, input format, limits). An earlier save in ``folder``
+        is replaced whole; any other non-empty folder is refused."""
+        from rlhf_env import __version__
+
+        folder = Path(folder).expanduser()
+        settings = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                    "rlhf_env_version": __version__, "label": self.label_name,
+                    "label_index": self.label_index, "batch_size": self.config.batch_size,
+                    "max_length": self.max_length, "input_format": self.config.input_format,
+                    "name": self.name}
+        with saved_model_folder(folder, ("config.json", SETTINGS_FILE)) as tmp:
+            self.model.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+            write_json(tmp / SETTINGS_FILE, settings)
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, **kwargs: Any) -> HFClassifierReward:
+        """Load a classifier folder; the settings saved by :meth:`save_pretrained` (if any)
+        are the defaults and ``kwargs`` (those of the constructor) override them."""
+        folder = Path(folder).expanduser()
+        saved = read_json(folder / SETTINGS_FILE, default=None)
+        settings: dict[str, Any] = {}
+        if isinstance(saved, dict) and saved.get("format") == FORMAT_NAME:
+            if int(saved.get("format_version", 0)) > FORMAT_VERSION:
+                raise ModelLoadError(f"{folder} was written by a newer rlhf-env; upgrade "
+                                     f"rlhf-env to load it.")
+            settings = {k: saved[k] for k in _SETTINGS if saved.get(k) is not None}
+            if saved.get("label_index") is not None:  # an index survives renamed labels
+                settings["label"] = int(saved["label_index"])
+        return cls(folder, **{**settings, **kwargs})
+
+
+def _where(name_or_path: Any, model: Any, loading: bool) -> str:
+    """The ``name_or_path`` to record: an absolute folder, a hub id, or (for a model object
+    given without one) the model's own ``name_or_path`` or class name."""
+    if name_or_path is None:
+        if loading:
+            raise ConfigError("HFClassifierReward needs name_or_path (a folder or hub id), or "
+                              "both model= and tokenizer=.")
+        return str(getattr(model, "name_or_path", "") or type(model).__name__)
+    text = os.fspath(name_or_path)
+    path = Path(text).expanduser()
+    return str(path.resolve()) if path.exists() else text

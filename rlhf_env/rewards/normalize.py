@@ -7,6 +7,10 @@ far. Statistics are merged one batch at a time with the parallel form of Welford
 ``np.mean``/``np.var`` of all scores seen. Each batch updates the statistics *before* it is
 normalised. Turn ``update`` off (or use :meth:`NormalizedReward.frozen`) to evaluate without
 changing them.
+
+:meth:`NormalizedReward.save_pretrained` writes ``config.json`` (settings and statistics)
+and the wrapped model under ``model/`` (with its own ``save_pretrained``, or recorded by the
+name it was given); ``make_reward_model(folder)`` loads it back.
 """
 
 from __future__ import annotations
@@ -15,13 +19,26 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rlhf_env.errors import ConfigError
+from rlhf_env.files import saved_model_folder, write_json
+from rlhf_env.rewards._format import (
+    CONFIG_FILE,
+    composite_header,
+    load_member,
+    member_spec,
+    read_composite,
+    save_member,
+)
 from rlhf_env.rewards.base import describe, score_checked, validate_scores
 from rlhf_env.validation import check_fields
+
+FORMAT = "rlhf_env.normalized"
+FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class NormalizedReward:
                  center: bool = True, update: bool = True, name: str | None = None) -> None:
         from rlhf_env.rewards.registry import make_reward_model
 
+        self.spec = member_spec(model)
         self.model = make_reward_model(model)
         self.config = NormalizeConfig(clip, epsilon, center)
         self.update = update
@@ -129,3 +147,33 @@ class NormalizedReward:
             raise ConfigError(f"invalid normalizer state {dict(state)!r}: count and var must be "
                               f"non-negative and finite.")
         self.moments = RunningMoments(count, mean, var)
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write the settings, the statistics and the wrapped model into ``folder``."""
+        folder = Path(folder).expanduser()
+        with saved_model_folder(folder, (CONFIG_FILE,)) as tmp:
+            entry = save_member(self.model, self.spec, tmp, "model",
+                                f"normalized model {self.name!r}")
+            c = self.config
+            write_json(tmp / CONFIG_FILE, {**composite_header(FORMAT, FORMAT_VERSION),
+                                           "name": self.name, "clip": c.clip,
+                                           "epsilon": c.epsilon, "center": c.center,
+                                           "update": self.update,
+                                           "moments": self.state_dict(), "model": entry})
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, *, update: bool | None = None,
+                        name: str | None = None) -> NormalizedReward:
+        """Load a folder written by :meth:`save_pretrained`, statistics included
+        (``update``: keep updating them; default: as saved)."""
+        folder = Path(folder).expanduser()
+        body = read_composite(folder, FORMAT, FORMAT_VERSION)
+        model = cls(load_member(body.get("model"), folder), clip=body.get("clip"),
+                    epsilon=float(body.get("epsilon", 1e-8)), center=bool(body.get("center", True)),
+                    update=bool(body.get("update", True)) if update is None else update,
+                    name=name or body.get("name"))
+        entry = body.get("model")
+        model.spec = entry.get("spec") if isinstance(entry, dict) else None
+        model.load_state_dict(body.get("moments") or {})
+        return model

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rlhf_env.errors import ConfigError, ModelLoadError, UnknownNameError
+from rlhf_env.models.sources import looks_like_path
 from rlhf_env.rewards._format import CONFIG_FILE, read_folder_config
 from rlhf_env.rewards.callable import CallableReward
 from rlhf_env.validation import call_with_kwargs
@@ -129,6 +130,8 @@ FOLDER_FORMATS: dict[str, str] = {
     "rlhf_env.encoder_head": "rlhf_env.rewards.encoder_head:EncoderHeadReward",
     "rlhf_env.annotator_conditioned":
         "rlhf_env.feedback.learning.training.conditioned:AnnotatorConditionedReward",
+    "rlhf_env.ensemble": "rlhf_env.rewards.ensemble:EnsembleReward",
+    "rlhf_env.normalized": "rlhf_env.rewards.normalize:NormalizedReward",
 }
 """Saved-folder formats (the ``"format"`` key of ``config.json``) → the class whose
 ``from_pretrained(folder, **kwargs)`` loads them. Strings, so nothing imports until used."""
@@ -151,7 +154,7 @@ def _from_folder(folder: Path, kwargs: dict[str, Any]) -> Any:
     if (folder / CONFIG_FILE).is_file():
         from rlhf_env.rewards.hf_classifier import HFClassifierReward
 
-        return HFClassifierReward(str(folder), **kwargs)
+        return HFClassifierReward.from_pretrained(folder, **kwargs)
     raise ModelLoadError(
         f"{folder} has no config.json, so it is neither a reward model saved here (formats: "
         f"{', '.join(FOLDER_FORMATS)}) nor a Hugging Face classifier folder."
@@ -167,7 +170,12 @@ def _from_string(spec: str, kwargs: dict[str, Any]) -> Any:
         return _from_folder(path, kwargs)
     if path.exists():
         raise ModelLoadError(f"{spec!r} is a file; pass the folder that holds the reward model.")
-    if "/" in spec and not spec.startswith((".", "/", "~")) and spec.count("/") == 1:
+    if looks_like_path(spec):  # a path never goes to the hub
+        raise ModelLoadError(
+            f"there is no reward-model folder at {spec!r} (looked in {path.resolve()}, from "
+            f"the working directory {Path.cwd()}). Pass an existing folder saved with "
+            f"save_pretrained, a name ({', '.join(list_reward_models())}) or a hub id.")
+    if spec.count("/") == 1:
         from rlhf_env.rewards.hf_classifier import HFClassifierReward
 
         return HFClassifierReward(spec, **kwargs)
@@ -176,6 +184,44 @@ def _from_string(spec: str, kwargs: dict[str, Any]) -> Any:
         hint="Or pass a folder saved with save_pretrained, a Hugging Face Hub id "
              "('owner/name'), a function fn(prompts, responses) or an object with .score().",
     )
+
+
+def check_reward_spec(spec: Any, field: str = "reward_model") -> Any:
+    """Validate a reward-model spec without loading it (for configs); returns it normalised.
+
+    ``None``, an object with ``score``, a class or a callable pass as they are. A string
+    must be a known name, an existing folder (returned as its absolute path, so it still
+    works after a change of working directory), or a hub id ``owner/name``; anything else
+    raises :class:`ConfigError` (or :class:`UnknownNameError` with close names) saying what
+    ``field`` accepts.
+    """
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if spec is None or hasattr(spec, "score") or (callable(spec) and not isinstance(spec, str)):
+        return spec
+    if not isinstance(spec, str):
+        raise ConfigError(f"{field} must be a reward-model name, a folder, a hub id, a function "
+                          f"fn(prompts, responses) or an object with score(); got "
+                          f"{type(spec).__name__}.")
+    if not spec.strip():
+        raise ConfigError(f"{field} must not be empty; pass a name ({', '.join(BUILTIN)}), a "
+                          f"folder or a hub id, or None for the task's own reward model.")
+    if spec in _REGISTRY or spec in BUILTIN or spec in _entry_points():
+        return spec
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if path.exists():
+        raise ConfigError(f"{field}={spec!r} is a file; pass the folder that holds the reward "
+                          f"model.")
+    if looks_like_path(spec):
+        raise ConfigError(f"{field}={spec!r}: there is no folder at {path.resolve()} (from the "
+                          f"working directory {Path.cwd()}).")
+    if spec.count("/") == 1:
+        return spec
+    raise UnknownNameError("reward model", spec, list_reward_models(),
+                           hint=f"{field} also takes a folder saved with save_pretrained, a "
+                                f"hub id ('owner/name'), a function or an object with score().")
 
 
 def make_reward_model(spec: Any, **kwargs: Any) -> Any:

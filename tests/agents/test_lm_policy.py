@@ -133,3 +133,27 @@ def test_an_lm_with_a_smaller_vocabulary_than_the_env_is_rejected():
     with pytest.raises(ConfigError, match="Dict observation space"):
         CausalLMPolicy(box, spaces.Discrete(5), lambda _: 1e-3, model=small,
                        action_token_ids=[1, 2, 3, 4, 5])
+
+
+def test_save_pretrained_exports_a_policy_folder(tmp_path):
+    import json
+
+    from transformers import AutoModelForCausalLM
+
+    from agents.token_ppo import PolicyWithValue
+    from rlhf_env.text.core import text_core
+
+    env = gym.make(TOKEN_ID, **TINY_KWARGS)
+    policy = PPO(CausalLMPolicy, env, policy_kwargs=LM, n_steps=8, batch_size=8).policy
+    with torch.no_grad():
+        policy.value_net.weight.normal_()
+    policy.save_pretrained(tmp_path / "policy", text_core(env).tokenizer)
+    info = json.loads((tmp_path / "policy" / "rlhf_env_policy.json").read_text())
+    assert info["base_model"] == {"kind": "bundled", "location": "tiny-random-llama"}
+    assert info["action_token_ids"] == policy.action_token_ids.tolist()
+    ids = torch.tensor([[3, 14, 15]])
+    with torch.no_grad():
+        plain = AutoModelForCausalLM.from_pretrained(tmp_path / "policy")(input_ids=ids).logits
+        torch.testing.assert_close(plain, policy.lm(input_ids=ids).logits)
+    loaded = PolicyWithValue.from_pretrained(tmp_path / "policy")
+    torch.testing.assert_close(loaded.value_head.weight, policy.value_net.weight)

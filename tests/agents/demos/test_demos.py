@@ -28,6 +28,7 @@ def test_token_demo_writes_a_run_folder_of_a_real_training_run(tmp_path):
     import torch
     from safetensors.torch import load_file
 
+    from agents.token_ppo import PolicyWithValue
     from rlhf_env.models import load_causal_lm
     from rlhf_env.text.tasks import get_task
 
@@ -64,8 +65,10 @@ def test_token_demo_writes_a_run_folder_of_a_real_training_run(tmp_path):
     initial = load_causal_lm("tiny-random-llama").state_dict()
     changed = [k for k, v in saved.items() if k in initial and not torch.equal(v, initial[k])]
     assert changed, "the demo saved untrained weights"
-    value_head = torch.load(run_dir / "policy" / "value_head.pt")
+    value_head = load_file(run_dir / "policy" / "value_head.safetensors")
     assert set(value_head) == {"weight", "bias"}
+    loaded = PolicyWithValue.from_pretrained(run_dir / "policy")
+    assert torch.equal(loaded.value_head.weight, value_head["weight"])
 
 
 @pytest.mark.parametrize("agent", ["sb3"])

@@ -12,18 +12,22 @@ The trainer needs four things from a text reward model, and reads them only here
 
 :class:`~rlhf_env.rewards.EncoderHeadReward` and
 :class:`~rlhf_env.feedback.learning.training.conditioned.AnnotatorConditionedReward` provide
-all of it; any ``torch.nn.Module`` with a ``tokenizer`` and that ``forward`` trains end to end.
+all of it; :class:`~rlhf_env.rewards.HFClassifierReward` (any
+``AutoModelForSequenceClassification``) provides a tokenizer, ``forward`` and a
+``backbone``; any ``torch.nn.Module`` with a ``tokenizer`` and that ``forward`` trains end to
+end. :func:`as_trainable` wraps what users hand in (a raw transformers classifier, a folder).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from rlhf_env.errors import ConfigError
+from rlhf_env.errors import ConfigError, RLHFEnvError
 from rlhf_env.rewards import _inputs
 
 
@@ -41,6 +45,44 @@ def find_backbone(model: Any) -> nn.Module | None:
         if isinstance(mod, nn.Module):
             return mod
     return None
+
+
+def _is_raw_classifier(model: Any) -> bool:
+    """A transformers ``*ForSequenceClassification`` model not wrapped by us."""
+    return (isinstance(model, nn.Module) and not hasattr(model, "score")
+            and type(model).__name__.endswith("ForSequenceClassification")
+            and hasattr(getattr(model, "config", None), "num_labels"))
+
+
+def as_trainable(model: Any) -> Any:
+    """The reward model the trainer trains for what a user passed.
+
+    A folder path loads with :func:`~rlhf_env.rewards.make_reward_model` (a saved encoder
+    head, a classifier folder…); a raw transformers sequence classifier is wrapped in an
+    :class:`~rlhf_env.rewards.HFClassifierReward` sharing its weights, with the tokenizer of
+    its ``name_or_path``. Anything else is returned as is.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        from rlhf_env.rewards.registry import make_reward_model
+
+        return make_reward_model(model)
+    if not _is_raw_classifier(model):
+        return model
+    from rlhf_env.models.loading import load_tokenizer
+    from rlhf_env.rewards.hf_classifier import HFClassifierReward
+
+    source = str(getattr(model, "name_or_path", "") or "")
+    try:
+        if not source:
+            raise ConfigError("it has no name_or_path")
+        tokenizer = load_tokenizer(source, padding_side="right")
+    except RLHFEnvError as exc:
+        raise ConfigError(
+            f"the {type(model).__name__} has no tokenizer the trainer can load ({exc}); wrap "
+            f"it with its tokenizer: HFClassifierReward(model=model, tokenizer=tokenizer)."
+        ) from None
+    return HFClassifierReward(model=model, tokenizer=tokenizer,
+                              device=next(model.parameters()).device)
 
 
 class RewardModuleAdapter:
@@ -155,4 +197,4 @@ class RewardModuleAdapter:
         return out
 
 
-__all__ = ["RewardModuleAdapter", "find_backbone"]
+__all__ = ["RewardModuleAdapter", "as_trainable", "find_backbone"]

@@ -52,7 +52,7 @@ def test_bradley_terry_learns_above_chance(bow_model):
     assert any(not torch.equal(a, b) for a, b in zip(before, bow_model.parameters(), strict=False))
     assert evaluate(bow_model, _held_out()).pairwise_accuracy > 0.9
     assert result.history[-1]["val_accuracy"] > 0.85
-    assert result.counts["pairs"] == 540  # 10% held out
+    assert result.counts["pairs"] == 480  # 20% held out (the default val_fraction)
 
 
 def test_untrained_model_is_near_chance(bow_model):

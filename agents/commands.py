@@ -63,7 +63,7 @@ def _cmd_sft(args: argparse.Namespace) -> int:
 def _cmd_ppo(args: argparse.Namespace) -> int:
     import torch
 
-    from agents.runs import CHECKPOINT_FILE, METRICS_FILE, PPORunConfig, run_ppo
+    from agents.runs import CHECKPOINT_FILE, METRICS_FILE, POLICY_DIR, PPORunConfig, run_ppo
     from rlhf_env.configs import RUN_CONFIG_FILE
 
     torch.set_num_threads(args.threads)
@@ -76,15 +76,15 @@ def _cmd_ppo(args: argparse.Namespace) -> int:
     scorer = config.reward_model or f"the {config.ppo.task!r} task's reward model"
     print(f"trained {config.ppo.model} for {len(summary.metrics)} step(s) on task "
           f"{config.ppo.task!r} against {scorer}")
-    print(f"score: {_number(first['score'])} (first step) -> {_number(last['score'])} "
-          f"(last step)")
-    if "gold_score" in last:
-        print(f"gold score: {_number(first.get('gold_score'))} -> "
-              f"{_number(last['gold_score'])}")
-    print(f"KL to the reference: {_number(last['kl'])} nats per response (last step)")
+    print(f"score: {_number(first['rlhf/score'])} (first step) -> "
+          f"{_number(last['rlhf/score'])} (last step)")
+    if "rlhf/gold_score" in last:
+        print(f"gold score: {_number(first.get('rlhf/gold_score'))} -> "
+              f"{_number(last['rlhf/gold_score'])}")
+    print(f"KL to the reference: {_number(last['rlhf/kl'])} nats per response (last step)")
     print(f"time: {summary.seconds:.1f} s")
-    print(f"saved to {summary.out}: {CHECKPOINT_FILE} (policy, optimizer, state), "
-          f"{METRICS_FILE}, {RUN_CONFIG_FILE}")
+    print(f"saved to {summary.out}: {POLICY_DIR}/ (the policy, save_pretrained), "
+          f"{CHECKPOINT_FILE} (trainer state to resume), {METRICS_FILE}, {RUN_CONFIG_FILE}")
     return 0
 
 

@@ -13,7 +13,7 @@ Each writes its resolved settings as ``run_config.toml`` in its output folder, s
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ CHECKPOINT_FILE = "checkpoint.safetensors"
 """The trainer's full state in a PPO run's folder (:func:`agents.token_ppo.load_checkpoint`)."""
 METRICS_FILE = "metrics.jsonl"
 """One JSON object per PPO step (strict JSON: NaN written as null)."""
+POLICY_DIR = "policy"
+"""The trained policy, a ``save_pretrained`` folder (``PolicyWithValue.from_pretrained``)."""
 
 
 # -- supervised fine-tuning --------------------------------------------------------------------
@@ -92,33 +94,29 @@ class PPOSummary:
     seconds: float
 
 
-def build_env(config: PPORunConfig) -> Any:
-    """The batched ``RLHF-Text-v0`` env for ``config``: the trainer's env, with the reward
-    model and prompts asked for."""
-    import gymnasium as gym
-
-    import rlhf_env  # noqa: F401  (registers the env ids)
-
-    c = config.ppo
-    return gym.make_vec("RLHF-Text-v0", num_envs=c.batch_size, task=c.task, model=c.model,
-                        max_response_tokens=c.max_new_tokens,
-                        max_prompt_tokens=c.max_prompt_tokens, action_vocab=None,
-                        kl_coef=0.0, reward_model=config.reward_model, prompts=config.prompts)
+def trainer_config(config: PPORunConfig) -> TokenPPOConfig:
+    """``config.ppo`` with the run's reward model and prompts (the trainer builds the env)."""
+    changes = {k: v for k, v in (("reward_model", config.reward_model),
+                                 ("prompts", config.prompts)) if v is not None}
+    return replace(config.ppo, **changes) if changes else config.ppo
 
 
 def run_ppo(out: str | Path, config: PPORunConfig | None = None) -> PPOSummary:
     """Train ``config.ppo.model`` with token-level PPO for ``config.steps`` steps and save
-    the trainer's state (:data:`CHECKPOINT_FILE`), the metrics (:data:`METRICS_FILE`) and
-    the run's config in ``out``."""
+    in ``out``: the trained policy as a ``save_pretrained`` folder (:data:`POLICY_DIR`), the
+    trainer's state for resuming (:data:`CHECKPOINT_FILE`), the metrics
+    (:data:`METRICS_FILE`) and the run's config."""
     from agents.token_ppo import TokenPPOTrainer, save_checkpoint
 
     config = config or PPORunConfig()
     start = time.perf_counter()
+    ppo = trainer_config(config)  # checks the reward model and prompts before writing
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    trainer = TokenPPOTrainer(config.ppo, env=build_env(config))
+    trainer = TokenPPOTrainer(ppo)
     try:
         trainer.train(config.steps)
+        trainer.save_pretrained(out / POLICY_DIR)
         save_checkpoint(trainer, out / CHECKPOINT_FILE)
     finally:
         trainer.close()
@@ -128,5 +126,14 @@ def run_ppo(out: str | Path, config: PPORunConfig | None = None) -> PPOSummary:
     return PPOSummary(out=out, metrics=trainer.metrics, seconds=time.perf_counter() - start)
 
 
-__all__ = ["CHECKPOINT_FILE", "METRICS_FILE", "PPORunConfig", "PPOSummary", "SFTRunConfig",
-           "build_env", "run_ppo", "run_sft"]
+__all__ = [
+    "CHECKPOINT_FILE",
+    "METRICS_FILE",
+    "POLICY_DIR",
+    "PPORunConfig",
+    "PPOSummary",
+    "SFTRunConfig",
+    "run_ppo",
+    "run_sft",
+    "trainer_config",
+]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rlhf_env.errors import ConfigError
@@ -14,6 +16,18 @@ from rlhf_env.rewards import check_reward_spec, describe
 from rlhf_env.validation import check_fields
 
 ADVANTAGE_ESTIMATORS = ("gae", "rloo", "grpo")
+
+
+def _absolute_file(name: str, value: str | os.PathLike[str] | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise ConfigError(f"TokenPPOConfig.{name} must be a file path (or None), got {value!r}.")
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"TokenPPOConfig.{name}: no file at {path}; give the path of a .txt "
+                          f"(one prompt per line) or .jsonl file, or None for the task's own.")
+    return str(path)
 """``gae``: value head + GAE; ``rloo``: leave-one-out baseline over a prompt's group;
 ``grpo``: group-relative (mean/std-normalised) returns."""
 
@@ -33,6 +47,10 @@ class TokenPPOConfig:
     ``RLHF-Text-v0``'s ``reward_model=`` takes — a registered name (``"vader"``), a folder
     saved with ``save_pretrained`` (made absolute here), a hub id, a function
     ``fn(prompts, responses)`` or an object with ``score()``. ``None``: the task's own."""
+    prompts: str | None = None
+    """Prompts of the env built when no env is passed, instead of the task's: a ``.txt`` file
+    (one per line) or a ``.jsonl`` file (made absolute here, so a saved config survives a
+    change of folder). ``None``: the task's own."""
     seed: int = 0
     """Seeds prompt choice, sampling and the value head; runs are reproducible under it."""
     batch_size: int = 16
@@ -127,6 +145,7 @@ class TokenPPOConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         object.__setattr__(self, "reward_model", check_reward_spec(self.reward_model))
+        object.__setattr__(self, "prompts", _absolute_file("prompts", self.prompts))
         _check_batches(self)
         _check_sampling(self)
         _check_objective(self)

@@ -86,8 +86,9 @@ class Targets:
 
 def build_env(config: TokenPPOConfig) -> Any:
     """The ``RLHF-Text-v0`` vector env the trainer needs for ``config`` (KL done here), with
-    ``config.reward_model`` when one is set."""
-    extra = {} if config.reward_model is None else {"reward_model": config.reward_model}
+    ``config.reward_model`` and ``config.prompts`` when they are set."""
+    extra = {k: v for k, v in (("reward_model", config.reward_model),
+                               ("prompts", config.prompts)) if v is not None}
     return gym.make_vec("RLHF-Text-v0", num_envs=config.batch_size, task=config.task,
                         model=config.model, max_response_tokens=config.max_new_tokens,
                         max_prompt_tokens=config.max_prompt_tokens, action_vocab=None,
@@ -129,6 +130,9 @@ class TokenPPOTrainer:
         if env is not None and config.reward_model is not None:
             raise ConfigError("config.reward_model is used only when the trainer builds the env; "
                               "pass reward_model= to the env you build, or leave env=None.")
+        if env is not None and config.prompts is not None:
+            raise ConfigError("config.prompts is used only when the trainer builds the env; "
+                              "pass prompts= to the env you build, or leave env=None.")
         self.env = env if env is not None else build_env(config)
         core = _check_env(self.env, config)
         self.tokenizer = core.tokenizer

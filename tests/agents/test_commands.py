@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 
 import pytest
+import torch
 
 from rlhf_env.cli import COMMAND_GROUP, main
 from rlhf_env.configs import RUN_CONFIG_FILE, load_config
@@ -78,7 +79,8 @@ def test_sft_then_ppo_on_the_fine_tuned_model(demos, tmp_path, capsys):
     assert f"trained {sft} for 2 step(s) on task 'keyword' against keyword" in out
     assert "score: " in out and "KL to the reference" in out and f"saved to {ppo}" in out
     metrics = [json.loads(line) for line in (ppo / "metrics.jsonl").read_text().splitlines()]
-    assert [m["step"] for m in metrics] == [1, 2]
+    assert [m["time/iterations"] for m in metrics] == [1, 2]
+    assert (ppo / "policy" / "value_head.safetensors").is_file()
     assert (ppo / "checkpoint.safetensors").is_file()
     config = load_config(PPORunConfig, ppo / RUN_CONFIG_FILE)
     assert (config.steps, config.reward_model, config.ppo.model) == (2, "keyword", str(sft))
@@ -87,18 +89,21 @@ def test_sft_then_ppo_on_the_fine_tuned_model(demos, tmp_path, capsys):
 
 def test_ppo_checkpoint_resumes_into_a_trainer(tmp_path, capsys):
     """The saved state loads into a trainer built from the saved run config."""
-    from agents.runs import PPORunConfig, build_env
-    from agents.token_ppo import TokenPPOTrainer, load_checkpoint
+    from agents.runs import PPORunConfig, trainer_config
+    from agents.token_ppo import PolicyWithValue, TokenPPOTrainer, load_checkpoint
 
     out = tmp_path / "ppo"
     code, _, err = _run(["ppo", *PPO_TINY, "--steps", "1", "--out", out, "--seed", "3"],
                         capsys)
     assert code == 0, err
     config = load_config(PPORunConfig, out / RUN_CONFIG_FILE)
-    trainer = TokenPPOTrainer(config.ppo, env=build_env(config))
+    trainer = TokenPPOTrainer(trainer_config(config))
     try:
         load_checkpoint(trainer, out / "checkpoint.safetensors")
         assert trainer.step_count == 1 and trainer.config.seed == 3
+        saved = PolicyWithValue.from_pretrained(out / "policy")
+        for name, value in trainer.policy.value_head.state_dict().items():
+            assert torch.equal(saved.value_head.state_dict()[name], value), name
     finally:
         trainer.close()
 

@@ -41,7 +41,7 @@ def test_tokenizer_without_pad_token_is_handled(make_trainer):
     assert raw.pad_token is None
     trainer = make_trainer(env_kwargs={"tokenizer": raw})
     assert trainer.tokenizer.pad_token_id == trainer.eos_id  # padded with EOS
-    assert trainer.step()["response_length"] > 0
+    assert trainer.step()["rlhf/response_length"] > 0
 
 
 def test_tokenizer_without_eos_is_a_clear_error(make_env):

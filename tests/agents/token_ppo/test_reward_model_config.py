@@ -76,7 +76,7 @@ def test_checkpoints_record_a_reward_model_object_by_name(tmp_path, word_ids):
         save_checkpoint(first, tmp_path / "ckpt")
         second = load_checkpoint(TokenPPOTrainer(cfg), tmp_path / "ckpt")
         assert second.step_count == 1
-        assert np.isclose(second.metrics[0]["score"], first.metrics[0]["score"])
+        assert np.isclose(second.metrics[0]["rlhf/score"], first.metrics[0]["rlhf/score"])
         second.close()
     finally:
         first.close()

@@ -12,6 +12,7 @@ MODULES = [
     "rlhf_env.text.token_env",
     "rlhf_env.checker",
     "rlhf_env.kl",
+    "rlhf_env.quiet",
     "rlhf_env.feedback.records",
     "rlhf_env.feedback.store",
     "rlhf_env.feedback.learning.labelers",

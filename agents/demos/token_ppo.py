@@ -32,6 +32,7 @@ import numpy as np
 from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
 from rlhf_env.errors import ConfigError
 from rlhf_env.files import write_bytes
+from rlhf_env.quiet import quiet_hf
 from rlhf_env.text import text_core
 from rlhf_env.text.spaces import ActionVocab
 from rlhf_env.validation import check_fields
@@ -155,8 +156,9 @@ def save_policy(trainer: Any, directory: Path) -> None:
     import torch
 
     policy = trainer.policy
-    policy.lm.save_pretrained(directory)
-    trainer.tokenizer.save_pretrained(directory)
+    with quiet_hf():
+        policy.lm.save_pretrained(directory)
+        trainer.tokenizer.save_pretrained(directory)
     buffer = io.BytesIO()  # a plain state dict: torch.load(weights_only=True) reads it
     torch.save(policy.value_head.state_dict(), buffer)
     write_bytes(directory / "value_head.pt", buffer.getvalue())

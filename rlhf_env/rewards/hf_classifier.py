@@ -25,6 +25,7 @@ import torch
 
 from rlhf_env.errors import ConfigError, ModelLoadError
 from rlhf_env.models.loading import _hint, prepare_tokenizer
+from rlhf_env.quiet import quiet_hf
 from rlhf_env.rewards._inputs import (
     check_input_format,
     length_sorted_batches,
@@ -102,8 +103,9 @@ def load_classifier(name_or_path: str) -> tuple[Any, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        with quiet_hf(keep_warnings=True):  # a checkpoint without its head should still say so
+            model = AutoModelForSequenceClassification.from_pretrained(name_or_path)
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError) as exc:
         where = ("the local folder" if Path(name_or_path).expanduser().exists()
                  else "the Hugging Face Hub id")

@@ -3,21 +3,27 @@
     .venv/bin/python benchmarks/run_all.py              # all of them (several hours on 2 CPUs)
     .venv/bin/python benchmarks/run_all.py env models   # a chosen few
     .venv/bin/python benchmarks/run_all.py --list       # the names and their commands
+    .venv/bin/python benchmarks/run_all.py --publish    # also update benchmarks/results/
 
 Each command runs in its own process, so one's memory and threads never skew another's.
-Every result file is written by the benchmark itself under ``benchmarks/results/``; the
-control rows that took several processes are merged afterwards (``bench_control.py
---merge``), as they were for the README.
+Every result file is written by the benchmark itself under ``--out`` (default
+``runs/benchmarks/``); the control rows that took several processes are merged afterwards
+from there (``bench_control.py --merge``), as they were for the README. The commands that
+produced the committed files in ``benchmarks/results/`` carry ``--publish``, as the README
+quotes them; this runner drops that flag unless it is given ``--publish`` itself, so
+``make bench`` never overwrites the committed numbers.
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+PUBLISH = "--publish"
 
 
 def _control(*args: str) -> list[str]:
@@ -25,14 +31,15 @@ def _control(*args: str) -> list[str]:
 
 
 BENCHMARKS: dict[str, list[list[str]]] = {
-    "models": [["bench_models.py", "--cold-runs", "3"]],
-    "env": [["bench_env.py"]],
-    "reward_training": [["bench_reward_training.py", "--rounds", "3", "--pairs", "256"]],
-    "label_efficiency": [["bench_label_efficiency.py", "--seeds", "5"]],
-    "token_ppo": [["bench_token_ppo.py"]],
-    "harness": [["bench_harness.py"]],
+    "models": [["bench_models.py", "--cold-runs", "3", PUBLISH]],
+    "env": [["bench_env.py", PUBLISH]],
+    "reward_training": [["bench_reward_training.py", "--rounds", "3", "--pairs", "256",
+                         PUBLISH]],
+    "label_efficiency": [["bench_label_efficiency.py", "--seeds", "5", PUBLISH]],
+    "token_ppo": [["bench_token_ppo.py", PUBLISH]],
+    "harness": [["bench_harness.py", PUBLISH]],
     "token_ppo_smollm": [["bench_token_ppo.py", "--smollm", "--steps", "2", "--repeats", "2",
-                          "--skip-sb3"]],
+                          "--skip-sb3", PUBLISH]],
     "control": [
         _control("--tasks", "cartpole", "--seeds", "0", "1", "2", "--name", "control_cartpole"),
         _control("--tasks", "pendulum", "--seeds", "0", "1", "2", "--name",
@@ -42,35 +49,47 @@ BENCHMARKS: dict[str, list[list[str]]] = {
         _control("--tasks", "halfcheetah", "--seeds", "0", "1", "2", "--scale", "0.1",
                  "--name", "control_halfcheetah"),
         _control("--merge", "control_cartpole", "control_pendulum_full", "control_pendulum",
-                 "control_halfcheetah", "--name", "control"),
+                 "control_halfcheetah", "--name", "control", PUBLISH),
     ],
     "control_pendulum_100k": [
         _control("--tasks", "pendulum", "--scale", "0.66667", "--seeds", "0", "1", "2",
                  "--arms", arm, "--name", f"pd100_{arm}") for arm in ("true", "learned")
-    ] + [_control("--merge", "pd100_true", "pd100_learned", "--name", "control_pendulum_100k")],
+    ] + [_control("--merge", "pd100_true", "pd100_learned", "--name", "control_pendulum_100k",
+                  PUBLISH)],
     "control_halfcheetah_200k": [
         _control("--tasks", "halfcheetah", "--scale", "0.2", "--seeds", "0", "1", "2",
                  "--arms", arm, "--name", f"hc200_{arm}") for arm in ("true", "learned")
     ] + [_control("--merge", "hc200_true", "hc200_learned", "--name",
-                  "control_halfcheetah_200k")],
+                  "control_halfcheetah_200k", PUBLISH)],
     "control_halfcheetah_1m": [
         _control("--tasks", "halfcheetah", "--seeds", "0", "1", "2", "--arms", "true",
                  "--name", "hc1m_true"),
         *[_control("--tasks", "halfcheetah", "--seeds", str(s), "--arms", "learned", "--name",
                    f"hc1m_learned_s{s}") for s in (0, 1, 2)],
         _control("--merge", "hc1m_true", "hc1m_learned_s0", "hc1m_learned_s1",
-                 "hc1m_learned_s2", "--name", "control_halfcheetah_1m"),
+                 "hc1m_learned_s2", "--name", "control_halfcheetah_1m", PUBLISH),
     ],
 }
 """Name → the commands (script and arguments, run from the repository root) behind the
-README's numbers for that benchmark."""
+README's numbers for that benchmark; ``--publish`` marks those that wrote a committed file."""
 
 
-def _run(name: str) -> int:
+def commands(name: str, *, publish: bool = False, out: str | None = None) -> list[list[str]]:
+    """``name``'s commands as this run executes them: ``--publish`` kept only with
+    ``publish``, ``--out OUT`` added to each when ``out`` is given (parts and merges alike,
+    so a merge reads its parts where they were written)."""
+    runs = []
+    for command in BENCHMARKS[name]:
+        args = [a for a in command if publish or a != PUBLISH]
+        runs.append(args + ([] if out is None else ["--out", out]))
+    return runs
+
+
+def _run(name: str, publish: bool, out: str | None) -> int:
     start = time.perf_counter()
     print(f"== {name} ==", flush=True)
     code = 0
-    for script, *args in BENCHMARKS[name]:
+    for script, *args in commands(name, publish=publish, out=out):
         code = subprocess.call([sys.executable, str(HERE / script), *args], cwd=HERE.parent)
         if code:
             break
@@ -79,18 +98,26 @@ def _run(name: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["--list"]:
-        for name, commands in BENCHMARKS.items():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (all)")
+    parser.add_argument("--list", action="store_true", help="print the names and commands")
+    parser.add_argument(PUBLISH, action="store_true",
+                        help="let the commands marked --publish update benchmarks/results/")
+    parser.add_argument("--out", default=None,
+                        help="result folder of every command (default: runs/benchmarks/)")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name in BENCHMARKS:
             print(name)
-            for command in commands:
+            for command in BENCHMARKS[name]:
                 print("    python benchmarks/" + " ".join(command))
         return 0
-    chosen = argv or list(BENCHMARKS)
+    chosen = args.names or list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}", file=sys.stderr)
         return 2
-    failed = [name for name in chosen if _run(name)]
+    failed = [name for name in chosen if _run(name, args.publish, args.out)]
     return 1 if failed else 0
 
 

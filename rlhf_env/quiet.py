@@ -16,6 +16,11 @@ Nothing is filtered at import time and no global setting is left changed. A user
 raised transformers' verbosity (``transformers.logging.set_verbosity_info()``) asked to see
 more, so then :func:`quiet_hf` changes nothing.
 
+Stable-Baselines3 has one habit of the same kind: an algorithm built without
+``tensorboard_log`` configures, on every ``learn()`` call, a logger whose folder is a new,
+empty ``SB3-<date and time>`` folder in the temp directory. :func:`sb3_without_temp_folder`
+gives such an algorithm a logger that prints what SB3 would print and writes no folder.
+
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -100,4 +106,21 @@ def quiet_hf(*, keep_warnings: bool = False) -> Iterator[None]:
             yield
 
 
-__all__ = ["KNOWN_WARNINGS", "quiet_hf"]
+def sb3_without_temp_folder(model: Any) -> Any:
+    """Give an SB3 algorithm that has no ``tensorboard_log`` a logger with no folder (stdout
+    only with ``verbose >= 1``, as SB3's own default), so ``learn()`` leaves no empty
+    ``SB3-<time>`` folder in the temp directory; returns ``model``.
+
+    An algorithm with ``tensorboard_log`` keeps SB3's logger (it writes there, not to the
+    temp directory); call ``model.set_logger`` yourself after this to log elsewhere.
+    """
+    if model.tensorboard_log is not None:
+        return model
+    from stable_baselines3.common.logger import HumanOutputFormat, KVWriter, Logger
+
+    outputs: list[KVWriter] = [HumanOutputFormat(sys.stdout)] if model.verbose >= 1 else []
+    model.set_logger(Logger(folder=None, output_formats=outputs))
+    return model
+
+
+__all__ = ["KNOWN_WARNINGS", "quiet_hf", "sb3_without_temp_folder"]

@@ -107,3 +107,38 @@ def test_a_user_who_asked_for_detail_keeps_it() -> None:
             assert hf_logging.set_tqdm_hook(None) is None  # no bar hook was installed
     finally:
         hf_logging.set_verbosity(previous)
+
+
+def _ppo_learn_leaves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet: bool) -> list:
+    import tempfile
+
+    from stable_baselines3 import PPO
+
+    from rlhf_env.quiet import sb3_without_temp_folder
+
+    temp = tmp_path / ("quiet" if quiet else "plain")
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=32, n_epochs=1, seed=0)
+    if quiet:
+        assert sb3_without_temp_folder(model) is model
+    model.learn(32)
+    return sorted(p.name for p in temp.iterdir())
+
+
+def test_sb3_learn_leaves_no_temp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    plain = _ppo_learn_leaves(tmp_path, monkeypatch, quiet=False)
+    assert len(plain) == 1 and plain[0].startswith("SB3-"), plain  # the control
+    assert _ppo_learn_leaves(tmp_path, monkeypatch, quiet=True) == []
+
+
+def test_sb3_with_tensorboard_keeps_its_logger(tmp_path: Path) -> None:
+    from stable_baselines3 import PPO
+
+    from rlhf_env.quiet import sb3_without_temp_folder
+
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=32,
+                tensorboard_log=str(tmp_path))
+    sb3_without_temp_folder(model)
+    assert not model._custom_logger  # SB3 still configures its TensorBoard logger in learn()

@@ -8,10 +8,10 @@
 Each command runs in its own process, so one's memory and threads never skew another's.
 Every result file is written by the benchmark itself under ``--out`` (default
 ``runs/benchmarks/``); the control rows that took several processes are merged afterwards
-from there (``bench_control.py --merge``), as they were for the README. The commands that
-produced the committed files in ``benchmarks/results/`` carry ``--publish``, as the README
-quotes them; this runner drops that flag unless it is given ``--publish`` itself, so
-``make bench`` never overwrites the committed numbers.
+from there (``bench_control.py --merge``), as they were for the README. With ``--publish``
+every command that wrote a committed file in ``benchmarks/results/`` (all but the control
+parts, which only feed a merge) also writes it there; ``make bench`` runs without it, so it
+never overwrites the committed numbers. The README quotes those commands with ``--publish``.
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ def _control(*args: str) -> list[str]:
 
 
 BENCHMARKS: dict[str, list[list[str]]] = {
-    "models": [["bench_models.py", "--cold-runs", "3", PUBLISH]],
-    "env": [["bench_env.py", PUBLISH]],
-    "reward_training": [["bench_reward_training.py", "--rounds", "3", "--pairs", "256",
-                         PUBLISH]],
-    "label_efficiency": [["bench_label_efficiency.py", "--seeds", "5", PUBLISH]],
-    "token_ppo": [["bench_token_ppo.py", PUBLISH]],
-    "harness": [["bench_harness.py", PUBLISH]],
+    "models": [["bench_models.py", "--cold-runs", "3"]],
+    "env": [["bench_env.py"]],
+    "reward_training": [["bench_reward_training.py", "--rounds", "3", "--pairs", "256"]],
+    "label_efficiency": [["bench_label_efficiency.py", "--seeds", "5"]],
+    "token_ppo": [["bench_token_ppo.py"]],
+    "harness": [["bench_harness.py"]],
     "token_ppo_smollm": [["bench_token_ppo.py", "--smollm", "--steps", "2", "--repeats", "2",
-                          "--skip-sb3", PUBLISH]],
+                          "--skip-sb3"]],
     "control": [
         _control("--tasks", "cartpole", "--seeds", "0", "1", "2", "--name", "control_cartpole"),
         _control("--tasks", "pendulum", "--seeds", "0", "1", "2", "--name",
@@ -49,39 +48,44 @@ BENCHMARKS: dict[str, list[list[str]]] = {
         _control("--tasks", "halfcheetah", "--seeds", "0", "1", "2", "--scale", "0.1",
                  "--name", "control_halfcheetah"),
         _control("--merge", "control_cartpole", "control_pendulum_full", "control_pendulum",
-                 "control_halfcheetah", "--name", "control", PUBLISH),
+                 "control_halfcheetah", "--name", "control"),
     ],
     "control_pendulum_100k": [
         _control("--tasks", "pendulum", "--scale", "0.66667", "--seeds", "0", "1", "2",
                  "--arms", arm, "--name", f"pd100_{arm}") for arm in ("true", "learned")
-    ] + [_control("--merge", "pd100_true", "pd100_learned", "--name", "control_pendulum_100k",
-                  PUBLISH)],
+    ] + [_control("--merge", "pd100_true", "pd100_learned", "--name", "control_pendulum_100k")],
     "control_halfcheetah_200k": [
         _control("--tasks", "halfcheetah", "--scale", "0.2", "--seeds", "0", "1", "2",
                  "--arms", arm, "--name", f"hc200_{arm}") for arm in ("true", "learned")
     ] + [_control("--merge", "hc200_true", "hc200_learned", "--name",
-                  "control_halfcheetah_200k", PUBLISH)],
+                  "control_halfcheetah_200k")],
     "control_halfcheetah_1m": [
         _control("--tasks", "halfcheetah", "--seeds", "0", "1", "2", "--arms", "true",
                  "--name", "hc1m_true"),
         *[_control("--tasks", "halfcheetah", "--seeds", str(s), "--arms", "learned", "--name",
                    f"hc1m_learned_s{s}") for s in (0, 1, 2)],
         _control("--merge", "hc1m_true", "hc1m_learned_s0", "hc1m_learned_s1",
-                 "hc1m_learned_s2", "--name", "control_halfcheetah_1m", PUBLISH),
+                 "hc1m_learned_s2", "--name", "control_halfcheetah_1m"),
     ],
 }
 """Name → the commands (script and arguments, run from the repository root) behind the
-README's numbers for that benchmark; ``--publish`` marks those that wrote a committed file."""
+README's numbers for that benchmark, without the output flags (``--out``, ``--publish``)."""
+
+
+def is_part(command: list[str], siblings: list[list[str]]) -> bool:
+    """Whether ``command`` only feeds a ``--merge`` among ``siblings`` (its result file is
+    an intermediate one, never committed)."""
+    return "--merge" not in command and any("--merge" in c for c in siblings)
 
 
 def commands(name: str, *, publish: bool = False, out: str | None = None) -> list[list[str]]:
-    """``name``'s commands as this run executes them: ``--publish`` kept only with
-    ``publish``, ``--out OUT`` added to each when ``out`` is given (parts and merges alike,
-    so a merge reads its parts where they were written)."""
+    """``name``'s commands as this run executes them: ``--out OUT`` added to each when
+    ``out`` is given (parts and merges alike, so a merge reads its parts where they were
+    written) and, with ``publish``, ``--publish`` to each that writes a committed file."""
     runs = []
     for command in BENCHMARKS[name]:
-        args = [a for a in command if publish or a != PUBLISH]
-        runs.append(args + ([] if out is None else ["--out", out]))
+        flags = [PUBLISH] if publish and not is_part(command, BENCHMARKS[name]) else []
+        runs.append([*command, *flags, *([] if out is None else ["--out", out])])
     return runs
 
 
@@ -109,7 +113,7 @@ def main(argv: list[str]) -> int:
     if args.list:
         for name in BENCHMARKS:
             print(name)
-            for command in BENCHMARKS[name]:
+            for command in commands(name, publish=args.publish, out=args.out):
                 print("    python benchmarks/" + " ".join(command))
         return 0
     chosen = args.names or list(BENCHMARKS)

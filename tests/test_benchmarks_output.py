@@ -54,14 +54,15 @@ def test_recorded_commands_leave_out_where_the_files_went() -> None:
 
 def test_run_all_publishes_only_when_asked() -> None:
     plain = [c for name in BENCHMARKS for c in commands(name)]
+    assert plain == [c for name in BENCHMARKS for c in BENCHMARKS[name]]
     assert all(PUBLISH not in c for c in plain)
     published = [c for name in BENCHMARKS for c in commands(name, publish=True)]
-    assert published == [c for name in BENCHMARKS for c in BENCHMARKS[name]]
     assert sum(PUBLISH in c for c in published) >= 7  # every committed result has its command
     merges = [c for c in published if "--merge" in c]
     assert merges and all(PUBLISH in c for c in merges)
     parts = [c for c in published if c[0] == "bench_control.py" and "--merge" not in c]
     assert parts and not any(PUBLISH in c for c in parts)  # parts only feed the merge
+    assert ["bench_models.py", "--cold-runs", "3", PUBLISH] in published
 
 
 def test_run_all_passes_one_out_folder_to_parts_and_merges() -> None:

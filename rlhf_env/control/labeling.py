@@ -101,7 +101,8 @@ def pair_segments(segments: Sequence[Segment], n: int, rng: np.random.Generator,
     """Up to ``n`` distinct informative pairs of ``segments``: neighbours ``(0, 1), (2, 3)…``
     first (independent draws), then, for what is missing, random partners of segments that
     are not absorbed (about ``max_tries`` draws per missing pair). Fewer than ``n`` come
-    back only when the segments cannot make more (e.g. all of them fallen); the log says so.
+    back only when the segments cannot make more (e.g. all of them fallen); the log says so
+    (at INFO: a candidate pool may be short and still hold every question a round asks).
     """
     seen: set[frozenset[str]] = set()
     pairs = informative_pairs(list(zip(segments[0::2], segments[1::2], strict=False)), seen)
@@ -114,9 +115,9 @@ def pair_segments(segments: Sequence[Segment], n: int, rng: np.random.Generator,
         pairs += informative_pairs([(a, b)], seen)
     if len(pairs) < n:
         fallen = len(segments) - len(live)
-        log.warning("only %d informative segment pairs for %d wanted: %d of %d segments lie "
-                    "wholly in the failure state and identical-looking pairs are never asked",
-                    len(pairs), n, fallen, len(segments))
+        log.info("only %d informative segment pairs for %d wanted: %d of %d segments lie "
+                 "wholly in the failure state and identical-looking pairs are never asked",
+                 len(pairs), n, fallen, len(segments))
     return pairs[:n]
 
 

@@ -94,7 +94,7 @@ def test_pair_segments_repairs_fallen_neighbours_with_live_partners() -> None:
 
 def test_pair_segments_asks_fewer_and_says_so_when_all_have_fallen(caplog) -> None:
     segs = [fallen(i) for i in range(10)]
-    with caplog.at_level(logging.WARNING, logger="rlhf_env.control.labeling"):
+    with caplog.at_level(logging.INFO, logger="rlhf_env.control.labeling"):
         assert pair_segments(segs, 5, np.random.default_rng(0)) == []
     assert "only 0 informative segment pairs for 5 wanted: 10 of 10" in caplog.text
 

@@ -35,6 +35,7 @@ from typing import Any
 from rlhf_env.errors import ConfigError, MissingDependencyError, ModelLoadError
 from rlhf_env.files import read_json, saved_model_folder, write_bytes, write_json
 from rlhf_env.models import ModelSource, check_source, load_causal_lm, model_source
+from rlhf_env.quiet import quiet_hf
 
 FORMAT = "rlhf_env.policy"
 FORMAT_VERSION = 1
@@ -112,7 +113,7 @@ def save_policy_folder(folder: str | Path, *, lm: Any, value_head: Any, tokenize
                            "in_features": int(value_head.in_features),
                            "out_features": int(value_head.out_features)},
             **(metadata or {})}
-    with saved_model_folder(folder, _MARKERS) as tmp:
+    with saved_model_folder(folder, _MARKERS) as tmp, quiet_hf():
         with _recorded_base(lm, base_model):
             lm.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -155,7 +156,8 @@ def load_policy_lm(saved: PolicyFolder, *, base_model: str | Path | None = None,
         raise MissingDependencyError("peft", "loading LoRA adapters",
                                      "pip install 'rlhf-env[lora]'") from exc
     base = load_causal_lm(where, dtype=dtype, device=device)
-    return PeftModel.from_pretrained(base, str(saved.path), is_trainable=True).eval()
+    with quiet_hf():
+        return PeftModel.from_pretrained(base, str(saved.path), is_trainable=True).eval()
 
 
 def load_value_head_state(saved: PolicyFolder) -> dict[str, Any]:

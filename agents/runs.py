@@ -96,8 +96,8 @@ class PPOSummary:
 
 def trainer_config(config: PPORunConfig) -> TokenPPOConfig:
     """``config.ppo`` with the run's reward model and prompts (the trainer builds the env)."""
-    changes = {k: v for k, v in (("reward_model", config.reward_model),
-                                 ("prompts", config.prompts)) if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in (("reward_model", config.reward_model),
+                                                 ("prompts", config.prompts)) if v is not None}
     return replace(config.ppo, **changes) if changes else config.ppo
 
 

@@ -48,6 +48,7 @@ from agents.token_ppo.policy import PolicyWithValue, _apply_lora
 from rlhf_env.errors import ConfigError, FeedbackError, StoreError
 from rlhf_env.models import encode_prompt, eos_token_id
 from rlhf_env.numerics import check_grads, check_loss
+from rlhf_env.quiet import quiet_hf
 from rlhf_env.text.spaces import left_pad
 from rlhf_env.validation import check_fields
 
@@ -553,5 +554,6 @@ def _save(lm: Any, tokenizer: Any, folder: Path) -> None:
     if hasattr(lm, "merge_and_unload"):
         lm = copy.deepcopy(lm).merge_and_unload()
     folder.mkdir(parents=True, exist_ok=True)
-    lm.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    with quiet_hf():
+        lm.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)

@@ -1,16 +1,31 @@
-"""Helpers shared by the benchmark scripts: machine facts and result files."""
+"""Helpers shared by the benchmark scripts: machine facts and result files.
+
+Where results go: every benchmark writes its JSON and Markdown under ``--out`` (default
+``runs/benchmarks/``, which git ignores). The committed files in ``benchmarks/results/``,
+which the README quotes, change only when a run is given ``--publish``: then the same files
+are written there too. So trying a benchmark never overwrites the numbers the README
+stands on.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import time
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from rlhf_env.files import write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+"""The committed results the README quotes (written only with ``--publish``)."""
+DEFAULT_OUT = ROOT / "runs" / "benchmarks"
+"""Where results go unless ``--out`` says otherwise."""
 
 
 def machine(*extra_dists: str) -> dict[str, Any]:
@@ -45,13 +60,52 @@ def _torch_threads() -> int | None:
         return None
 
 
-def write_results(name: str, payload: dict[str, Any], markdown: str,
-                  folder: Path = RESULTS) -> tuple[Path, Path]:
-    """Write ``<folder>/<name>.json`` and ``.md`` (default ``results/``) atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = (folder / f"{name}.json", folder / f"{name}.md")
-    for path, text in zip(paths, (json.dumps(payload, indent=2) + "\n", markdown), strict=True):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    return paths
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    """``--out FOLDER`` and ``--publish`` (see the module docstring)."""
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="folder for the result files (default: runs/benchmarks/)")
+    parser.add_argument("--publish", action="store_true",
+                        help="also write them to benchmarks/results/, the committed results "
+                             "the README quotes")
+
+
+def result_folders(out: Path = DEFAULT_OUT, publish: bool = False) -> list[Path]:
+    """The folders a run writes to: ``out``, and ``benchmarks/results/`` with ``publish``."""
+    folders = [Path(out)]
+    if publish and Path(out).resolve() != RESULTS.resolve():
+        folders.append(RESULTS)
+    return folders
+
+
+def write_results(name: str, payload: dict[str, Any], markdown: str, out: Path = DEFAULT_OUT,
+                  *, publish: bool = False) -> tuple[Path, Path]:
+    """Write ``<out>/<name>.json`` and ``.md`` atomically (and the same two files to
+    ``benchmarks/results/`` with ``publish``); returns the paths under ``out``."""
+    written = []
+    for folder in result_folders(out, publish):
+        paths = (folder / f"{name}.json", folder / f"{name}.md")
+        write_text(paths[0], json.dumps(payload, indent=2) + "\n")
+        write_text(paths[1], markdown)
+        written.append(paths)
+    return written[0]
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed arguments that decide the numbers (``--out`` and ``--publish`` left out),
+    for a result file's record of the run."""
+    return {k: v for k, v in vars(args).items() if k not in ("out", "publish")}
+
+
+def command_args(argv: Sequence[str]) -> list[str]:
+    """``argv`` without ``--out FOLDER`` and ``--publish``: the arguments that decide the
+    numbers, as result files record them (where the files went does not change them)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--out":
+            skip = True
+        elif arg != "--publish" and not arg.startswith("--out="):
+            out.append(arg)
+    return out

@@ -223,13 +223,23 @@ HEAD_KEYS = ("task", "env_id", "env_steps", "labels", "loop_overrides", "expecte
              "random_return")
 
 
-def merge(names: list[str], out: str) -> int:
-    """Combine result files of separate runs (e.g. one process per task) into ``out``."""
+def read_part(folder: Path, name: str) -> dict[str, Any]:
+    """The result file ``<folder>/<name>.json`` of an earlier run, for :func:`merge`."""
     import json
 
-    from benchmarks._common import RESULTS, machine, write_results
+    path = folder / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(f"no result file {path}: run that part first (with the same --out), "
+                         "then merge.")
+    return json.loads(path.read_text(encoding="utf-8"))
 
-    parts = [json.loads((RESULTS / f"{n}.json").read_text()) for n in names]
+
+def merge(names: list[str], out: str, args: argparse.Namespace) -> int:
+    """Combine result files of separate runs (e.g. one process per task), read from
+    ``--out``, into ``<--out>/<out>`` (and ``benchmarks/results/`` with ``--publish``)."""
+    from benchmarks._common import machine, write_results
+
+    parts = [read_part(args.out, n) for n in names]
     results = combine([r for p in parts for r in p["results"]])
     command = " && ".join(p["command"] for p in parts)
     seconds = sum(p["wall_seconds"] for p in parts)
@@ -238,13 +248,14 @@ def merge(names: list[str], out: str) -> int:
                "machine": machine(), "parts": parts, "results": results}
     body = markdown(results, command, seconds, scale)
     notes = [f"- `{p['command']}`: {p['wall_seconds']:.0f} s, scale {p['scale']}" for p in parts]
-    write_results(out, payload, body + "\nRuns:\n\n" + "\n".join(notes) + "\n")
-    print(f"merged {', '.join(names)} into {out}")
+    paths = write_results(out, payload, body + "\nRuns:\n\n" + "\n".join(notes) + "\n",
+                          args.out, publish=args.publish)
+    print(f"merged {', '.join(names)} into {paths[0]}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and write ``results/control.json`` and ``.md``."""
+    """Run the benchmark and write ``<--out>/<--name>.json`` and ``.md``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=["cartpole", "pendulum", "halfcheetah"],
                         choices=sorted(TASKS))
@@ -260,22 +271,27 @@ def main(argv: list[str] | None = None) -> int:
                         help="LoopConfig overrides for the learned arm, e.g. rounds=20")
     parser.add_argument("--name", default="control", help="result file name")
     parser.add_argument("--merge", nargs="+", default=None, metavar="NAME",
-                        help="only combine results/NAME.json files into results/<--name>")
+                        help="only combine <--out>/NAME.json files into <--out>/<--name>")
+    from benchmarks._common import add_output_args
+
+    add_output_args(parser)
     args = parser.parse_args(argv)
     if args.merge:
-        return merge(args.merge, args.name)
+        return merge(args.merge, args.name, args)
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks._common import machine, write_results
+    from benchmarks._common import command_args, machine, write_results
 
     t0 = time.perf_counter()
     results = [bench_task(name, args) for name in args.tasks]
     seconds = time.perf_counter() - t0
-    command = "python benchmarks/bench_control.py " + shlex.join(argv or sys.argv[1:])
+    command = "python benchmarks/bench_control.py " + shlex.join(
+        command_args(sys.argv[1:] if argv is None else argv))
     payload = {"command": command, "wall_seconds": seconds, "scale": args.scale,
                "machine": machine(), "results": results}
-    paths = write_results(args.name, payload, markdown(results, command, seconds, args.scale))
+    paths = write_results(args.name, payload, markdown(results, command, seconds, args.scale),
+                          args.out, publish=args.publish)
     for r in results:
         print(f"{r['env_id']}: median true {r['median_true']}, learned "
               f"{r['median_learned']}, ratio {r['ratio']}")

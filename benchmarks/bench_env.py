@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import machine, write_results
+from benchmarks._common import add_output_args, machine, write_results
 
 
 def build_shared(kl_coef: float) -> dict[str, Any]:
@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--kl-coef", type=float, default=0.05)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (0: torch's default); 1 is steadier on a busy machine")
+    add_output_args(parser)
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -180,7 +181,8 @@ def main() -> None:
         [""] + (["--quick"] if args.quick else []) + ([f"--episodes {args.episodes}"]
         if args.episodes != 192 else []) + ([f"--threads {args.threads}"] if args.threads else []))
     json_path, md_path = write_results("env" + ("-quick" if args.quick else ""), result,
-                                       markdown(result, f".venv/bin/python {command}"))
+                                       markdown(result, f".venv/bin/python {command}"),
+                                       args.out, publish=args.publish)
     print(f"wrote {json_path} and {md_path}")
 
 

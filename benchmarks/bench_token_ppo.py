@@ -22,8 +22,8 @@ Same model, prompts, batch and lengths for every contender:
 
 The default model is a random-init Llama sized like a small real model (6 layers, 256 wide,
 tiny tokenizer, 5.2M parameters); ``--smollm`` uses the bundled SmolLM2-135M-Instruct (slow
-on CPU). Results: ``benchmarks/results/token_ppo.json`` and ``.md`` (``token_ppo_smollm``
-with ``--smollm``).
+on CPU). Results: ``token_ppo.json`` and ``.md`` (``token_ppo_smollm`` with ``--smollm``)
+under ``--out`` (default ``runs/benchmarks/``; ``--publish``: also ``benchmarks/results/``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gymnasium as gym
 
 import rlhf_env  # noqa: F401  (registers the env ids)
-from benchmarks._common import machine, write_results
+from benchmarks._common import add_output_args, command_args, machine, write_results
 from rlhf_env.models import eos_token_id, load_causal_lm, load_tokenizer
 from rlhf_env.models.tiny import tiny_causal_lm
 from rlhf_env.rewards.rules import KeywordReward
@@ -420,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--skip-sb3", action="store_true",
                    help="skip stock SB3 PPO + CausalLMPolicy on the token env (slow)")
     p.add_argument("--memory-child", choices=["full", "lora"], help=argparse.SUPPRESS)
+    add_output_args(p)
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -428,8 +429,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory_child:
         memory_child(args)
         return
-    command = "python benchmarks/bench_token_ppo.py " + " ".join(sys.argv[1:] if argv is None
-                                                                  else argv)
+    command = "python benchmarks/bench_token_ppo.py " + " ".join(
+        command_args(sys.argv[1:] if argv is None else argv))
     payload: dict[str, Any] = {
         "command": command.strip(), "machine": machine(),
         "model": "SmolLM2-135M-Instruct" if args.smollm else
@@ -444,7 +445,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_memory:
         payload["memory"] = bench_memory(args)
     name = "token_ppo_smollm" if args.smollm else "token_ppo"
-    paths = write_results(name, payload, _markdown(payload["command"], payload))
+    paths = write_results(name, payload, _markdown(payload["command"], payload), args.out,
+                          publish=args.publish)
     print(_markdown(payload["command"], payload))
     print("wrote", *paths)
 

@@ -10,11 +10,13 @@ those comparisons."
 
 The synthetic person prefers the segment with the higher true return (Boltzmann-rational,
 10% slips). ``RLHF-CartPole-v0`` runs fixed 200-step episodes in which a fall is an
-absorbing, visibly bad state, so segments carry a preference signal. TensorBoard logs go to
-``--out/logs`` (``tensorboard --logdir runs/control``); clips of the best and the worst
-labeled segment are written as GIFs for a look. ``--demos N`` records N episodes of a
-scripted CartPole expert first: the agent is behaviour-cloned on them and 50 expert ≻ agent
-comparisons join the labels (free ones: they do not count against the budget).
+absorbing, visibly bad state, so segments carry a preference signal. With ``--out DIR``
+TensorBoard logs go to ``DIR/logs`` (``--out runs/control``, then ``tensorboard --logdir
+runs/control``) and clips of the best and the worst labeled segment are written as GIFs for
+a look (without ``--out`` they go to a temporary folder, removed at the end).
+``--demos N`` records N episodes of a scripted CartPole expert first: the agent is
+behaviour-cloned on them and 50 expert ≻ agent comparisons join the labels (free ones: they
+do not count against the budget).
 """
 
 from __future__ import annotations
@@ -43,11 +45,24 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a tiny, fast run")
     parser.add_argument("--labels", type=int, default=500)
     parser.add_argument("--timesteps", type=int, default=60_000)
-    parser.add_argument("--out", default=None, help="logs, checkpoint and clips")
+    parser.add_argument("--out", default=None,
+                        help="keep logs, checkpoint and clips here (default: a temporary "
+                             "folder, removed at the end)")
     parser.add_argument("--demos", type=int, default=0,
                         help="episodes of a scripted expert to warm-start from (0: none)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.out is not None:
+        run(args, Path(args.out))
+        return
+    with tempfile.TemporaryDirectory(prefix="control-prefs-") as tmp:
+        run(args, Path(tmp))
+        print("(logs, checkpoint and clips were in a temporary folder; pass --out DIR to "
+              "keep them)")
+
+
+def run(args: argparse.Namespace, out: Path) -> None:
+    """The loop, the clips and the result line, writing everything under ``out``."""
     if args.smoke:
         config = LoopConfig(total_timesteps=1536, total_labels=48, rounds=3, segment_length=15,
                             n_envs=2, ensemble_size=2, reward_epochs=5, horizon=100)
@@ -61,7 +76,6 @@ def main() -> None:
         demos = collect_demonstrations("RLHF-CartPole-v0", episodes=args.demos,
                                        horizon=config.horizon)
         config = replace(config, bc_epochs=30, demo_pairs=50)
-    out = Path(args.out or tempfile.mkdtemp(prefix="control-prefs-"))
     loop = PreferenceLearningLoop("RLHF-CartPole-v0", config, algorithm_kwargs=ppo,
                                   log_dir=out / "logs", checkpoint_dir=out / "checkpoint",
                                   demonstrations=demos)
@@ -82,7 +96,6 @@ def main() -> None:
           f"{random_return(loop):.1f}) after {int(last['time/total_timesteps'])} env steps on "
           f"the learned reward, {int(last['rlhf/labels_used'])} labels, reward-model held-out "
           f"accuracy {np.nan_to_num(last['rlhf/reward_val_accuracy']):.2f}")
-
 
 if __name__ == "__main__":
     main()

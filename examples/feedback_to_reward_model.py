@@ -8,6 +8,7 @@ RLHF-Text-v0 by its folder path.
 
     python examples/feedback_to_reward_model.py            # MiniLM backbone, ~1-2 min
     python examples/feedback_to_reward_model.py --smoke    # tiny random backbone, seconds
+    python examples/feedback_to_reward_model.py --out runs/feedback   # keep store and model
 """
 
 from __future__ import annotations
@@ -57,16 +58,27 @@ def collect_comparisons(n_pairs: int, seed: int) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny backbone, few labels")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="keep the store and the reward model here (default: a temporary "
+                             "folder, removed at the end)")
     args = parser.parse_args()
+    if args.out is not None:
+        run(args, args.out)
+        return
+    with tempfile.TemporaryDirectory(prefix="rlhf-feedback-") as tmp:
+        run(args, Path(tmp))
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    """Collect → store → report → train → evaluate → save → use, writing under ``work``."""
     n_pairs, backbone = (120, "tiny-random-bert") if args.smoke else (1500, "all-minilm-l6-v2")
 
     records = collect_comparisons(n_pairs, seed=0)
-    work = Path(tempfile.mkdtemp(prefix="rlhf-feedback-"))
-    store = FeedbackStore(work / "feedback.sqlite")
-    store.add_many(records)
-    print(format_text(build_report(store)))
-
-    labeled = store.records()
+    work.mkdir(parents=True, exist_ok=True)
+    with FeedbackStore(work / "feedback.sqlite") as store:
+        store.add_many(records)
+        print(format_text(build_report(store)))
+        labeled = store.records()
     cut = int(0.8 * len(labeled))
     model = EncoderHeadReward(backbone=backbone, input_format="response")
     config = RewardTrainerConfig(epochs=2 if args.smoke else 4, freeze_backbone=True,
@@ -83,9 +95,9 @@ def main() -> None:
                    action_vocab="task", max_response_tokens=6)
     env.reset(seed=0)
     info = env.step(env.action_space.sample())[4]
+    env.close()
     print(f"RLHF-Text-v0 with the trained reward model: {info['response']!r} -> score "
           f"{info['score']:+.3f}")
-
 
 if __name__ == "__main__":
     main()

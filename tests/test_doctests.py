@@ -15,6 +15,7 @@ MODULES = [
     "rlhf_env._toml",
     "rlhf_env.kl",
     "rlhf_env.metrics",
+    "rlhf_env.quiet",
     "rlhf_env.feedback.records",
     "rlhf_env.feedback.examples",
     "rlhf_env.models.sources",

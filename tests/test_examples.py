@@ -16,11 +16,21 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 NUMBER = r"[+-]?\d+\.\d+"
 
 
-def run_example(name: str, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+def run_example(name: str, *args: str, tmp: Path) -> str:
+    """Run ``examples/<name> --smoke ARGS`` with ``tmp`` as its private temp folder (TMPDIR);
+    the example must leave that folder as empty as it found it."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    # torch keeps one compile cache per user, <temp>/torchinductor_<user>, made once by any
+    # torch program and reused ever after (no new entry per run): it lives beside, not in,
+    # this run's private temp folder.
+    cache = tmp.parent / "torchinductor-cache"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp),
+           "TORCHINDUCTOR_CACHE_DIR": str(cache)}
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / name), "--smoke", *args],
                           capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    left = sorted(p.name for p in tmp.iterdir())
+    assert not left, f"{name} left {left} in its temp folder"
     return proc.stdout
 
 
@@ -103,11 +113,13 @@ CHECKS = {
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_example_smoke(path: Path):
-    """Each example in --smoke mode: exit 0 and the output its check expects."""
-    CHECKS.get(path.name, _prints_a_number)(run_example(path.name))
+def test_example_smoke(path: Path, tmp_path: Path):
+    """Each example in --smoke mode: exit 0, the output its check expects, and nothing left
+    behind in the temp folder."""
+    CHECKS.get(path.name, _prints_a_number)(run_example(path.name, tmp=tmp_path / "tmp"))
 
 
-def test_random_rollout_takes_a_task():
-    out = run_example("random_rollout.py", "--task", "length", "--episodes", "2")
+def test_random_rollout_takes_a_task(tmp_path: Path):
+    out = run_example("random_rollout.py", "--task", "length", "--episodes", "2",
+                      tmp=tmp_path / "tmp")
     assert out.count("RESPONSE") == 2

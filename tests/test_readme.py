@@ -11,13 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def quoted_benchmark_commands(text: str) -> set[str]:
-    """``python benchmarks/X.py ARGS`` inside backticks, line breaks folded into spaces."""
+    """``python benchmarks/X.py ARGS`` inside backticks, line breaks folded into spaces, and
+    ``--publish`` left out (it says where the files go; ``make bench`` runs the same command,
+    and ``benchmarks/run_all.py --publish`` adds the flag)."""
     spans = re.findall(r"`([^`]*)`", text, flags=re.S)
     commands = set()
     for span in spans:
         span = " ".join(span.split())
         for part in span.split("&&"):
-            part = part.strip()
+            part = " ".join(a for a in part.split() if a != "--publish")
             if part.startswith("python benchmarks/bench_"):
                 commands.add(part.removeprefix("python benchmarks/"))
     return commands
@@ -41,3 +43,17 @@ def test_result_files_quote_commands_make_bench_runs() -> None:
 def test_the_parser_folds_line_breaks_and_splits_chains() -> None:
     text = "see (`python benchmarks/bench_a.py --x\n--y 2 && python benchmarks/bench_b.py`)"
     assert quoted_benchmark_commands(text) == {"bench_a.py --x --y 2", "bench_b.py"}
+    assert quoted_benchmark_commands("`python benchmarks/bench_a.py --x --publish`") == \
+        {"bench_a.py --x"}
+
+
+def test_the_readme_quotes_every_benchmark_command_with_publish() -> None:
+    """Each command the Benchmarks section quotes produced a committed result file, so the
+    reader copies it with --publish (drop it to leave benchmarks/results/ alone)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Benchmarks\n"):]
+    section = section[:section.index("\n## ", 1)]
+    spans = [" ".join(s.split()) for s in re.findall(r"`([^`]*)`", section, flags=re.S)]
+    quoted = [s for s in spans if s.startswith("python benchmarks/bench_")]
+    assert len(quoted) >= 7, quoted
+    assert all(s.endswith(" --publish") for s in quoted), quoted

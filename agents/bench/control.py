@@ -19,6 +19,7 @@ from typing import Any
 from rlhf_env.bench import EvalPoint, Trial
 from rlhf_env.bench.evaluation import control_point, control_returns
 from rlhf_env.errors import ConfigError
+from rlhf_env.quiet import sb3_without_temp_folder
 
 
 def _settings(trial: Trial, algorithm: str) -> tuple[dict[str, Any], int]:
@@ -76,7 +77,8 @@ def run_true(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
 
     kwargs, n_envs = _settings(trial, algorithm)
     venv = make_vec_env(lambda: trial.make_env(), n_envs=n_envs, seed=trial.seed)
-    agent = getattr(sb3, algorithm)("MlpPolicy", venv, seed=trial.seed, verbose=0, **kwargs)
+    agent = sb3_without_temp_folder(getattr(sb3, algorithm)("MlpPolicy", venv, seed=trial.seed,
+                                                             verbose=0, **kwargs))
     for step in trial.budget.eval_steps():
         if step > agent.num_timesteps:
             agent.learn(step - agent.num_timesteps, reset_num_timesteps=False)

@@ -24,6 +24,7 @@ from agents.sb3.kl import response_logprobs
 from agents.token_ppo import LMSampler
 from rlhf_env.bench import EvalPoint, Trial
 from rlhf_env.bench.evaluation import eval_prompts, make_eval_env, score_text, text_point
+from rlhf_env.quiet import sb3_without_temp_folder
 from rlhf_env.text import text_core
 
 
@@ -68,7 +69,8 @@ def run_bandit(trial: Trial, make: Any, name: str, n_steps: int) -> Iterator[Eva
     if make is make_ppo:
         settings["batch_size"] = min(64, settings["n_steps"] * envs)
     venv = make_vec_env(envs, seed=trial.seed, env_id=trial.env.env_id, **kwargs)
-    model = make(venv, seed=trial.seed, **{**settings, **dict(trial.options.get("sb3", {}))})
+    model = sb3_without_temp_folder(
+        make(venv, seed=trial.seed, **{**settings, **dict(trial.options.get("sb3", {}))}))
     initial = copy.deepcopy(model.policy)
     core = text_core(make_eval_env(trial, **{k: v for k, v in kwargs.items() if k != "prompts"}))
     for step in trial.budget.eval_steps():
@@ -119,8 +121,8 @@ def sb3_ppo_token(trial: Trial) -> Iterator[EvalPoint]:
     reference = copy.deepcopy(lm).eval().requires_grad_(False)
     settings = {"n_steps": 16, "batch_size": 32, "n_epochs": 2, "learning_rate": 1e-5,
                 "gamma": 1.0, "gae_lambda": 0.95, **dict(trial.options.get("sb3", {}))}
-    model = PPO(CausalLMPolicy, venv, policy_kwargs={"model": lm}, seed=trial.seed, verbose=0,
-                **settings)
+    model = sb3_without_temp_folder(PPO(CausalLMPolicy, venv, policy_kwargs={"model": lm},
+                                        seed=trial.seed, verbose=0, **settings))
     evaluator = LMEvaluator.build(trial)
     counter = EpisodeCounter()
     for step in trial.budget.eval_steps():

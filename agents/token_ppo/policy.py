@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from rlhf_env.errors import ConfigError, MissingDependencyError, ModelLoadError
+from rlhf_env.quiet import quiet_hf
 
 
 @dataclass
@@ -58,7 +59,8 @@ def _apply_lora(lm: Any, r: int, alpha: int, targets: tuple[str, ...]) -> Any:
         raise MissingDependencyError("peft", "LoRA (lora_r > 0)") from exc
     config = LoraConfig(r=r, lora_alpha=alpha, target_modules=list(targets), lora_dropout=0.0,
                         bias="none", task_type="CAUSAL_LM")
-    return get_peft_model(lm, config)
+    with quiet_hf():  # peft reads a property transformers 5 deprecated (a FutureWarning)
+        return get_peft_model(lm, config)
 
 
 def _is_peft(lm: Any) -> bool:

@@ -87,8 +87,8 @@ class Targets:
 def build_env(config: TokenPPOConfig) -> Any:
     """The ``RLHF-Text-v0`` vector env the trainer needs for ``config`` (KL done here), with
     ``config.reward_model`` and ``config.prompts`` when they are set."""
-    extra = {k: v for k, v in (("reward_model", config.reward_model),
-                               ("prompts", config.prompts)) if v is not None}
+    extra: dict[str, Any] = {k: v for k, v in (("reward_model", config.reward_model),
+                                               ("prompts", config.prompts)) if v is not None}
     return gym.make_vec("RLHF-Text-v0", num_envs=config.batch_size, task=config.task,
                         model=config.model, max_response_tokens=config.max_new_tokens,
                         max_prompt_tokens=config.max_prompt_tokens, action_vocab=None,

@@ -4,8 +4,14 @@ A clip is a GIF (Pillow) or an MP4 (H.264 through ``imageio`` and ``imageio-ffmp
 brings its own ffmpeg binary: ``pip install imageio-ffmpeg``) named ``<segment id>.<ext>``.
 :func:`enqueue_segment_pairs` writes both clips of each pair and puts a ``comparison`` item
 in the :class:`~rlhf_env.feedback.store.FeedbackStore` queue whose two responses are the
-**clip paths**: the terminal labeler (``rlhf-env label``) prints them as files to open, and
-the web interface can show them inline. The answers are ordinary
+**clip paths**: the terminal labeler (``rlhf-env label``) shows them as files to open (and
+opens them in the system viewer with ``--open-clips`` or the ``o`` key), and the web
+interface can show them inline. For a local store each item also gets a **side-by-side
+strip** (:func:`write_pair_strip`: one GIF, clip A on the left, B on the right, each under
+its letter) and a one-line summary of each segment (:func:`describe_segment`: length, and
+whether and when it falls), in the item's metadata (``"strip"``, ``"summaries"``).
+Pairs that teach nothing are never queued (:func:`~rlhf_env.control.labeling.pair_problem`:
+two identical-looking segments, or two wholly in the failure state). The answers are ordinary
 ``Comparison`` records; since a clip's file name is its segment id, the trainer reads them
 through :class:`~rlhf_env.control.segments.SegmentBank` like ``"segment:<id>"`` references.
 
@@ -19,6 +25,7 @@ segments without frames are drawn from their observations by :func:`draw_cartpol
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,10 +33,15 @@ from typing import Any
 import numpy as np
 
 from rlhf_env.control.envs import headless_gl
-from rlhf_env.control.labeling import SEGMENT_PROMPT
-from rlhf_env.control.segments import Segment
+from rlhf_env.control.labeling import SEGMENT_PROMPT, pair_problem
+from rlhf_env.control.segments import Segment, failed_steps
 from rlhf_env.errors import ConfigError, MissingDependencyError
 from rlhf_env.files import atomic_path, safe_file_name
+
+log = logging.getLogger(__name__)
+
+QUEUE_PROMPT = SEGMENT_PROMPT + " Watch clip A and clip B (or the side-by-side strip)."
+"""The prompt of every queued clip comparison."""
 
 
 def draw_cartpole(obs: np.ndarray, width: int = 160, height: int = 100) -> np.ndarray:
@@ -182,25 +194,102 @@ def write_segment_clip(segment: Segment, directory: str | Path, ext: str = "gif"
     return path
 
 
+def describe_segment(segment: Segment) -> str:
+    """One line for a person: its length and whether (and when) it falls, i.e. enters the
+    task's failure state (:func:`~rlhf_env.control.segments.failed_steps`).
+
+    >>> import numpy as np
+    >>> up, down = np.zeros((4, 4)), np.tile([0.0, 0.0, 0.4, 0.0], (4, 1))
+    >>> falls = Segment(np.concatenate([up[:3], down[:1]]), np.zeros(4),
+    ...                 np.concatenate([up[:2], down[:2]]), np.zeros(4), source="RLHF-CartPole-v0")
+    >>> describe_segment(falls)
+    '4 steps, falls at step 3 and stays down (2 of 4 steps)'
+    """
+    n = segment.length
+    if segment.absorbed:
+        return f"{n} steps, down the whole time (one still picture)"
+    failed = failed_steps(segment)
+    if not failed.any():
+        return f"{n} steps, no fall"
+    return (f"{n} steps, falls at step {int(np.argmax(failed)) + 1} and stays down "
+            f"({int(failed.sum())} of {n} steps)")
+
+
+STRIP_HEADER = 16
+"""Pixel rows above the clips in a strip, where the letters A and B go."""
+STRIP_GAP = 6
+"""Grey pixel columns between clip A and clip B in a strip."""
+
+
+def _label_band(width: int, letters: Sequence[tuple[int, str]]) -> np.ndarray:
+    """A white ``(STRIP_HEADER, width, 3)`` band with each letter drawn at its x centre."""
+    from PIL import Image, ImageDraw
+
+    band = Image.new("RGB", (width, STRIP_HEADER), (255, 255, 255))
+    draw = ImageDraw.Draw(band)
+    for centre, letter in letters:
+        draw.text((centre - 3, 2), letter, fill=(0, 0, 0))
+    return np.asarray(band, dtype=np.uint8)
+
+
+def pair_strip_frames(a: Segment, b: Segment) -> np.ndarray:
+    """Frames ``(T, STRIP_HEADER + H, Wa + STRIP_GAP + Wb, 3)``: clip A left, clip B right,
+    under the letters A and B; the shorter clip holds its last frame."""
+    clips = [segment_frames(a), segment_frames(b)]
+    t = max(len(c) for c in clips)
+    h = max(c.shape[1] for c in clips)
+    padded = [np.pad(np.concatenate([c, np.repeat(c[-1:], t - len(c), axis=0)]),
+                     ((0, 0), (0, h - c.shape[1]), (0, 0), (0, 0)), constant_values=255)
+              for c in clips]
+    gap = np.full((t, h, STRIP_GAP, 3), 160, dtype=np.uint8)
+    body = np.concatenate([padded[0], gap, padded[1]], axis=2)
+    wa = padded[0].shape[2]
+    band = _label_band(body.shape[2], [(wa // 2, "A"),
+                                       (wa + STRIP_GAP + padded[1].shape[2] // 2, "B")])
+    return np.concatenate([np.repeat(band[None], t, axis=0), body], axis=1)
+
+
+def write_pair_strip(a: Segment, b: Segment, directory: str | Path, fps: int = 30) -> Path:
+    """Write ``<directory>/<a id>-vs-<b id>.gif``, both clips side by side (A left, B
+    right; kept if it already exists) for a person who cannot play two files at once."""
+    name = (f"{safe_file_name(str(a.id), 'segment id')}-vs-"
+            f"{safe_file_name(str(b.id), 'segment id')}.gif")
+    path = Path(directory) / name
+    if not path.exists():
+        write_clip(pair_strip_frames(a, b), path, fps)
+    return path
+
+
 def enqueue_segment_pairs(store: Any, pairs: Sequence[tuple[Segment, Segment]],
                           clip_dir: str | Path, *, task: str = "control", ext: str = "gif",
                           priority: float = 0.0, fps: int = 30, labels_wanted: int = 1,
                           metadata: dict[str, Any] | None = None) -> list[int]:
-    """Write clips and queue one comparison per pair; returns the queue item ids.
+    """Write clips and queue one comparison per fair pair; returns the queue item ids.
 
-    Each item's metadata holds ``"segments"`` (the two ``"segment:<id>"`` references) and
-    whatever ``metadata`` adds; ``labels_wanted`` annotators should answer each.
+    Each item's metadata holds ``"segments"`` (the two ``"segment:<id>"`` references),
+    ``"summaries"`` (:func:`describe_segment` of each), for a local store ``"strip"`` (the
+    :func:`write_pair_strip` path), and whatever ``metadata`` adds; ``labels_wanted``
+    annotators should answer each. Pairs :func:`~rlhf_env.control.labeling.pair_problem`
+    rejects are skipped (and logged).
     """
+    remote = str(store.path).startswith(("http://", "https://"))
     ids = []
     for a, b in pairs:
-        if a.id == b.id:
+        problem = pair_problem(a, b)
+        if problem is not None:
+            log.info("not queueing segments %s and %s: %s", a.id, b.id, problem)
             continue
         paths = [str(write_segment_clip(s, clip_dir, ext, fps).resolve()) for s in (a, b)]
-        ids.append(store.enqueue("comparison", SEGMENT_PROMPT + " Open both files.", paths,
-                                 task=task, priority=priority, labels_wanted=labels_wanted,
-                                 metadata={**(metadata or {}), "segments": [a.ref, b.ref]}))
+        extra: dict[str, Any] = {"segments": [a.ref, b.ref],
+                                 "summaries": [describe_segment(a), describe_segment(b)]}
+        if not remote:  # a server shows the clips itself; a local path means nothing there
+            extra["strip"] = str(write_pair_strip(a, b, clip_dir, fps).resolve())
+        ids.append(store.enqueue("comparison", QUEUE_PROMPT, paths, task=task,
+                                 priority=priority, labels_wanted=labels_wanted,
+                                 metadata={**(metadata or {}), **extra}))
     return ids
 
 
-__all__ = ["CLIP_FORMATS", "draw_cartpole", "draw_halfcheetah", "draw_pendulum",
-           "enqueue_segment_pairs", "segment_frames", "write_clip", "write_segment_clip"]
+__all__ = ["CLIP_FORMATS", "QUEUE_PROMPT", "describe_segment", "draw_cartpole",
+           "draw_halfcheetah", "draw_pendulum", "enqueue_segment_pairs", "pair_strip_frames",
+           "segment_frames", "write_clip", "write_pair_strip", "write_segment_clip"]

@@ -6,9 +6,12 @@ One round, each stage a small method of :class:`PreferenceLearningLoop`::
           │                expert ≻ agent comparisons (demo_pairs) and behaviour cloning
           │                of the agent's actor (bc_epochs)
     collect_segments ─ the agent's own rollouts (true reward only used by the labeler)
-          │                cut into fixed-length segments, paired at random
+          │                cut into fixed-length segments, paired at random; never two that
+          │                look the same or both lie wholly in the failure state, never one
+          │                pair twice (rlhf_env.control.labeling.pair_segments)
     select_queries   ─ uncertainty: the pairs the reward ensemble disagrees on most
-          │                (random in round 0, before any model exists)
+          │                (random in round 0, before any model exists); fewer than the
+          │                round's share when too few fair pairs exist (logged)
     label            ─ SegmentLabeler (or any Labeler, e.g. people through the queue:
           │                QueueLabeler) → Comparison records; a round may get fewer
           │                labels than it asked for (the rest of the budget moves on)
@@ -36,6 +39,7 @@ when ``log_dir`` is set: CSV, TensorBoard when installed, or ``log_with``; and i
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,7 +60,13 @@ from rlhf_env.control.demonstrations import (
     demonstration_arrays,
 )
 from rlhf_env.control.envs import make_rlhf_env
-from rlhf_env.control.labeling import SegmentLabeler, demonstration_comparisons, segment_query
+from rlhf_env.control.labeling import (
+    SegmentLabeler,
+    demonstration_comparisons,
+    informative_pairs,
+    pair_segments,
+    segment_query,
+)
 from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble
 from rlhf_env.control.segments import (
     Segment,
@@ -78,7 +88,10 @@ from rlhf_env.feedback.learning.selection import RandomSelector, UncertaintySele
 from rlhf_env.feedback.records import Comparison, FeedbackRecord, record_from_dict
 from rlhf_env.files import read_utf8
 from rlhf_env.metrics import METRICS, check_log_with, metric_key, shared_metrics
+from rlhf_env.quiet import sb3_without_temp_folder
 from rlhf_env.validation import check_fields, check_float, check_int, check_optional_int
+
+log = logging.getLogger(__name__)
 
 SCHEDULES = ("constant", "hyperbolic")
 SELECTIONS = ("uncertainty", "random")
@@ -330,6 +343,7 @@ class PreferenceLearningLoop:
 
     def _setup_logger(self) -> None:
         if self.log_dir is None:
+            sb3_without_temp_folder(self.agent)
             return
         from rlhf_env.logger import make_logger
 
@@ -420,11 +434,11 @@ class PreferenceLearningLoop:
         return stats
 
     def collect_segments(self, n_pairs: int) -> list[tuple[Segment, Segment]]:
-        """Candidate segment pairs from the current agent's rollouts (added to the bank)."""
+        """Up to ``n_pairs`` candidate pairs from the current agent's rollouts (added to the
+        bank), each a fair question (:func:`~rlhf_env.control.labeling.pair_segments`)."""
         segs = self._agent_segments(2 * n_pairs, self._rng)
         self.bank.add(segs)
-        return [(segs[2 * i], segs[2 * i + 1]) for i in range(n_pairs)
-                if segs[2 * i].id != segs[2 * i + 1].id]
+        return pair_segments(segs, n_pairs, self._rng)
 
     def _agent_segments(self, n: int, rng: np.random.Generator) -> list[Segment]:
         """``n`` segments of the current agent's rollouts (not added to the bank)."""
@@ -437,8 +451,19 @@ class PreferenceLearningLoop:
 
     def select_queries(self, pairs: list[tuple[Segment, Segment]], n: int
                        ) -> list[ComparisonQuery]:
-        """The ``n`` pairs to ask about (uncertainty selection once a model is trained)."""
-        queries = [segment_query(a, b, self.env_id) for a, b in pairs]
+        """The ``n`` pairs to ask about (uncertainty selection once a model is trained).
+
+        Pairs that teach nothing and repeats are dropped first
+        (:func:`~rlhf_env.control.labeling.informative_pairs`); when fewer than ``n``
+        remain, all of them are asked and the log says so."""
+        fair = informative_pairs(pairs)
+        if len(fair) < n:
+            log.warning("round %d: asking %d of the %d labels planned: only %d of %d candidate "
+                        "pairs are fair questions (never two identical-looking segments, two "
+                        "wholly in the failure state, or one pair twice); the rest of the "
+                        "budget moves to later rounds", self.state.round, len(fair), n,
+                        len(fair), len(pairs))
+        queries = [segment_query(a, b, self.env_id) for a, b in fair]
         if self.config.selection == "random" or not self.records \
                 or self.config.ensemble_size < 2:
             idx = RandomSelector().select(queries, n, self._rng)

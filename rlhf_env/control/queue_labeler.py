@@ -5,8 +5,10 @@ like :class:`~rlhf_env.control.labeling.SegmentLabeler`), but the answers come f
 
 1. **enqueue**: each query's two segments become clips (GIF or MP4, see
    :mod:`~rlhf_env.control.clips`) and one ``comparison`` item in the
-   :class:`~rlhf_env.feedback.store.FeedbackStore` queue (a pair already queued is not
-   queued again);
+   :class:`~rlhf_env.feedback.store.FeedbackStore` queue. A pair already queued is not
+   queued again, nor one that looks the same as a queued pair, nor one that teaches nothing
+   (:func:`~rlhf_env.control.labeling.pair_problem`: two identical-looking segments, or
+   two wholly in the failure state);
 2. **wait**: the store is polled every ``poll_interval`` seconds until ``min_answers`` new
    answers are in (by default one per query of the round; items people skipped count as
    settled), or ``timeout`` seconds have passed;
@@ -14,9 +16,9 @@ like :class:`~rlhf_env.control.labeling.SegmentLabeler`), but the answers come f
    returned, whichever round asked for it. Unanswered items stay queued; their answers
    come with a later round. Nothing is answered twice over and nothing is lost.
 
-People answer in another terminal with ``rlhf-env label STORE --annotator ID --follow``
-(``--follow`` keeps it waiting for the next round's clips instead of stopping when the
-queue is empty). The
+People answer in another terminal with ``rlhf-env label STORE --annotator ID --follow
+--open-clips`` (``--follow`` keeps it waiting for the next round's clips instead of stopping
+when the queue is empty; ``--open-clips`` opens each pair of clips in the system viewer). The
 records are the ones the store keeps, with the annotator's id, ``duration_s`` and the
 ``queue_item`` they answer; their responses are the clip paths, which the
 :class:`~rlhf_env.control.segments.SegmentBank` resolves by file name.
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from rlhf_env.control.clips import CLIP_FORMATS, enqueue_segment_pairs
+from rlhf_env.control.labeling import pair_key, pair_problem
 from rlhf_env.control.segments import SegmentBank, segment_id_from_ref
 from rlhf_env.errors import ConfigError
 from rlhf_env.feedback.learning.labelers import ComparisonQuery
@@ -117,6 +120,7 @@ class QueueLabeler:
         self.notify, self.clock, self.sleep = notify, clock, sleep
         self._items: set[int] = set()
         self._pairs: dict[frozenset[str], int] = {}
+        self._views: set[frozenset[str]] = set()
         self._handed_out: set[str] = set()
         self._since = time.time()
         self._adopt_queued_items()
@@ -137,7 +141,7 @@ class QueueLabeler:
             plural = "s" if len(queued) != 1 else ""
             how = (f"in the browser at {self.store.path}/label" if self.store.path.startswith(
                 "http") else f"with `rlhf-env label {self.store.path} --annotator YOUR_ID "
-                             "--follow`")
+                             "--follow --open-clips`")
             self.notify(f"queued {len(queued)} clip comparison{plural} ({self.open_items()} "
                         f"open) in {self.store.path}: answer them {how}")
         wanted = len(queries) if self.min_answers is None else self.min_answers
@@ -157,19 +161,29 @@ class QueueLabeler:
     def enqueue(self, queries: Sequence[ComparisonQuery]) -> list[int]:
         """Write the clips and queue one item per query not queued before; returns item ids."""
         ids = []
+        self._learn_views()
         for q in queries:
             a, b = self.bank.get(q.response_a), self.bank.get(q.response_b)
             key = frozenset((a.id, b.id))
-            if a.id == b.id or key in self._pairs:
+            if key in self._pairs or pair_key(a, b) in self._views or pair_problem(a, b):
                 continue
             new = enqueue_segment_pairs(self.store, [(a, b)], self.clip_dir, task=q.task,
                                         ext=self.clip_format, priority=self.priority,
                                         fps=self.fps, labels_wanted=self.labels_wanted,
                                         metadata={"asked_by": self.name})
             self._pairs[key] = new[0]
+            self._views.add(pair_key(a, b))
             self._items.update(new)
             ids += new
         return ids
+
+    def _learn_views(self) -> None:
+        """What the queued pairs look like, for those whose segments the bank now holds
+        (items adopted after a resume come before the loop refills its bank)."""
+        for ids in self._pairs:
+            refs = sorted(ids)
+            if len(refs) == 2 and all(r in self.bank for r in refs):
+                self._views.add(pair_key(self.bank.get(refs[0]), self.bank.get(refs[1])))
 
     def collect(self) -> list[Comparison]:
         """Answers to this labeler's items not handed out before, in the order given."""

@@ -81,6 +81,22 @@ class Segment:
         """The string that stands for this segment in feedback records."""
         return REF_PREFIX + self.id
 
+    @property
+    def view_key(self) -> str:
+        """A hash of what a person sees: the observations alone. Actions are left out (the
+        content :attr:`id` includes them): two segments through the same states look the
+        same in a clip, such as two stretches of the fallen CartPole."""
+        h = hashlib.sha1()
+        for arr in (self.obs, self.next_obs):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()[:16]
+
+    @property
+    def absorbed(self) -> bool:
+        """True when no step changes the state: the segment lies wholly in an absorbing state
+        (e.g. ``RLHF-CartPole-v0`` after a fall), so its clip is one still picture."""
+        return bool(np.array_equal(self.obs, self.next_obs))
+
 
 @dataclass(frozen=True, eq=False)
 class Trajectory:
@@ -94,6 +110,25 @@ class Trajectory:
 
     def __len__(self) -> int:
         return len(self.obs)
+
+
+def failed_steps(segment: Segment) -> np.ndarray:
+    """``(T,)`` bool: which steps end in the failure state.
+
+    For a task with a known failure observation
+    (:data:`~rlhf_env.control.envs.FAILURE_OBSERVATIONS`, found through the segment's
+    ``source``) a step ends there when its next observation is that one. Otherwise a step
+    counts when it leaves the state unchanged (the frozen absorbing state; the falling step
+    itself, whose next observation differs, is then not counted).
+    """
+    from rlhf_env.control.envs import CONTROL_TASKS, FAILURE_OBSERVATIONS
+
+    task = CONTROL_TASKS.get(segment.source)
+    failure = FAILURE_OBSERVATIONS.get(task.base_id if task else segment.source)
+    nxt = np.asarray(segment.next_obs).reshape(segment.length, -1)
+    if failure is not None and nxt.shape[1] == len(failure):
+        return np.all(np.isclose(nxt, np.asarray(failure, dtype=nxt.dtype)), axis=1)
+    return np.all(np.asarray(segment.obs).reshape(segment.length, -1) == nxt, axis=1)
 
 
 def segment_id_from_ref(ref: str) -> str:
@@ -276,4 +311,5 @@ class SegmentBank:
 
 
 __all__ = ["REF_PREFIX", "Segment", "SegmentBank", "Trajectory", "as_policy",
-           "collect_trajectories", "sample_segments", "segment_id_from_ref", "stack_segments"]
+           "collect_trajectories", "failed_steps", "sample_segments", "segment_id_from_ref",
+           "stack_segments"]

@@ -59,7 +59,8 @@ def _default_annotator() -> str:
 def _cmd_label(args: argparse.Namespace) -> int:
     with _existing_store(args.store) as store:
         TerminalLabeler(store, args.annotator or _default_annotator(), task=args.task,
-                        follow=args.follow, idle_timeout=args.idle_timeout).run()
+                        follow=args.follow, idle_timeout=args.idle_timeout,
+                        open_clips=args.open_clips).run()
     return 0
 
 
@@ -173,6 +174,9 @@ def add_feedback_commands(subparsers: argparse._SubParsersAction) -> None:
                    "(poll every SECONDS, default 2) instead of exiting; Ctrl-C stops")
     p.add_argument("--idle-timeout", type=arg_float(0.0), default=None, metavar="SECONDS",
                    help="with --follow: stop after this long without a new item")
+    p.add_argument("--open-clips", action="store_true",
+                   help="open the two clips of each clip comparison in the system viewer "
+                        "(xdg-open, open or start); the o key does it for one item")
     p.set_defaults(func=_cmd_label)
 
     fb = subparsers.add_parser("feedback", help="feedback data: report, import, export, queue")

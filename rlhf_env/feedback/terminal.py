@@ -8,7 +8,9 @@ loses nothing: the next run starts at the first unanswered item.
 Keys (``?`` prints them again):
 
 ==============  ============================================================
-comparison      ``1`` first response better, ``2`` second better, ``t`` tie
+comparison      ``1`` first response better, ``2`` second better, ``t`` tie;
+                for clips (responses that are files): ``1``/``a`` clip A,
+                ``2``/``b`` clip B, ``o`` open both in the system viewer
 rating          a digit on small integer scales (e.g. ``1``–``7``), else type a
                 number and Enter
 ranking         type the response numbers best first and Enter, ``=`` for ties
@@ -21,6 +23,12 @@ every item      ``s`` skip (not asked again), ``q`` quit
 Input and output are plain text: on a terminal single keys are read in cbreak mode (no
 Enter needed); from a pipe each key is the first character of a line. Nothing is
 full-screen, so it works over ssh, in ``script`` logs and under ``pexpect``.
+
+Clip comparisons (the control tasks queue video clips of two trajectory segments) are shown
+as clip A and clip B with a one-line summary of each and, when the item has one, the path of
+a side-by-side strip (both clips in one GIF, A left, B right) for viewers that play one file
+at a time. ``o`` (or ``--open-clips``, for every item) opens the two clips in the system
+viewer: ``xdg-open`` on Linux, ``open`` on macOS, ``start`` on Windows.
 """
 
 from __future__ import annotations
@@ -28,18 +36,39 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from rlhf_env.errors import FeedbackError
 from rlhf_env.feedback.records import FeedbackRecord
 from rlhf_env.feedback.store import FeedbackStore, QueueItem
 
-QUIT, SKIP = "q", "s"
+QUIT, SKIP, OPEN = "q", "s", "o"
+CLIP_QUESTION = ("Which clip is better? [1] A  [2] B  [t] tie  [o] open the clips  [s] skip  "
+                 "[q] quit")
+"""The question of a clip comparison (the text one is ``Which is better?``)."""
+
+
+def system_opener() -> Callable[[str], None] | None:
+    """A function that opens a file in the system's viewer (``None``: no viewer found)."""
+    startfile = getattr(os, "startfile", None)  # Windows' `start`
+    if startfile is not None:
+        return startfile
+    exe = shutil.which("open" if sys.platform == "darwin" else "xdg-open")
+    if exe is None:
+        return None
+
+    def open_file(path: str) -> None:
+        subprocess.Popen([exe, path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+
+    return open_file
 
 
 class _Quit(Exception):
@@ -118,6 +147,10 @@ class TerminalLabeler:
         lease_s: how long an item shown here stays reserved for this annotator (the same
             :meth:`~rlhf_env.feedback.store.FeedbackStore.claim` leases as the web app;
             quitting gives the item back at once).
+        open_clips: open the two clips of every clip comparison in the system viewer as it
+            is shown (the ``o`` key does it for one item).
+        opener: opens one file (default: :func:`system_opener`; ``None`` found: the paths
+            are only printed).
     """
 
     def __init__(
@@ -133,6 +166,8 @@ class TerminalLabeler:
         idle_timeout: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         lease_s: float = 1800.0,
+        open_clips: bool = False,
+        opener: Callable[[str], None] | None = None,
     ) -> None:
         if not annotator.strip():
             raise FeedbackError("the annotator id is empty; pass --annotator YOUR_ID.")
@@ -146,6 +181,8 @@ class TerminalLabeler:
         self.out = stdout or sys.stdout
         self.clock = clock
         self.lease_s = lease_s
+        self.open_clips = open_clips
+        self.opener = opener if opener is not None else system_opener()
         self.session = f"terminal-{secrets.token_hex(4)}"
 
     def say(self, text: str = "") -> None:
@@ -215,10 +252,41 @@ class TerminalLabeler:
         self.say(f"=== item {item.item_id} · {item.kind} · task {item.task} · {left} left ===")
         self.say("PROMPT:")
         self.say(self._wrap(item.prompt))
+        if _clips(item):
+            self._show_clips(item)
+            return
         for i, response in enumerate(item.responses, start=1):
             label = "RESPONSE" if len(item.responses) == 1 else f"RESPONSE {i}"
             self.say(f"{label}:")
             self.say(self._wrap(response))
+
+    def _show_clips(self, item: QueueItem) -> None:
+        """Clip A and B with their summaries, the side-by-side strip; open them if asked."""
+        summaries = item.metadata.get("summaries")
+        if not (isinstance(summaries, list) and len(summaries) == 2):
+            summaries = [None, None]
+        for letter, path, summary in zip("AB", item.responses, summaries, strict=True):
+            self.say(f"CLIP {letter}: {path}")
+            if summary:
+                self.say(self._wrap(str(summary)))
+        strip = item.metadata.get("strip")
+        if isinstance(strip, str) and Path(strip).is_file():
+            self.say(f"SIDE BY SIDE (A left, B right): {strip}")
+        if self.open_clips:
+            self._open(item.responses)
+
+    def _open(self, paths: Sequence[str]) -> None:
+        if self.opener is None:
+            self.say("(no system viewer found: neither xdg-open, open nor start; open the "
+                     "files above yourself)")
+            return
+        for path in paths:
+            try:
+                self.opener(path)
+            except OSError as exc:
+                self.say(f"(could not open {path}: {exc})")
+                return
+        self.say("opened clip A and clip B in the system viewer.")
 
     # -- questions ------------------------------------------------------------------------
     def _ask(self, item: QueueItem) -> FeedbackRecord | None:
@@ -256,10 +324,15 @@ class TerminalLabeler:
             self.say(f"(key {key!r} means nothing here; ? for help)" if key != "?" else __doc__)
 
     def _ask_comparison(self, item: QueueItem) -> Any:
-        return self._choose(
-            "Which is better? [1] first  [2] second  [t] tie  [s] skip  [q] quit",
-            {"1": "a", "2": "b", "t": "tie", "a": "a", "b": "b"},
-        )
+        choices = {"1": "a", "2": "b", "t": "tie", "a": "a", "b": "b"}
+        if not _clips(item):
+            return self._choose(
+                "Which is better? [1] first  [2] second  [t] tie  [s] skip  [q] quit", choices)
+        while True:
+            answer = self._choose(CLIP_QUESTION, {**choices, OPEN: OPEN})
+            if answer != OPEN:
+                return answer
+            self._open(item.responses)
 
     def _ask_rating(self, item: QueueItem) -> Any:
         assert item.scale is not None  # the store validates rating items
@@ -318,6 +391,12 @@ class TerminalLabeler:
         return None if text.strip().lower() == SKIP else text.strip()
 
 
+def _clips(item: QueueItem) -> bool:
+    """Whether ``item`` compares two clips: a comparison whose responses are files here."""
+    return item.kind == "comparison" and len(item.responses) == 2 and all(
+        len(r) < 4096 and "\n" not in r and Path(r).is_file() for r in item.responses)
+
+
 def _parse_order(text: str, n: int) -> tuple[tuple[int, ...], ...]:
     """``"2 1=3"`` → ``((1,), (0, 2))`` (0-based groups, best first); checks 1..n once each."""
     groups = [tuple(int(x) - 1 for x in part.split("=")) for part in text.split()]
@@ -327,4 +406,4 @@ def _parse_order(text: str, n: int) -> tuple[tuple[int, ...], ...]:
     return tuple(groups)
 
 
-__all__ = ["KeyReader", "SessionStats", "TerminalLabeler"]
+__all__ = ["CLIP_QUESTION", "KeyReader", "SessionStats", "TerminalLabeler", "system_opener"]

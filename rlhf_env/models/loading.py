@@ -23,6 +23,7 @@ from rlhf_env.models import tiny
 from rlhf_env.models.bundled import BUNDLED, BundledModel
 from rlhf_env.models.cache import CacheNotWritableError, cache_root, ensure_built, is_valid
 from rlhf_env.models.sources import looks_like_path
+from rlhf_env.quiet import quiet_hf
 
 _OFFLINE_HINT = (
     "Offline options: a bundled name ({names}), or a local folder saved with "
@@ -75,7 +76,8 @@ def _from_pretrained(loader: Any, source: str, what: str, kind: str | None = Non
             reason = hub_unavailable(source)
             if reason:  # fail now, not after transformers' retries (~50 s offline)
                 raise OSError(reason)
-        return loader.from_pretrained(source, **kwargs)
+        with quiet_hf():
+            return loader.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
         if Path(source).expanduser().exists():
             raise ModelLoadError(
@@ -178,8 +180,9 @@ def _gguf_builder(spec: BundledModel) -> Callable[[Path], dict]:
 
     def build(dest: Path) -> dict:
         model, tok = _load_gguf(spec)
-        model.save_pretrained(dest, safe_serialization=True)
-        tok.save_pretrained(dest)
+        with quiet_hf():
+            model.save_pretrained(dest, safe_serialization=True)
+            tok.save_pretrained(dest)
         return {"source": spec.name, "gguf": spec.relpath}
 
     return build
@@ -189,7 +192,8 @@ def _from_gguf(spec: BundledModel, loader: Any, **kwargs: Any) -> Any:
     """``loader.from_pretrained`` on the shipped GGUF file, with an error that says what to do."""
     path = spec.locate()
     try:
-        return loader.from_pretrained(str(path.parent), gguf_file=path.name, **kwargs)
+        with quiet_hf():
+            return loader.from_pretrained(str(path.parent), gguf_file=path.name, **kwargs)
     except ImportError as exc:
         if "gguf" not in str(exc).lower():
             raise
@@ -215,9 +219,10 @@ def _load_gguf(spec: BundledModel) -> tuple[Any, Any]:
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    model = type(quantized).from_pretrained(
-        None, config=config, state_dict=quantized.state_dict(), dtype=torch.float32
-    )
+    with quiet_hf():
+        model = type(quantized).from_pretrained(
+            None, config=config, state_dict=quantized.state_dict(), dtype=torch.float32
+        )
     model.generation_config = quantized.generation_config
     return model, tok
 
@@ -311,7 +316,8 @@ def load_causal_lm(name_or_path: str = "smollm2-135m-instruct", *, dtype: Any = 
                           stacklevel=2)
             model = _load_gguf(spec)[0].to(dtype)
         else:
-            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, **kwargs)
+            with quiet_hf():
+                model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, **kwargs)
     else:
         model = _from_pretrained(AutoModelForCausalLM, name_or_path, "causal LM", "causal_lm",
                                  dtype=dtype, **kwargs)

@@ -35,6 +35,7 @@ from rlhf_env.errors import ConfigError, ModelLoadError
 from rlhf_env.files import atomic_folder, write_bytes, write_json
 from rlhf_env.models.loading import load_sentence_encoder, mean_pool
 from rlhf_env.models.sources import ModelSource, check_source, looks_like_path, model_source
+from rlhf_env.quiet import quiet_hf
 from rlhf_env.rewards._format import (
     BACKBONE_DIR,
     CONFIG_FILE,
@@ -262,7 +263,7 @@ class EncoderHeadReward(nn.Module):
         if save_backbone is None:
             save_backbone = not self.config.freeze_backbone
         if save_backbone:
-            with atomic_folder(folder / BACKBONE_DIR) as tmp:
+            with atomic_folder(folder / BACKBONE_DIR) as tmp, quiet_hf():
                 self.encoder.save_pretrained(tmp, safe_serialization=True)
                 self.tokenizer.save_pretrained(tmp)
         head_state = {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}

@@ -38,6 +38,7 @@ from rlhf_env.errors import ConfigError, ModelLoadError
 from rlhf_env.files import read_json, saved_model_folder, write_json
 from rlhf_env.models.loading import _hint, hub_unavailable, prepare_tokenizer
 from rlhf_env.models.sources import model_source
+from rlhf_env.quiet import quiet_hf
 from rlhf_env.rewards._inputs import (
     check_input_format,
     length_sorted_batches,
@@ -130,8 +131,9 @@ def load_classifier(name_or_path: str) -> tuple[Any, Any]:
         reason = hub_unavailable(source.location) if source.kind == "hub" else None
         if reason:
             raise OSError(reason)
-        model = AutoModelForSequenceClassification.from_pretrained(source.location)
-        tokenizer = AutoTokenizer.from_pretrained(source.location)
+        with quiet_hf(keep_warnings=True):  # a checkpoint without its head should still say so
+            model = AutoModelForSequenceClassification.from_pretrained(source.location)
+            tokenizer = AutoTokenizer.from_pretrained(source.location)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
             f"could not load a sequence classifier from {where} {source.location!r} "

@@ -85,18 +85,22 @@ def test_pendulum_segments_are_drawn_too() -> None:
 
 def test_queued_clips_are_labeled_in_the_terminal_and_train(cartpole_segments,
                                                              tmp_path) -> None:
-    segs = [s for s in cartpole_segments if s.true_return in (0.0, 20.0)][:6]
-    pairs = [(segs[0], segs[1]), (segs[2], segs[3]), (segs[4], segs[5])]
+    good = [s for s in cartpole_segments if s.true_return == 20.0][:3]
+    down = [s for s in cartpole_segments if s.true_return == 0.0][:3]  # wholly fallen
+    pairs = [(good[0], down[0]), (down[1], good[1]), (good[2], down[2]),
+             (down[0], down[1])]  # two fallen clips teach nothing: never queued
     store = FeedbackStore(tmp_path / "fb.sqlite")
     ids = enqueue_segment_pairs(store, pairs, tmp_path / "clips", task="cartpole")
-    assert len(ids) == 3 and len(list((tmp_path / "clips").glob("*.gif"))) == 6
+    assert len(ids) == 3 and len(list((tmp_path / "clips").glob("*.gif"))) == 6 + 3  # + strips
     out = io.StringIO()
-    TerminalLabeler(store, "alice", stdin=io.StringIO("1\n2\n1\n"), stdout=out).run()
+    TerminalLabeler(store, "alice", stdin=io.StringIO("1\n2\n1\n"), stdout=out,
+                    opener=lambda path: None).run()
     assert ".gif" in out.getvalue()  # the terminal shows the clips as files to open
     records = [r for r in store.records() if isinstance(r, Comparison)]
     assert len(records) == 3 and records[0].response_a.endswith(".gif")
-    bank = SegmentBank(segs)
-    assert bank.get(records[0].chosen).id == segs[0].id  # clip path → segment
+    bank = SegmentBank(good + down)
+    assert bank.get(records[0].chosen).id == good[0].id  # clip path → segment
+    assert [bank.get(r.chosen).true_return for r in records] == [20.0, 20.0, 20.0]
     env = gym.make("CartPole-v1")
     net = TrajectoryRewardNet(env.observation_space, env.action_space, seed=0)
     before = [p.detach().clone() for p in net.parameters()]

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from rlhf_env.errors import ConfigError, ModelLoadError
 from rlhf_env.files import atomic_folder, write_bytes, write_json
 from rlhf_env.models import mean_pool, prepare_tokenizer
+from rlhf_env.quiet import quiet_hf
 from rlhf_env.rewards import _inputs
 from rlhf_env.rewards.heads import HeadConfig, build_head
 from rlhf_env.validation import check_fields
@@ -220,7 +221,7 @@ class AnnotatorConditionedReward(nn.Module):
 
         path = Path(folder).expanduser()
         path.mkdir(parents=True, exist_ok=True)
-        with atomic_folder(path / _BACKBONE) as tmp:
+        with atomic_folder(path / _BACKBONE) as tmp, quiet_hf():
             self.encoder.save_pretrained(tmp)
             self.tokenizer.save_pretrained(tmp)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
@@ -249,8 +250,9 @@ class AnnotatorConditionedReward(nn.Module):
             )
         meta.pop("format_version", None)
         try:
-            encoder = AutoModel.from_pretrained(str(path / _BACKBONE))
-            tokenizer = AutoTokenizer.from_pretrained(str(path / _BACKBONE))
+            with quiet_hf():
+                encoder = AutoModel.from_pretrained(str(path / _BACKBONE))
+                tokenizer = AutoTokenizer.from_pretrained(str(path / _BACKBONE))
             weights = load_file(str(path / _WEIGHTS))
         except Exception as exc:  # transformers and safetensors raise many kinds
             raise ModelLoadError(f"{path}: the saved backbone or weights cannot be loaded "

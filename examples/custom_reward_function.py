@@ -16,7 +16,6 @@ import argparse
 from typing import Any
 
 from agents.sb3 import RLHFMetricsCallback, collect_episodes, make_ppo, make_vec_env, mean_of
-from rlhf_env.quiet import sb3_without_temp_folder
 
 
 def enthusiasm(prompt: str, response: str) -> float:
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     env = make_vec_env(8, seed=args.seed, **env_kwargs(args.smoke))
     eval_env = make_vec_env(8, seed=args.seed + 1, **env_kwargs(args.smoke))
     print(f"reward model: {enthusiasm.__name__} (a plain Python function)")
-    model = sb3_without_temp_folder(make_ppo(env, seed=args.seed))  # no SB3-<time> in /tmp
+    model = make_ppo(env, seed=args.seed)
     report("before training", collect_episodes(model, eval_env, 8))
     model.learn(args.timesteps, callback=RLHFMetricsCallback())
     eval_env.seed(args.seed + 1)

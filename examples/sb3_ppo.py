@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from agents.sb3 import RLHFMetricsCallback, collect_episodes, make_ppo, make_vec_env, mean_of
-from rlhf_env.quiet import sb3_without_temp_folder
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,7 +68,6 @@ def main(argv: list[str] | None = None) -> None:
     eval_env = make_vec_env(args.num_envs, seed=args.seed + 10_000, **kwargs)
     model = make_ppo(env, seed=args.seed, ent_coef=args.kl_coef,
                      tensorboard_log=None if args.tensorboard is None else str(args.tensorboard))
-    sb3_without_temp_folder(model)  # else each learn() leaves an empty SB3-<time> folder in /tmp
     show("before training", collect_episodes(model, eval_env, 16))
     callback = RLHFMetricsCallback(verbose=0)
     model.learn(args.timesteps, callback=callback, progress_bar=not args.smoke)

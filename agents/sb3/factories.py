@@ -27,6 +27,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 import rlhf_env  # noqa: F401  (registers the ids)
 from agents.sb3.vec_env import RLHFVecEnv
+from rlhf_env.quiet import sb3_without_temp_folder
 
 PPO_DEFAULTS: dict[str, Any] = {
     "n_steps": 16,
@@ -65,20 +66,21 @@ def make_ppo(env: VecEnv | gym.Env, **overrides: Any) -> PPO:
     """Stock SB3 ``PPO("MultiInputPolicy", env)`` with :data:`PPO_DEFAULTS` and ``overrides``.
 
     A rollout of ``n_steps × num_envs`` must hold at least one minibatch, so ``batch_size``
-    is capped at the rollout size when it is not overridden.
+    is capped at the rollout size when it is not overridden. Without ``tensorboard_log`` the
+    model logs to no folder (:func:`rlhf_env.quiet.sb3_without_temp_folder`).
     """
     kwargs = {**PPO_DEFAULTS, **overrides}
     if "batch_size" not in overrides:
         kwargs["batch_size"] = min(kwargs["batch_size"], kwargs["n_steps"] * _num_envs(env))
     policy = kwargs.pop("policy", "MultiInputPolicy")
-    return PPO(policy, env, **kwargs)
+    return sb3_without_temp_folder(PPO(policy, env, **kwargs))
 
 
 def make_a2c(env: VecEnv | gym.Env, **overrides: Any) -> A2C:
     """Stock SB3 ``A2C("MultiInputPolicy", env)`` with :data:`A2C_DEFAULTS` and ``overrides``."""
     kwargs = {**A2C_DEFAULTS, **overrides}
     policy = kwargs.pop("policy", "MultiInputPolicy")
-    return A2C(policy, env, **kwargs)
+    return sb3_without_temp_folder(A2C(policy, env, **kwargs))
 
 
 def _num_envs(env: VecEnv | gym.Env) -> int:

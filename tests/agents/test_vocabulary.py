@@ -35,6 +35,7 @@ def test_token_ppo_and_sb3_log_the_same_shared_keys(make_env, tiny_lm):
                                                   "kl", "kl_coef", "response_length",
                                                   "missing_eos", "episodes")}
     assert sb3_keys == token_keys == text_metrics
+    assert {k for k in _documented("sb3.md") if k.startswith("rlhf/")} == sb3_keys
     assert text_metrics <= {metric_key(name) for name in METRICS}
 
 

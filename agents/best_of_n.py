@@ -28,13 +28,19 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 
 from agents.token_ppo.config import TokenPPOConfig
-from agents.token_ppo.generation import Generation, LMSampler, SamplingTransform, generate
+from agents.token_ppo.generation import (
+    Generation,
+    LMSampler,
+    Sampler,
+    SamplingTransform,
+    generate,
+)
 from agents.token_ppo.policy import PolicyWithValue, vocab_size
 from rlhf_env.errors import ConfigError, PromptError
 from rlhf_env.models import encode_prompt, eos_token_id
@@ -204,12 +210,11 @@ def expected_best_of(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 # -- sampling ------------------------------------------------------------------------------
-def _sampler(policy: Any) -> tuple[PolicyWithValue, Any]:
+def _sampler(policy: Any) -> tuple[Sampler, Any]:
     """What :func:`generate` samples from, and the LM itself."""
     if isinstance(policy, PolicyWithValue):
         return policy, policy.lm
-    # generate() only calls lm_step, which the adapter provides.
-    return cast(PolicyWithValue, LMSampler(policy.eval())), policy
+    return LMSampler(policy.eval()), policy
 
 
 def _transform(config: BestOfNConfig, n_vocab: int, eos_id: int,

@@ -86,6 +86,11 @@ class TokenPPOConfig:
     """Target of the adaptive controller: summed KL per response, in nats."""
     kl_horizon: int = 10_000
     """Horizon of the adaptive controller, in episodes."""
+    reference_pass: str = "auto"
+    """When to run the frozen reference over each rollout: ``"auto"`` only when the KL
+    enters the reward (``kl_coef > 0`` or ``adaptive_kl``), so a β = 0 run skips that forward
+    and logs no ``rlhf/kl``; ``"always"`` also at β = 0, to monitor the KL it does not
+    penalise."""
     advantage: str = "gae"
     """Advantage estimator: one of :data:`ADVANTAGE_ESTIMATORS`."""
     group_size: int = 1
@@ -152,6 +157,16 @@ class TokenPPOConfig:
         object.__setattr__(self, "log_with", check_log_with(self.log_with))
 
 
+    @property
+    def needs_reference(self) -> bool:
+        """Whether a rollout runs the reference: the KL is in the reward, or asked for."""
+        return self.reference_pass == "always" or self.kl_coef > 0 or self.adaptive_kl
+
+    @property
+    def needs_values(self) -> bool:
+        """Whether the value head is used: only GAE needs a critic."""
+        return self.advantage == "gae"
+
     def to_dict(self) -> dict[str, Any]:
         """Every field as plain data (JSON-friendly, for checkpoints and run folders); a
         reward-model object or function is given by its name."""
@@ -197,7 +212,12 @@ def _check_sampling(c: TokenPPOConfig) -> None:
         _fail("allowed_token_ids must name at least one token, or be None for all tokens.")
 
 
+REFERENCE_PASSES = ("auto", "always")
+
+
 def _check_objective(c: TokenPPOConfig) -> None:
+    if c.reference_pass not in REFERENCE_PASSES:
+        _fail(f"reference_pass must be one of {REFERENCE_PASSES}, got {c.reference_pass!r}.")
     if c.kl_estimator not in KL_ESTIMATORS:
         _fail(f"kl_estimator must be one of {KL_ESTIMATORS}, got {c.kl_estimator!r}.")
     for name in ("kl_coef", "clip_range_value", "vf_coef", "ent_coef"):

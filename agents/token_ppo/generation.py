@@ -10,11 +10,11 @@ trainer never recomputes them with a second forward pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
-from agents.token_ppo.policy import LMStep, PolicyWithValue
+from agents.token_ppo.policy import LMStep
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,14 @@ def shared_group_size(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     return group_size
 
 
+class Sampler(Protocol):
+    """What :func:`generate` samples from: one incremental, KV-cached step of a causal LM
+    (:class:`PolicyWithValue` with its values, or :class:`LMSampler` with values 0)."""
+
+    def lm_step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                positions: torch.Tensor, cache: Any) -> LMStep: ...
+
+
 class LMSampler:
     """A plain causal LM (no value head) behind :func:`generate`: its ``lm_step`` with
     values 0. For sampling from a model that is not a :class:`PolicyWithValue` (best-of-n's
@@ -121,7 +129,7 @@ class LMSampler:
 
 
 @torch.no_grad()
-def generate(policy: PolicyWithValue, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+def generate(policy: Sampler, input_ids: torch.Tensor, attention_mask: torch.Tensor,
              *, max_new_tokens: int, eos_id: int, transform: SamplingTransform,
              generator: torch.Generator | None = None, group_size: int = 1) -> Generation:
     """Sample up to ``max_new_tokens`` per left-padded prompt, reusing the KV cache.

@@ -121,27 +121,28 @@ class PolicyWithValue(nn.Module):
         return LMStep(out.logits[:, -1], values, out.past_key_values)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                positions: torch.Tensor, n_response: int,
-                group_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+                positions: torch.Tensor, n_response: int, group_size: int = 1,
+                with_values: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits ``(B, R, V)`` predicting the ``R = n_response`` last tokens, and values
-        ``(B, R)`` of the states before them (with grad).
+        ``(B, R)`` of the states before them (with grad). ``with_values=False`` (critic-free
+        estimators) skips the hidden states and the value head and returns ``None`` values.
 
         ``group_size`` ``g`` > 1: the prompts come in consecutive groups of ``g`` identical
         rows (see :meth:`reference_logits`); each prompt runs once and gradients from the
         whole group flow back through its shared keys and values.
         """
         if group_size > 1:
-            logits, states = _shared_prompt_pass(self.lm, input_ids, attention_mask, positions,
-                                                 n_response, group_size, hidden=True)
-            assert states is not None
-            hidden = states
+            logits, hidden = _shared_prompt_pass(self.lm, input_ids, attention_mask, positions,
+                                                 n_response, group_size, hidden=with_values)
         else:
             out = self.lm(input_ids=input_ids, attention_mask=attention_mask,
-                          position_ids=positions, output_hidden_states=True,
+                          position_ids=positions, output_hidden_states=with_values,
                           logits_to_keep=n_response + 1)
-            logits, hidden = out.logits[:, :-1], out.hidden_states[-1][:, -(n_response + 1):-1]
-        values = self.value_head(hidden.float()).squeeze(-1)
-        return logits, values
+            logits = out.logits[:, :-1]
+            hidden = out.hidden_states[-1][:, -(n_response + 1):-1] if with_values else None
+        if hidden is None:
+            return logits, None
+        return logits, self.value_head(hidden.float()).squeeze(-1)
 
     @torch.no_grad()
     def reference_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,

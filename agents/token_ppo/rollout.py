@@ -16,6 +16,7 @@ import torch
 
 from agents.token_ppo.generation import (
     Generation,
+    LMSampler,
     SamplingTransform,
     generate,
     position_ids,
@@ -36,8 +37,9 @@ class Rollout:
     """``(B, P + R)`` int64: real prompt tokens and response tokens up to EOS."""
     generation: Generation
     """Response tokens, mask, old log-probs and values ``(B, R)`` from the sampling pass."""
-    ref_logprobs: torch.Tensor
-    """``(B, R)`` reference log-probs of the response tokens."""
+    ref_logprobs: torch.Tensor | None
+    """``(B, R)`` reference log-probs of the response tokens; ``None`` when the rollout ran
+    no reference pass (the KL is not in the reward, see ``TokenPPOConfig.reference_pass``)."""
     scores: torch.Tensor
     """``(B,)`` env (reward-model) scores, before any penalty."""
     gold_scores: np.ndarray | None
@@ -99,19 +101,22 @@ def reference_logprobs(policy: PolicyWithValue, ids: torch.Tensor, mask: torch.T
 
 def collect(env: Any, policy: PolicyWithValue, indices: list[int], *, max_new_tokens: int,
             eos_id: int, transform: SamplingTransform,
-            generator: torch.Generator | None, group_size: int = 1) -> Rollout:
+            generator: torch.Generator | None, group_size: int = 1,
+            with_reference: bool = True, with_values: bool = True) -> Rollout:
     """Reset the env on prompts ``indices``, sample responses, score them, add reference
     log-probs. ``group_size``: responses per prompt in consecutive rows (their prompt is
-    prefilled once per group)."""
+    prefilled once per group). ``with_reference=False`` skips the reference pass;
+    ``with_values=False`` samples without the value head (values are 0)."""
     obs, _ = env.reset(options={"prompt_index": indices})
     device = next(policy.parameters()).device
     ids, mask = trim_left(torch.as_tensor(obs["input_ids"], device=device),
                           torch.as_tensor(obs["attention_mask"], device=device))
-    gen = generate(policy, ids, mask, max_new_tokens=max_new_tokens, eos_id=eos_id,
+    sampler = policy if with_values else LMSampler(policy.lm)
+    gen = generate(sampler, ids, mask, max_new_tokens=max_new_tokens, eos_id=eos_id,
                    transform=transform, generator=generator, group_size=group_size)
     scores, gold, prompts, responses = score(env, gen, eos_id)
     full_ids = torch.cat([ids, gen.tokens], dim=1)
     full_mask = torch.cat([mask.long(), gen.mask.long()], dim=1)
-    ref = reference_logprobs(policy, full_ids, full_mask, gen.tokens, transform, group_size)
-    return Rollout(full_ids, full_mask, gen, ref.float(), scores.to(device), gold, prompts,
-                   responses)
+    ref = (reference_logprobs(policy, full_ids, full_mask, gen.tokens, transform,
+                              group_size).float() if with_reference else None)
+    return Rollout(full_ids, full_mask, gen, ref, scores.to(device), gold, prompts, responses)

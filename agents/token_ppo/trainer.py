@@ -203,7 +203,8 @@ class TokenPPOTrainer:
         indices = pick_prompts(self.rng, self.n_prompts, c.batch_size, c.group_size)
         return collect(self.env, self.policy, indices, max_new_tokens=c.max_new_tokens,
                        eos_id=self.eos_id, transform=self.transform, generator=self.sampler,
-                       group_size=self.prompt_group)
+                       group_size=self.prompt_group, with_reference=c.needs_reference,
+                       with_values=c.needs_values)
 
     @torch.no_grad()
     def init_value_head(self, rollout: Rollout) -> None:
@@ -221,7 +222,10 @@ class TokenPPOTrainer:
         if c.whiten_rewards:
             scores = adv.whiten(scores, torch.ones_like(scores, dtype=torch.bool),
                                 shift_mean=False)
-        kl = kl_estimate(gen.logprobs, rollout.ref_logprobs, c.kl_estimator) * gen.mask
+        if rollout.ref_logprobs is None:  # β = 0 and fixed: nothing to penalise
+            kl = torch.zeros_like(gen.logprobs)
+        else:
+            kl = kl_estimate(gen.logprobs, rollout.ref_logprobs, c.kl_estimator) * gen.mask
         return kl, adv.token_rewards(scores, kl, gen.mask, self.kl_controller.value)
 
     def compute_advantages(self, rollout: Rollout, rewards: torch.Tensor) -> Targets:
@@ -286,7 +290,8 @@ class TokenPPOTrainer:
         ids, mask, n = _slice(rollout, rows)
         resp_mask = gen.mask[rows, :n]
         g = shared_group_size(ids[:, :-n], mask[:, :-n], self.prompt_group)
-        logits, values = self.policy(ids, mask, position_ids(mask), n, g)
+        logits, values = self.policy(ids, mask, position_ids(mask), n, g,
+                                     with_values=targets.returns is not None)
         logp_all = self.transform(logits).log_softmax(-1)
         logp = logp_all.gather(-1, gen.tokens[rows, :n, None]).squeeze(-1)
         pl = policy_loss(logp, gen.logprobs[rows, :n], targets.advantages[rows, :n], resp_mask,
@@ -298,7 +303,7 @@ class TokenPPOTrainer:
                  "train/clip_fraction": float(pl.clip_fraction),
                  "train/approx_kl": float(pl.approx_kl),
                  "train/entropy_loss": -float(ent.detach())}
-        if targets.returns is not None:
+        if targets.returns is not None and values is not None:
             vl = value_loss(values, gen.values[rows, :n], targets.returns[rows, :n], resp_mask,
                             c.clip_range_value)
             loss = loss + c.vf_coef * vl
@@ -321,7 +326,8 @@ class TokenPPOTrainer:
         metrics["samples"] = [{"prompt": p, "response": r, "score": float(s)} for p, r, s in
                               zip(rollout.prompts[:k], rollout.responses[:k],
                                   rollout.scores[:k].tolist(), strict=True)]
-        self.kl_controller.update(metrics["rlhf/kl"], c.batch_size)
+        if "rlhf/kl" in metrics:  # absent only without a reference pass (fixed β = 0)
+            self.kl_controller.update(metrics["rlhf/kl"], c.batch_size)
         self.metrics.append(metrics)
         self._log(metrics)
         return metrics
@@ -329,12 +335,13 @@ class TokenPPOTrainer:
     def _rlhf_metrics(self, rollout: Rollout, rewards: torch.Tensor) -> dict[str, float]:
         """The shared ``rlhf/`` metrics of a rollout (:mod:`rlhf_env.metrics`)."""
         gen = rollout.generation
-        k3 = kl_estimate(gen.logprobs, rollout.ref_logprobs, "k3") * gen.mask
         values = {"score": rollout.scores.mean(), "score_std": rollout.scores.std(correction=0),
-                  "reward": rewards.sum(-1).mean(), "kl": k3.sum(-1).mean(),
-                  "kl_coef": self.kl_controller.value,
+                  "reward": rewards.sum(-1).mean(), "kl_coef": self.kl_controller.value,
                   "response_length": gen.mask.sum(-1).float().mean(),
                   "missing_eos": gen.hit_limit.float().mean(), "episodes": len(rollout.prompts)}
+        if rollout.ref_logprobs is not None:
+            values["kl"] = (kl_estimate(gen.logprobs, rollout.ref_logprobs, "k3")
+                            * gen.mask).sum(-1).mean()
         if rollout.gold_scores is not None:
             values["gold_score"] = rollout.gold_scores.mean()
         return shared_metrics(**values)
@@ -344,10 +351,11 @@ class TokenPPOTrainer:
         """``train/`` internals beyond the update's losses: KL estimators, settings, the
         value head's explained variance."""
         gen, c = rollout.generation, self.config
-        k1 = (gen.logprobs - rollout.ref_logprobs) * gen.mask
-        out = {"train/kl_k1": float(k1.sum(-1).mean()),
-               "train/kl_penalty": float(kl.sum(-1).mean()),
-               "train/learning_rate": c.learning_rate, "train/clip_range": c.clip_range}
+        out = {"train/learning_rate": c.learning_rate, "train/clip_range": c.clip_range}
+        if rollout.ref_logprobs is not None:
+            k1 = (gen.logprobs - rollout.ref_logprobs) * gen.mask
+            out["train/kl_k1"] = float(k1.sum(-1).mean())
+            out["train/kl_penalty"] = float(kl.sum(-1).mean())
         if targets.returns is not None:
             out["train/explained_variance"] = explained_variance(gen.values, targets.returns,
                                                                  gen.mask)

@@ -100,7 +100,7 @@ def test_cli_prefs_runs_and_resumes(tmp_path, capsys) -> None:
     assert main(["prefs", "--resume", str(out), "--rounds", "3", "--json"]) == 0
     printed = capsys.readouterr().out
     assert "round 3: steps" in printed
-    assert json.loads(printed.strip().splitlines()[-1])["round"] == 3  # strict JSON
+    assert json.loads(printed.strip().splitlines()[-1])["time/rounds"] == 3  # strict JSON
     # settings that differ from the saved run are refused, each named with its saved value
     config = tmp_path / "more.toml"
     config.write_text("error_rate = 0.3\nsegment_length = 10\n")

@@ -105,4 +105,4 @@ def test_prefs_json_is_strict(tmp_path, capsys):
                            "--horizon", "16", "--json"], capsys)
     assert code == 0, err
     last = out.strip().splitlines()[-1]
-    assert "NaN" not in last and json.loads(last)["round"] == 1
+    assert "NaN" not in last and json.loads(last)["time/rounds"] == 1

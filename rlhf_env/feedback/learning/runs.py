@@ -6,7 +6,7 @@ saved one on feedback. ``rlhf-env rm train|eval`` (:mod:`.cli`) is a thin layer 
 
     >>> from rlhf_env.feedback.learning.runs import RMTrainConfig
     >>> RMTrainConfig().trainer.val_fraction
-    0.1
+    0.2
 """
 
 from __future__ import annotations

@@ -9,17 +9,9 @@ import json
 
 import pytest
 
-from rlhf_env.cli import build_parser, main, plain_text
+from rlhf_env.cli import build_parser, plain_text
 from rlhf_env.configs import ConfigDefault
-
-
-def _run(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.cli_run import run_cli as _run
 
 
 def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):

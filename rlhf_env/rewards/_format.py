@@ -93,14 +93,16 @@ def composite_header(format_name: str, version: int) -> dict[str, Any]:
     return {"format": format_name, "format_version": version, "rlhf_env_version": __version__}
 
 
-def read_composite(folder: str | Path, format_name: str, version: int) -> dict[str, Any]:
-    """A composite folder's ``config.json``, checked for its format and version."""
+def read_composite(folder: str | Path, format_name: str, version: int,
+                   what: str | None = None) -> dict[str, Any]:
+    """A saved reward-model folder's ``config.json``, checked for its format and version
+    (``what`` names the kind of folder in the error, e.g. "an encoder-head reward model")."""
     from rlhf_env.errors import ModelLoadError
 
     body = read_folder_config(folder)
     if body is None or body.get("format") != format_name:
-        raise ModelLoadError(f"{folder} is not a saved {format_name} folder: its config.json "
-                             f"is missing or lacks \"format\": {format_name!r}.")
+        raise ModelLoadError(f"{folder} is not {what or f'a saved {format_name}'} folder: its "
+                             f"config.json is missing or lacks \"format\": {format_name!r}.")
     if int(body.get("format_version", 0)) > version:
         raise ModelLoadError(f"{folder} was written by a newer rlhf-env (format version "
                              f"{body['format_version']}); upgrade rlhf-env to load it.")

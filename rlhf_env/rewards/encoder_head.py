@@ -42,7 +42,7 @@ from rlhf_env.rewards._format import (
     FORMAT_NAME,
     FORMAT_VERSION,
     HEAD_FILE,
-    read_folder_config,
+    read_composite,
 )
 from rlhf_env.rewards._inputs import (
     check_input_format,
@@ -305,7 +305,7 @@ class EncoderHeadReward(nn.Module):
                               f"depend on them); allowed: {sorted(LOAD_OVERRIDES)}.")
 
         folder = Path(folder).expanduser()
-        body = _read_body(folder)
+        body = read_composite(folder, FORMAT_NAME, FORMAT_VERSION, "an encoder-head reward model")
         names = {f.name for f in dataclasses.fields(EncoderHeadConfig)}
         config = EncoderHeadConfig.from_dict({k: v for k, v in body.items() if k in names})
         config = dataclasses.replace(config, **overrides) if overrides else config
@@ -341,17 +341,6 @@ def _backbone_source(backbone: str, *, strict: bool) -> ModelSource | None:
         if strict:
             raise
         return None
-
-
-def _read_body(folder: Path) -> dict[str, Any]:
-    body = read_folder_config(folder)
-    if body is None or body.get("format") != FORMAT_NAME:
-        raise ModelLoadError(f"{folder} is not an encoder-head reward model folder: its "
-                             f"config.json is missing or lacks \"format\": {FORMAT_NAME!r}.")
-    if int(body.get("format_version", 0)) > FORMAT_VERSION:
-        raise ModelLoadError(f"{folder} was written by a newer rlhf-env (format version "
-                             f"{body['format_version']}); upgrade rlhf-env to load it.")
-    return body
 
 
 def _saved_backbone(body: dict[str, Any], folder: Path) -> str:

@@ -9,21 +9,15 @@ import json
 import pytest
 import torch
 
-from rlhf_env.cli import COMMAND_GROUP, main
+from rlhf_env.cli import COMMAND_GROUP
 from rlhf_env.configs import RUN_CONFIG_FILE, load_config
+from tests.cli_run import run_cli as _run
 
 PPO_TINY = ["--model", "tiny-random-llama", "--task", "keyword", "--set", "ppo.batch_size=4",
             "--set", "ppo.minibatch_size=2", "--set", "ppo.max_new_tokens=4", "--set",
             "ppo.max_prompt_tokens=32", "--set", "ppo.progress_bar=false"]
 
 
-def _run(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_commands_are_entry_points():

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from rlhf_env.cli import main
 from rlhf_env.configs import RUN_CONFIG_FILE, load_config
 from rlhf_env.feedback.io import export_jsonl
 from rlhf_env.feedback.learning.labelers import (
@@ -16,6 +15,7 @@ from rlhf_env.feedback.learning.labelers import (
 )
 from rlhf_env.feedback.learning.runs import RMTrainConfig
 from rlhf_env.feedback.store import FeedbackStore
+from tests.cli_run import run_cli as _run
 from tests.feedback.learning.conftest import gold_score, toy_pairs, toy_texts
 
 TINY = ["--backbone", "tiny-random-bert", "--set", "trainer.head_lr=0.02"]
@@ -34,13 +34,6 @@ def store(tmp_path_factory):
     return path
 
 
-def _run(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_train_saves_a_model_that_eval_scores(store, tmp_path, capsys):

@@ -21,6 +21,8 @@ MODULES = [
     "rlhf_env.control.envs",
     "rlhf_env.control.labeling",
     "rlhf_env.control.demonstrations",
+    "rlhf_env.control.highway",
+    "rlhf_env.control.corrections",
     "agents.sft",
     "agents.best_of_n",
 ]

@@ -298,7 +298,8 @@ def _require_datasets() -> Any:
 def to_hf_dataset(source: FeedbackStore | Iterable[FeedbackRecord]) -> Any:
     """A ``datasets.Dataset`` with one row per record and a column per record field.
 
-    Fields a record kind lacks are ``None``; ``metadata`` is a JSON string.
+    Fields a record kind lacks are ``None``; ``metadata`` and the action lists of control
+    corrections (integers or vectors, which one Arrow column cannot mix) are JSON strings.
     """
     datasets = _require_datasets()
     rows = [_flat_row(r) for r in source]
@@ -313,10 +314,16 @@ def _columns(cls: type[FeedbackRecord]) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
 
+_JSON_COLUMNS = ("metadata", "actions", "corrected_actions")
+"""Columns :func:`to_hf_dataset` writes as JSON strings."""
+
+
 def _flat_row(record: FeedbackRecord) -> dict[str, Any]:
     row = record.to_dict()
     row["id"] = record.id
-    row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False, sort_keys=True)
+    for key in _JSON_COLUMNS:
+        if key in row:
+            row[key] = json.dumps(row[key], ensure_ascii=False, sort_keys=True)
     return row
 
 
@@ -361,11 +368,12 @@ def _record_from_row(row: Mapping[str, Any]) -> FeedbackRecord:
     cls = RECORD_TYPES[kind]
     own = {*_columns(cls), "kind", "id"}
     data = {k: v for k, v in row.items() if k in own or v is not None}
-    if isinstance(data.get("metadata"), str):
-        try:
-            data["metadata"] = json.loads(data["metadata"])
-        except json.JSONDecodeError as exc:
-            raise FeedbackError(f"metadata is not valid JSON ({exc.msg}).") from exc
+    for key in _JSON_COLUMNS:
+        if isinstance(data.get(key), str):
+            try:
+                data[key] = json.loads(data[key])
+            except json.JSONDecodeError as exc:
+                raise FeedbackError(f"{key} is not valid JSON ({exc.msg}).") from exc
     if data.get("strength") is None:
         data.pop("strength", None)
     if data.get("duration_s") is None:

@@ -23,7 +23,10 @@ reward: at each step ``t`` of the policy's episode it compares the true return o
 expert drives from ``s_t``" with "the policy's action at ``t``, then the expert", over
 ``lookahead`` steps (the expert's one-step advantage over the policy). The first step where
 the policy's action loses more than ``min_gain`` is where it went wrong; the expert takes
-over there for ``takeover`` steps. :class:`~rlhf_env.control.loop.PreferenceLearningLoop`
+over there for ``takeover`` steps. The expert drives from deep copies of the env saved along
+the episode when the env copies faithfully (highway-env and the classic-control tasks do;
+checked once), else from a replay of the prefix; steps where the policy did what the expert
+would do cost nothing. :class:`~rlhf_env.control.loop.PreferenceLearningLoop`
 spends ``LoopConfig.correction_fraction`` of its label budget this way.
 
     >>> import gymnasium as gym
@@ -43,6 +46,7 @@ spends ``LoopConfig.correction_fraction`` of its label budget this way.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
@@ -92,15 +96,28 @@ def env_action(action: ControlAction, space: gym.Space) -> Any:
 
 # -- replay ----------------------------------------------------------------------------------
 
+Snapshot = tuple[gym.Env, np.ndarray]
+"""A copy of an env and its observation at one step (the state to drive on from)."""
+
+
 def play(env: gym.Env, seed: int, actions: Sequence[Any], steps: int,
-         then: Callable[[np.ndarray], Any] | None = None) -> Trajectory:
+         then: Callable[[np.ndarray], Any] | None = None,
+         snapshots: list[Snapshot] | None = None) -> Trajectory:
     """Reset ``env`` with ``seed``, play ``actions`` (record form), then ``then(obs)`` until
     ``steps`` transitions were made; the :class:`Trajectory` of them, rewards as the env pays.
+    With ``snapshots`` (a list), a copy of the env is appended before every step.
 
     Raises :class:`~rlhf_env.errors.FeedbackError` when ``actions`` run out and no ``then``
     is given, or when the episode ends before ``steps``.
     """
     obs, _ = env.reset(seed=seed)
+    return drive(env, obs, actions, steps, then, snapshots)
+
+
+def drive(env: gym.Env, obs: np.ndarray, actions: Sequence[Any], steps: int,
+          then: Callable[[np.ndarray], Any] | None = None,
+          snapshots: list[Snapshot] | None = None) -> Trajectory:
+    """:func:`play` from the current state of ``env`` (whose observation is ``obs``)."""
     rows: dict[str, list[Any]] = {"obs": [], "actions": [], "next_obs": [], "rewards": []}
     for t in range(steps):
         if t < len(actions):
@@ -110,6 +127,8 @@ def play(env: gym.Env, seed: int, actions: Sequence[Any], steps: int,
         else:
             raise FeedbackError(f"replay needs {steps} actions but has {len(actions)} and no "
                                 "policy to continue with; pass policy=.")
+        if snapshots is not None:
+            snapshots.append((copy.deepcopy(env), obs))
         nxt, reward, terminated, truncated, _ = env.step(action)
         for key, value in (("obs", obs), ("actions", action), ("next_obs", nxt),
                            ("rewards", reward)):
@@ -313,15 +332,23 @@ class SyntheticCorrector:
         self.horizon = horizon
         self.env = make_rlhf_env(env_id, horizon=horizon)
         self.length = _horizon(self.env)
+        self.copyable = _copyable(self.env)
 
-    def expert_from(self, seed: int, actions: Sequence[ControlAction], t: int, steps: int
-                    ) -> Trajectory:
+    def expert_from(self, seed: int, actions: Sequence[ControlAction], t: int, steps: int,
+                    snapshots: Sequence[Snapshot] | None = None) -> Trajectory:
         """The expert's transitions from step ``t`` of the episode ``actions`` plays from
-        ``seed`` (at most ``steps`` of them: none past the horizon)."""
-        traj = play(self.env, seed, actions[:t], min(t + steps, self.length), self.expert)
+        ``seed`` (at most ``steps`` of them: none past the horizon); from a copy of
+        ``snapshots[t]`` when given, else replayed from the reset."""
+        steps = min(steps, self.length - t)
+        if snapshots is not None:
+            env, obs = snapshots[t]
+            return drive(copy.deepcopy(env), obs, (), steps, self.expert)
+        traj = play(self.env, seed, actions[:t], t + steps, self.expert)
         return Trajectory(traj.obs[t:], traj.actions[t:], traj.next_obs[t:], traj.rewards[t:])
 
-    def find_step(self, seed: int, episode: Trajectory) -> tuple[int, Trajectory] | None:
+    def find_step(self, seed: int, episode: Trajectory,
+                  snapshots: Sequence[Snapshot] | None = None
+                  ) -> tuple[int, Trajectory] | None:
         """The first step of ``episode`` (played from ``seed``) where the policy's action
         loses more than ``min_gain`` of true return against the expert's, and the expert's
         transitions from there; ``None`` if there is none.
@@ -329,8 +356,9 @@ class SyntheticCorrector:
         Gain at ``t`` = return of the expert from ``s_t`` over ``lookahead`` steps − (the
         policy's reward at ``t`` + return of the expert from ``s_{t+1}`` over one step
         less). Where the policy did what the (deterministic) expert would do the gain is 0
-        and nothing is rolled out; elsewhere two expert rollouts, each replayed from the
-        reset (about ``t + lookahead`` env steps)."""
+        and nothing is rolled out; elsewhere two expert rollouts, from copies of the env
+        saved along the episode (``snapshots``) or replayed from the reset (about
+        ``t + lookahead`` env steps each)."""
         cfg, n = self.config, len(episode)
         actions = [record_action(a) for a in episode.actions]
         span = max(cfg.lookahead, cfg.takeover)
@@ -338,17 +366,19 @@ class SyntheticCorrector:
             if record_action(self.expert(episode.obs[t])) == actions[t]:
                 continue
             k = min(cfg.lookahead, n - t)
-            here = self.expert_from(seed, actions, t, span)
-            later = float(self.expert_from(seed, actions, t + 1, k - 1).rewards.sum()) \
-                if k > 1 else 0.0
+            here = self.expert_from(seed, actions, t, span, snapshots)
+            later = float(self.expert_from(seed, actions, t + 1, k - 1, snapshots)
+                          .rewards.sum()) if k > 1 else 0.0
             gain = float(here.rewards[:k].sum()) - float(episode.rewards[t]) - later
             if gain > cfg.min_gain:
                 return t, here
         return None
 
-    def correct_episode(self, seed: int, episode: Trajectory) -> ControlCorrection | None:
+    def correct_episode(self, seed: int, episode: Trajectory,
+                        snapshots: Sequence[Snapshot] | None = None
+                        ) -> ControlCorrection | None:
         """The correction of one episode of the policy, or ``None`` if it went nowhere wrong."""
-        found = self.find_step(seed, episode)
+        found = self.find_step(seed, episode, snapshots)
         if found is None:
             return None
         step, expert = found
@@ -374,11 +404,24 @@ class SyntheticCorrector:
             seed = next(pool, None)
             if seed is None or len(out) == n:
                 break
-            episode = play(self.env, seed, (), self.length, act)
-            record = self.correct_episode(seed, episode)
+            snapshots: list[Snapshot] | None = [] if self.copyable else None
+            episode = play(self.env, seed, (), self.length, act, snapshots)
+            record = self.correct_episode(seed, episode, snapshots)
             if record is not None:
                 out.append(record)
         return out
+
+
+def _copyable(env: gym.Env) -> bool:
+    """Whether a deep copy of ``env`` steps exactly as the env does (then the corrector
+    saves copies along an episode instead of replaying every prefix from the reset)."""
+    env.reset(seed=0)
+    try:
+        twin = copy.deepcopy(env)
+    except Exception:  # simulators with handles that cannot be copied: replay instead
+        return False
+    action = env.action_space.sample()
+    return bool(np.array_equal(env.step(action)[0], twin.step(action)[0]))
 
 
 def correction_share(n_labels: int, fraction: float) -> int:
@@ -386,7 +429,7 @@ def correction_share(n_labels: int, fraction: float) -> int:
     return round(n_labels * fraction)
 
 
-__all__ = ["SYNTHETIC_CORRECTOR", "CorrectionReplay", "CorrectorConfig", "SyntheticCorrector",
-           "as_comparison", "correction_demonstrations", "correction_share", "env_action",
-           "observation_digest", "play", "record_action", "replay_correction",
-           "replay_corrections", "training_records"]
+__all__ = ["SYNTHETIC_CORRECTOR", "CorrectionReplay", "CorrectorConfig", "Snapshot",
+           "SyntheticCorrector", "as_comparison", "correction_demonstrations",
+           "correction_share", "drive", "env_action", "observation_digest", "play",
+           "record_action", "replay_correction", "replay_corrections", "training_records"]

@@ -199,10 +199,14 @@ def offscreen_video() -> Iterator[None]:
 
 
 class OffscreenFrames(gym.Wrapper):
-    """``render()`` under :func:`offscreen_video`, so ``rgb_array`` frames are drawn without
-    a display (highway-env creates its pygame viewer on the first ``render()``)."""
+    """In ``rgb_array`` mode, ``render()`` runs under :func:`offscreen_video`, so frames are
+    drawn without a display (highway-env creates its pygame viewer on the first
+    ``render()``). Other modes render as they are; the wrapper is there in every mode, so
+    the env's spec is the same whatever the mode (gymnasium's checker remakes it)."""
 
     def render(self) -> Any:
+        if self.env.render_mode != "rgb_array":
+            return self.env.render()
         with offscreen_video():
             return self.env.render()
 
@@ -216,7 +220,7 @@ def make_highway(base_id: str, horizon: int, render_mode: str | None = None,
     settings = {**HIGHWAY_CONFIG, **(config or {}), "duration": horizon + 1}
     env = gym.make(base_id, render_mode=render_mode, config=settings,
                    max_episode_steps=horizon + 1, disable_env_checker=True, **kwargs)
-    return OffscreenFrames(env) if render_mode == "rgb_array" else env
+    return OffscreenFrames(env)
 
 
 # -- the reference expert ------------------------------------------------------------------

@@ -161,6 +161,22 @@ def test_the_corrector_steps_in_before_cartpole_falls() -> None:
                                                         record.step, 3).actions)
 
 
+@pytest.mark.parametrize("env_id", ["RLHF-CartPole-v0", "RLHF-Highway-v0"])
+def test_env_copies_and_replays_find_the_same_correction(env_id: str) -> None:
+    if "Highway" in env_id:
+        pytest.importorskip("highway_env")
+    horizon = 30 if "CartPole" in env_id else 10  # CartPole falls after ~10 steps
+    fast = SyntheticCorrector(env_id, horizon=horizon)
+    slow = SyntheticCorrector(env_id, horizon=horizon)
+    slow.copyable = False  # replay every prefix from the reset
+    assert fast.copyable
+    push = (lambda obs: 1) if "CartPole" in env_id else (lambda obs: 3)  # falls / crashes
+    [a], [b] = fast.correct(push, 1, seeds=[2]), slow.correct(push, 1, seeds=[2])
+    assert (a.step, a.corrected_actions, a.state_digest) == \
+        (b.step, b.corrected_actions, b.state_digest)
+    assert a.actions == b.actions and a.corrected_actions[0] != a.actions[a.step]
+
+
 def deviate_cartpole(k: int):
     steps = {"t": 0}
 

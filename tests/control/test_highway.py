@@ -91,6 +91,17 @@ def test_rgb_frames_render_offscreen_even_with_the_dummy_driver(monkeypatch) -> 
     assert red.sum() > 20  # the crashed cars are drawn red in the absorbing state
 
 
+def test_gymnasium_render_check_passes_in_rgb_array_mode() -> None:
+    import warnings
+
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make("RLHF-Highway-v0", render_mode="rgb_array", horizon=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_env(env, skip_render_check=False)  # remakes the env in its other modes
+
+
 def test_offscreen_video_restores_the_environment(monkeypatch) -> None:
     monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)
     with offscreen_video():

@@ -58,7 +58,14 @@ import numpy as np
 
 from rlhf_env.control.envs import make_rlhf_env
 from rlhf_env.control.labeling import SEGMENT_PROMPT
-from rlhf_env.control.segments import Segment, SegmentBank, Trajectory, as_policy
+from rlhf_env.control.segments import (
+    Segment,
+    SegmentBank,
+    Trajectory,
+    _empty_buffer,
+    _to_trajectory,
+    as_policy,
+)
 from rlhf_env.errors import ConfigError, FeedbackError
 from rlhf_env.feedback.records import (
     Comparison,
@@ -118,7 +125,7 @@ def drive(env: gym.Env, obs: np.ndarray, actions: Sequence[Any], steps: int,
           then: Callable[[np.ndarray], Any] | None = None,
           snapshots: list[Snapshot] | None = None) -> Trajectory:
     """:func:`play` from the current state of ``env`` (whose observation is ``obs``)."""
-    rows: dict[str, list[Any]] = {"obs": [], "actions": [], "next_obs": [], "rewards": []}
+    rows = _empty_buffer()
     for t in range(steps):
         if t < len(actions):
             action = env_action(actions[t], env.action_space)
@@ -138,9 +145,7 @@ def drive(env: gym.Env, obs: np.ndarray, actions: Sequence[Any], steps: int,
             raise FeedbackError(f"the episode ended after {t + 1} steps, before the {steps} "
                                 "the replay needs; control envs here never end early, so "
                                 "check the record's horizon.")
-    return Trajectory(np.asarray(rows["obs"], dtype=np.float32), np.asarray(rows["actions"]),
-                      np.asarray(rows["next_obs"], dtype=np.float32),
-                      np.asarray(rows["rewards"], dtype=np.float64))
+    return _to_trajectory(rows)
 
 
 def _window(traj: Trajectory, start: int, source: str) -> Segment:

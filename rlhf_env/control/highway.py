@@ -59,9 +59,10 @@ slower car). With a learned reward model, ``info["true_reward"]`` keeps this rew
 
 Starting State
 --------------
-The ego car starts at 25 m/s in a random lane; the other cars are placed ahead of and
-behind it at random spacings and speeds (21–24 m/s), with randomised IDM parameters, all
-drawn from the env's ``np_random`` (seeded by ``reset(seed=...)``).
+The ego car starts at 25 m/s in a random lane, about 150 m down the road; the 20 other cars
+are placed one after another ahead of it, in random lanes at random spacings, with speeds of
+21–24 m/s and randomised IDM parameters, all drawn from the env's ``np_random`` (seeded by
+``reset(seed=...)``).
 
 Episode End
 -----------

@@ -7,6 +7,7 @@ CONTROL_ENV_IDS = {
     "RLHF-CartPole-v0": ("CartPole-v1", 200),
     "RLHF-Pendulum-v0": ("Pendulum-v1", 200),
     "RLHF-HalfCheetah-v0": ("HalfCheetah-v5", 1000),
+    "RLHF-Highway-v0": ("highway-fast-v0", 40),  # highway-env; see rlhf_env.control.highway
 }
 
 ENV_IDS = ("RLHF-Text-v0", "RLHF-TextToken-v0", *CONTROL_ENV_IDS)

@@ -30,13 +30,21 @@ MODULES = [
     "rlhf_env.control.envs",
     "rlhf_env.control.labeling",
     "rlhf_env.control.demonstrations",
+    "rlhf_env.control.highway",
+    "rlhf_env.control.corrections",
     "agents.sft",
     "agents.best_of_n",
 ]
 
 
+NEEDS = {"rlhf_env.control.highway": "highway_env"}
+"""Modules whose examples run an optional package (skipped without it)."""
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
+    if name in NEEDS:
+        pytest.importorskip(NEEDS[name])
     result = doctest.testmod(importlib.import_module(name),
                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0, f"{name} has no docstring examples"

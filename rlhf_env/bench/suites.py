@@ -8,6 +8,7 @@ suite        tasks                                       algorithms             
 ``default``  all seven tasks                             every algorithm but sac-*        5
 ``sac``      pendulum, halfcheetah                       sac-learned, sac-true,           5
                                                          ppo-true, random
+``control``  cartpole, pendulum, halfcheetah, highway    ppo-learned, ppo-true, random    5
 ===========  ==========================================  ===============================  =====
 
 ``quick`` runs 1/16 of each budget (text: 32 episodes, evaluated every 8; cartpole: 3,750
@@ -76,6 +77,14 @@ register_suite(Suite(
     algorithms=(*DEFAULT_TEXT_ALGORITHMS, *CONTROL_ALGORITHMS), seeds=5,
     description="The benchmark: full budgets, SmolLM2-135M-Instruct, 5 seeds; run trials in "
                 "parallel processes.",
+), overwrite=True)
+
+register_suite(Suite(
+    name="control",
+    tasks=("cartpole", "pendulum", "halfcheetah", "highway"),
+    algorithms=(*CONTROL_ALGORITHMS, "random"), seeds=5,
+    description="Every control task, driving included, with PPO on the learned and on the "
+                "true reward and the random policy (the normalisation references).",
 ), overwrite=True)
 
 register_suite(Suite(

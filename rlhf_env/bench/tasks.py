@@ -38,7 +38,12 @@ task                       env                        steps     labels  referenc
 ``cartpole``               ``RLHF-CartPole-v0``       60k       500     PPO true 200, learned 200
 ``pendulum``               ``RLHF-Pendulum-v0``       100k      500     PPO true −133, learned −149
 ``halfcheetah``            ``RLHF-HalfCheetah-v0``    200k      1000    PPO true 842, learned 887
+``highway``                ``RLHF-Highway-v0``        100k      500     not run yet (expert 33.2,
+                                                                        random 9.4 of 40)
 =========================  =========================  ========  ======  =========================
+
+``highway`` is in no built-in suite but ``control`` (cartpole, pendulum, halfcheetah and
+highway × ``ppo-learned``, ``ppo-true``, ``random``; see :mod:`rlhf_env.bench.suites`).
 """
 
 from __future__ import annotations
@@ -143,8 +148,12 @@ CONTROL_PPO: dict[str, dict[str, Any]] = {
                  "use_sde": True, "sde_sample_freq": 4},
     "halfcheetah": {"n_steps": 512, "batch_size": 64, "n_epochs": 10, "gae_lambda": 0.92,
                     "gamma": 0.98, "learning_rate": 2e-4, "ent_coef": 0.0},
+    "highway": {"n_steps": 256, "batch_size": 64, "n_epochs": 10, "gae_lambda": 0.95,
+                "gamma": 0.8, "learning_rate": 5e-4, "ent_coef": 0.0},
 }
-"""PPO settings per control task (those of ``benchmarks/bench_control.py``, from rl-zoo)."""
+"""PPO settings per control task (those of ``benchmarks/bench_control.py``, from rl-zoo;
+highway: the short discount highway-env's own PPO example uses, since a crash is decided a
+few seconds ahead)."""
 CONTROL_SAC: dict[str, dict[str, Any]] = {
     "pendulum": {"learning_rate": 1e-3},
     "halfcheetah": {"learning_starts": 10_000},
@@ -178,6 +187,10 @@ def _control_tasks() -> list[BenchTask]:
         _control_task("halfcheetah", "RLHF-HalfCheetah-v0",
                       Budget(200_000, 20_000, eval_episodes=5, labels=1000), 50,
                       "README: PPO true 842, learned 887 at 200k (needs mujoco)."),
+        _control_task("highway", "RLHF-Highway-v0",
+                      Budget(100_000, 10_000, eval_episodes=10, labels=500), 10,
+                      "Scripted expert 33.2, random 9.4 of 40 (needs highway-env); no "
+                      "PPO reference run yet."),
     ]
 
 

@@ -2,6 +2,7 @@
 
 ==========================  ===============================================================
 :mod:`.envs`                fixed-horizon ids (``RLHF-CartPole-v0``…) and ``make_rlhf_env``
+:mod:`.highway`             ``RLHF-Highway-v0`` (highway-env): settings, offscreen frames, expert
 :mod:`.wrappers`            ``LearnedRewardWrapper`` (one env) and ``LearnedRewardVecEnv`` (SB3)
 :mod:`.segments`            segment records, sampling from rollouts, the ``SegmentBank``
 :mod:`.models`              trajectory reward models (MLP, ensembles, observation normalisation)
@@ -10,6 +11,8 @@
 :mod:`.clips`               segments as GIF/MP4 clips queued for human labeling
 :mod:`.queue_labeler`       ``QueueLabeler``: the loop asks people through the queue and waits
 :mod:`.demonstrations`      scripted experts, saved demonstrations, behaviour cloning
+:mod:`.corrections`         takeovers (``ControlCorrection``) replayed into corrected ≻ original
+                            pairs; the synthetic corrector
 :mod:`.loop`                ``PreferenceLearningLoop``: collect → select → label → fit → RL
 :mod:`.cli`                 the ``rlhf-env prefs`` command
 ==========================  ===============================================================
@@ -47,6 +50,11 @@ _EXPORTS = {
     "save_demonstrations": "rlhf_env.control.demonstrations:save_demonstrations",
     "load_demonstrations": "rlhf_env.control.demonstrations:load_demonstrations",
     "scripted_expert": "rlhf_env.control.demonstrations:scripted_expert",
+    "highway_expert": "rlhf_env.control.highway:highway_expert",
+    "SyntheticCorrector": "rlhf_env.control.corrections:SyntheticCorrector",
+    "replay_correction": "rlhf_env.control.corrections:replay_correction",
+    "replay_corrections": "rlhf_env.control.corrections:replay_corrections",
+    "correction_demonstrations": "rlhf_env.control.corrections:correction_demonstrations",
     "LoopConfig": "rlhf_env.control.loop:LoopConfig",
     "PreferenceLearningLoop": "rlhf_env.control.loop:PreferenceLearningLoop",
 }

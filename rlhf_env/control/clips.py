@@ -16,9 +16,10 @@ two identical-looking segments, or two wholly in the failure state). The answers
 through :class:`~rlhf_env.control.segments.SegmentBank` like ``"segment:<id>"`` references.
 
 Frames come from the segment itself when it was collected with ``record_frames=True``
-(``render_mode="rgb_array"``, e.g. MuJoCo with ``MUJOCO_GL=egl``). CartPole and Pendulum
-segments without frames are drawn from their observations by :func:`draw_cartpole` and
-:func:`draw_pendulum` (plain numpy, no pygame).
+(``render_mode="rgb_array"``, e.g. MuJoCo with ``MUJOCO_GL=egl``, or highway-env's pygame
+drawing, offscreen). CartPole, Pendulum and Highway segments without frames are drawn from
+their observations by :func:`draw_cartpole`, :func:`draw_pendulum` and :func:`draw_highway`
+(plain numpy, no pygame).
 :class:`~rlhf_env.control.queue_labeler.QueueLabeler` puts these items into the online loop.
 """
 
@@ -83,6 +84,50 @@ def draw_pendulum(obs: np.ndarray, size: int = 100) -> np.ndarray:
     return frame
 
 
+def _fill(frame: np.ndarray, rows: tuple[float, float], cols: tuple[float, float],
+          color: tuple[int, int, int]) -> None:
+    """Paint the rectangle ``rows × cols`` (pixel bounds, clipped to the frame)."""
+    h, w = frame.shape[:2]
+    r0, r1 = max(round(rows[0]), 0), min(round(rows[1]), h)
+    c0, c1 = max(round(cols[0]), 0), min(round(cols[1]), w)
+    if r0 < r1 and c0 < c1:
+        frame[r0:r1, c0:c1] = color
+
+
+def draw_highway(obs: np.ndarray, width: int = 360, height: int = 100) -> np.ndarray:
+    """One RGB frame ``(height, width, 3)`` uint8 of a ``RLHF-Highway-v0`` observation: the
+    road from 30 m behind the ego car to 90 m ahead (left to right), the ego car green, the
+    cars it sees blue, both red in the crashed state, and a bar at the bottom whose length
+    is the ego car's speed (full width: 40 m/s)."""
+    from rlhf_env.control.highway import FAILURE_OBSERVATION, FEATURE_SCALE, LANE_WIDTH, LANES
+
+    rows = np.asarray(obs, dtype=np.float64).reshape(-1, 5)
+    failed = bool(np.array_equal(rows, np.asarray(FAILURE_OBSERVATION)))
+    frame = np.full((height, width, 3), 255, dtype=np.uint8)
+    road_h = height * 0.8
+    sx, sy = width / 120.0, road_h / (LANES * LANE_WIDTH)  # pixels per metre
+    _fill(frame, (0, road_h), (0, width), (100, 100, 100))
+    for k in range(1, LANES):
+        for x0 in range(0, width, 12):
+            _fill(frame, (k * LANE_WIDTH * sy - 1, k * LANE_WIDTH * sy), (x0, x0 + 6),
+                  (235, 235, 235))
+    ego_y = rows[0, 2] * FEATURE_SCALE["y"]
+
+    def car(x_m: float, y_m: float, color: tuple[int, int, int]) -> None:
+        cx, cy = (x_m + 30.0) * sx, (y_m + LANE_WIDTH / 2) * sy
+        _fill(frame, (cy - 0.8 * sy, cy + 0.8 * sy), (cx - 2.5 * sx, cx + 2.5 * sx), color)
+
+    for r in rows[1:]:
+        if r[0] > 0.5:
+            car(r[1] * FEATURE_SCALE["x"], ego_y + r[2] * FEATURE_SCALE["y"],
+                (230, 60, 60) if failed else (90, 180, 240))
+    car(0.0, ego_y, (230, 60, 60) if failed else (60, 200, 40))
+    speed = max(rows[0, 3] * FEATURE_SCALE["vx"], 0.0)
+    _fill(frame, (road_h + 4, height - 4), (0, width * min(speed / 40.0, 1.0)),
+          (230, 60, 60) if failed else (60, 160, 60))
+    return frame
+
+
 @functools.lru_cache(maxsize=2)
 def _halfcheetah_renderer(width: int, height: int) -> Any:
     headless_gl()
@@ -115,14 +160,15 @@ def _per_observation(draw: Any) -> Any:
 
 _DRAWERS = (("CartPole", 4, _per_observation(draw_cartpole)),
             ("Pendulum", 3, _per_observation(draw_pendulum)),
+            ("Highway", 5, _per_observation(draw_highway)),
             ("HalfCheetah", 17, draw_halfcheetah))
 """(name in the segment's source, observation size, frames from a sequence of observations)."""
 
 
 def segment_frames(segment: Segment) -> np.ndarray:
     """Frames ``(T + 1, H, W, 3)`` of a segment: recorded ones, or drawn from every
-    observation and the last next observation (CartPole and Pendulum in numpy, HalfCheetah
-    by MuJoCo's offscreen renderer)."""
+    observation and the last next observation (CartPole, Pendulum and Highway in numpy,
+    HalfCheetah by MuJoCo's offscreen renderer)."""
     if segment.frames is not None:
         return np.asarray(segment.frames, dtype=np.uint8)
     for name, size, draw in _DRAWERS:
@@ -291,5 +337,6 @@ def enqueue_segment_pairs(store: Any, pairs: Sequence[tuple[Segment, Segment]],
 
 
 __all__ = ["CLIP_FORMATS", "QUEUE_PROMPT", "describe_segment", "draw_cartpole",
-           "draw_halfcheetah", "draw_pendulum", "enqueue_segment_pairs", "pair_strip_frames",
-           "segment_frames", "write_clip", "write_pair_strip", "write_segment_clip"]
+           "draw_halfcheetah", "draw_highway", "draw_pendulum", "enqueue_segment_pairs",
+           "pair_strip_frames", "segment_frames", "write_clip", "write_pair_strip",
+           "write_segment_clip"]

@@ -13,8 +13,9 @@ control ids here never end an episode early instead:
   the env enters an **absorbing failure state**: actions do nothing, the true reward is
   ``absorbing_reward`` (0 for CartPole) on every remaining step, and the observation is one
   fixed *failure observation* (CartPole: the cart centred, the pole lying at 0.4 rad, twice
-  the failure angle — visibly fallen in a clip). Tasks without a known failure observation
-  freeze the observation at the moment of failure instead.
+  the failure angle — visibly fallen in a clip; Highway: the ego car stopped with another car
+  on top of it). Tasks without a known failure observation freeze the observation at the
+  moment of failure instead.
 
 Why one fixed failure observation: a learned reward model sees only observations. If the
 absorbing state kept the last real observation, every way of falling would be a different
@@ -42,6 +43,8 @@ id                         underlying task       horizon  absorbing reward
 ``RLHF-Pendulum-v0``       ``Pendulum-v1``       200      (never terminates)
 ``RLHF-HalfCheetah-v0``    ``HalfCheetah-v5``    1000     (never terminates; needs
                                                           ``pip install mujoco``)
+``RLHF-Highway-v0``        ``highway-fast-v0``   40       0.0 (a crash; needs
+                           (highway-env)                  ``rlhf-env[control]``)
 =========================  ====================  =======  ==========================
 
 Version history: v0 — first version.
@@ -62,19 +65,27 @@ Version history: v0 — first version.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 
+from rlhf_env.control.highway import FAILURE_OBSERVATION as HIGHWAY_FAILURE
+from rlhf_env.control.highway import HIGHWAY_BASE_ID, make_highway
 from rlhf_env.errors import ConfigError, MissingDependencyError
 from rlhf_env.validation import check_float, check_int, check_str
 
-FAILURE_OBSERVATIONS: dict[str, tuple[float, ...]] = {
+FAILURE_OBSERVATIONS: dict[str, Any] = {
     "CartPole-v1": (0.0, 0.0, 0.4, 0.0),
+    HIGHWAY_BASE_ID: HIGHWAY_FAILURE,
 }
 """The fixed observation of the absorbing failure state, per underlying task id."""
+
+BASE_MAKERS: dict[str, Callable[..., gym.Env]] = {HIGHWAY_BASE_ID: make_highway}
+"""Underlying tasks that need more than ``gym.make(base_id)`` (an import that registers them,
+settings, a render wrapper): ``maker(base_id, horizon, render_mode, **kwargs)``."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,7 @@ CONTROL_TASKS: dict[str, ControlTask] = {
     "RLHF-CartPole-v0": ControlTask("CartPole-v1", 200, 0.0),
     "RLHF-Pendulum-v0": ControlTask("Pendulum-v1", 200, 0.0),
     "RLHF-HalfCheetah-v0": ControlTask("HalfCheetah-v5", 1000, 0.0),
+    "RLHF-Highway-v0": ControlTask(HIGHWAY_BASE_ID, 40, 0.0),
 }
 """Every registered control id (see the module docstring)."""
 
@@ -158,6 +170,9 @@ def headless_gl() -> None:
 
 
 def _make_base(base_id: str, horizon: int, render_mode: str | None, **kwargs: Any) -> gym.Env:
+    maker = BASE_MAKERS.get(base_id)
+    if maker is not None:
+        return maker(base_id, horizon, render_mode, **kwargs)
     headless_gl()  # before MuJoCo's first import, so its clips render without a display
     try:
         return gym.make(base_id, render_mode=render_mode, max_episode_steps=horizon + 1,
@@ -219,7 +234,7 @@ def make_rlhf_env(env_id: str, reward_model: Any = None, horizon: int | None = N
     return make_control_env(env_id, horizon, reward_model=reward_model, **kwargs)
 
 
-__all__ = ["CONTROL_TASKS", "FAILURE_OBSERVATIONS", "ControlTask", "FixedHorizon",
+__all__ = ["BASE_MAKERS", "CONTROL_TASKS", "FAILURE_OBSERVATIONS", "ControlTask", "FixedHorizon",
            "make_control_env", "make_rlhf_env"]
 
 

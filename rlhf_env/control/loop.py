@@ -15,6 +15,10 @@ One round, each stage a small method of :class:`PreferenceLearningLoop`::
     label            ─ SegmentLabeler (or any Labeler, e.g. people through the queue:
           │                QueueLabeler) → Comparison records; a round may get fewer
           │                labels than it asked for (the rest of the budget moves on)
+    correct          ─ only with correction_fraction > 0: that share of the round's labels
+          │                are ControlCorrection records (a corrector takes over the agent
+          │                where it went wrong, rlhf_env.control.corrections), replayed into
+          │                corrected ≻ original segment pairs
     fit_reward       ─ every ensemble member, on a bootstrap of all labels so far, through
           │                RewardModelTrainer (Bradley–Terry over segment returns)
     train_agent      ─ agent.learn(...) on LearnedRewardVecEnv (the learned reward only)
@@ -53,6 +57,11 @@ from rlhf_env.control.checkpoint import (
     read_checkpoint,
     restore_agent,
     write_checkpoint,
+)
+from rlhf_env.control.corrections import (
+    SyntheticCorrector,
+    correction_share,
+    replay_corrections,
 )
 from rlhf_env.control.demonstrations import (
     behaviour_clone,
@@ -146,6 +155,11 @@ class LoopConfig:
     bc_epochs: int = 0
     """With ``demonstrations=``: behaviour-cloning epochs on them before round 0 (0: none;
     PPO and A2C only). About 20–30 suit a few expert episodes."""
+    correction_fraction: float = 0.0
+    """Share of each round's labels spent on corrections instead of comparisons (0: none).
+    Each correction is one label; the default corrector is a
+    :class:`~rlhf_env.control.corrections.SyntheticCorrector` with the id's scripted
+    expert."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -159,6 +173,8 @@ class LoopConfig:
                 raise ConfigError(f"{owner}: {name} must be >= 0, got {getattr(self, name)}.")
         check_float(f"{owner}.temperature", self.temperature, minimum=0.0, exclusive_min=True)
         check_float(f"{owner}.error_rate", self.error_rate, minimum=0.0, maximum=1.0)
+        check_float(f"{owner}.correction_fraction", self.correction_fraction, minimum=0.0,
+                    maximum=1.0)
         check_optional_int(f"{owner}.horizon", self.horizon, minimum=1)
         check_int(f"{owner}.seed", self.seed, minimum=0, maximum=2**32 - 1)
         for i, width in enumerate(self.hidden):
@@ -281,6 +297,9 @@ class PreferenceLearningLoop:
         demonstrations: expert trajectories (see
             :mod:`~rlhf_env.control.demonstrations`) that :meth:`warm_start` uses before
             round 0, as the config's ``demo_pairs`` and ``bc_epochs`` say; ``None``: none.
+        corrector: what makes the corrections when ``config.correction_fraction > 0``: an
+            object with ``correct(policy, n, rng=...) -> [ControlCorrection]``; default: a
+            :class:`~rlhf_env.control.corrections.SyntheticCorrector` of ``env_id``.
     """
 
     def __init__(self, env_id: str, config: LoopConfig | None = None, *,
@@ -288,7 +307,8 @@ class PreferenceLearningLoop:
                  labeler: LabelerArg = None, log_dir: str | Path | None = None,
                  log_with: Sequence[str] | None = None,
                  checkpoint_dir: str | Path | None = None,
-                 demonstrations: Sequence[Trajectory] | None = None) -> None:
+                 demonstrations: Sequence[Trajectory] | None = None,
+                 corrector: Any = None) -> None:
         self.env_id, self.config = env_id, config or LoopConfig()
         self.algorithm, self.algorithm_kwargs = algorithm, dict(algorithm_kwargs or {})
         self.log_dir = None if log_dir is None else Path(log_dir)
@@ -315,6 +335,8 @@ class PreferenceLearningLoop:
         self.state = LoopState()
         self._rng = np.random.default_rng(cfg.seed)
         self.demonstrations = self._check_demonstrations(demonstrations)
+        self.corrector = corrector if corrector is not None or cfg.correction_fraction == 0 \
+            else SyntheticCorrector(env_id, horizon=cfg.horizon)
         self._setup_logger()
 
     # -- construction -------------------------------------------------------------------
@@ -381,13 +403,16 @@ class PreferenceLearningLoop:
         self._rng = np.random.default_rng([self.config.seed, r])
         new: list[FeedbackRecord] = []
         before = val_acc = float("nan")
-        if n_labels > 0:
-            candidates = self.collect_segments(n_labels * self.config.candidates_per_label)
-            new = self.label(self.select_queries(candidates, n_labels))
+        n_fix = correction_share(n_labels, self.config.correction_fraction)
+        if n_labels > n_fix:
+            n_ask = n_labels - n_fix
+            candidates = self.collect_segments(n_ask * self.config.candidates_per_label)
+            new = self.label(self.select_queries(candidates, n_ask))
+        new += self.correct(n_fix)
+        if new:  # people may answer none of this round's queries in time
             before = self.accuracy_on(new) if self.records else float("nan")
             self.records.extend(new)
-            if new:  # people may answer none of this round's queries in time
-                val_acc = self.fit_reward()
+            val_acc = self.fit_reward()
         self.venv.episode_true_returns.clear()
         self.venv.episode_learned_returns.clear()
         self.agent.learn(n_steps, reset_num_timesteps=False)
@@ -478,6 +503,15 @@ class PreferenceLearningLoop:
         :meth:`resume` may hand an answer in again)."""
         held = {r.content_hash for r in self.records}
         return [r for r in self.labeler.label(queries) if r.content_hash not in held]
+
+    def correct(self, n: int) -> list[FeedbackRecord]:
+        """Up to ``n`` corrections of the agent's episodes, replayed into the bank (the agent
+        drives again after each takeover); see :mod:`rlhf_env.control.corrections`."""
+        if n == 0 or self.corrector is None:
+            return []
+        fixes = self.corrector.correct(self.agent, n, rng=self._rng)
+        return list(replay_corrections(fixes, self.bank, self.config.segment_length,
+                                       policy=self.agent))
 
     def fit_reward(self) -> float:
         """Retrain the ensemble on every label so far; returns held-out accuracy."""

@@ -13,7 +13,9 @@ provides exactly that over a :class:`~rlhf_env.control.segments.SegmentBank`:
 
 So comparisons of segments train through the same code as comparisons of texts, ensembles
 included (:meth:`~rlhf_env.feedback.learning.training.RewardModelTrainer.fit_bootstrap`); no
-trainer change is needed.
+trainer change is needed. Replayed
+:class:`~rlhf_env.feedback.records.ControlCorrection` records train as the comparison
+``corrected ≻ original`` of their two segments (:mod:`rlhf_env.control.corrections`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rlhf_env.control.corrections import training_records
 from rlhf_env.control.models import TrajectoryRewardEnsemble, TrajectoryRewardNet
 from rlhf_env.control.segments import SegmentBank, stack_segments
 from rlhf_env.feedback.learning.training import (
+    FeedbackDataset,
     RewardModelTrainer,
     RewardTrainerConfig,
     TrainResult,
@@ -132,7 +136,10 @@ def fit_segment_ensemble(ensemble: TrajectoryRewardEnsemble, records: Sequence[F
 def _fit_nets(nets: Sequence[TrajectoryRewardNet], records: Sequence[FeedbackRecord] | Any,
               bank: SegmentBank, config: RewardTrainerConfig | None) -> list[TrainResult]:
     """Refresh each net's observation statistics, train them all with
-    :meth:`RewardModelTrainer.fit_bootstrap`, then rescale each output over the bank."""
+    :meth:`RewardModelTrainer.fit_bootstrap` (corrections as their comparisons), then
+    rescale each output over the bank."""
+    if not isinstance(records, FeedbackDataset):
+        records = training_records(records)
     obs, act, nxt = bank.transitions()
     for net in nets:
         net.norm.reset()

@@ -259,7 +259,8 @@ def _require_datasets() -> Any:
 
 def _table_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row of a table (every row has every column) as the object a JSON line would be:
-    columns this row does not use (``None``) are dropped, ``metadata`` JSON is parsed."""
+    columns this row does not use (``None``) are dropped, the :data:`_JSON_COLUMNS` are
+    parsed."""
     if row.get("kind") is None:
         return {k: v for k, v in row.items() if v is not None}
     cls = RECORD_TYPES.get(row["kind"])
@@ -268,11 +269,12 @@ def _table_row(row: Mapping[str, Any]) -> dict[str, Any]:
     for optional in ("strength", "duration_s"):
         if data.get(optional) is None:
             data.pop(optional, None)
-    if isinstance(data.get("metadata"), str):
-        try:
-            data["metadata"] = json.loads(data["metadata"])
-        except json.JSONDecodeError as exc:
-            raise FeedbackError(f"metadata is not valid JSON ({exc.msg}).") from exc
+    for key in _JSON_COLUMNS:
+        if isinstance(data.get(key), str):
+            try:
+                data[key] = json.loads(data[key])
+            except json.JSONDecodeError as exc:
+                raise FeedbackError(f"{key} is not valid JSON ({exc.msg}).") from exc
     return data
 
 
@@ -574,7 +576,8 @@ def export_jsonl(
 def to_hf_dataset(source: FeedbackStore | Iterable[FeedbackRecord]) -> Any:
     """A ``datasets.Dataset`` with one row per record and a column per record field.
 
-    Fields a record kind lacks are ``None``; ``metadata`` is a JSON string.
+    Fields a record kind lacks are ``None``; ``metadata`` and the action lists of control
+    corrections (integers or vectors, which one Arrow column cannot mix) are JSON strings.
     """
     datasets = _require_datasets()
     rows = [_flat_row(r) for r in source]
@@ -589,10 +592,16 @@ def _columns(cls: type[FeedbackRecord]) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
 
+_JSON_COLUMNS = ("metadata", "actions", "corrected_actions")
+"""Columns :func:`to_hf_dataset` writes as JSON strings."""
+
+
 def _flat_row(record: FeedbackRecord) -> dict[str, Any]:
     row = record.to_dict()
     row["id"] = record.id
-    row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False, sort_keys=True)
+    for key in _JSON_COLUMNS:
+        if key in row:
+            row[key] = json.dumps(row[key], ensure_ascii=False, sort_keys=True)
     return row
 
 

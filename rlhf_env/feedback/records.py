@@ -11,13 +11,15 @@ Every record is a frozen dataclass with the same envelope:
 
 Kinds:
 
-=================  ==========================================================
-``Comparison``     prompt, ``response_a``, ``response_b``, preference a/b/tie
-``Ranking``        prompt, groups of responses best-first (a group = a tie)
-``Rating``         prompt, response, ``score`` on a declared ``scale``
-``Demonstration``  prompt, a response written by a person
-``Correction``     prompt, ``original`` response and its ``edited`` version
-=================  ==========================================================
+=====================  ==========================================================
+``Comparison``         prompt, ``response_a``, ``response_b``, preference a/b/tie
+``Ranking``            prompt, groups of responses best-first (a group = a tie)
+``Rating``             prompt, response, ``score`` on a declared ``scale``
+``Demonstration``      prompt, a response written by a person
+``Correction``         prompt, ``original`` response and its ``edited`` version
+``ControlCorrection``  a control episode (env id, seed, actions) and the actions
+                       someone took over with from the step where it went wrong
+=====================  ==========================================================
 
 Each record has a ``content_hash`` (SHA-256 of its canonical JSON form, the envelope
 included) that the store uses to spot duplicates, and an :meth:`item_key` that names the
@@ -46,7 +48,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal, TypeVar
 
 from rlhf_env.errors import FeedbackError
-from rlhf_env.validation import is_number
+from rlhf_env.validation import check_int, check_optional_int, is_number
 
 Preference = Literal["a", "b", "tie"]
 PREFERENCES: tuple[str, ...] = ("a", "b", "tie")
@@ -433,11 +435,117 @@ class Correction(FeedbackRecord):
         return [self.prompt, self.original]
 
 
-Record = Comparison | Ranking | Rating | Demonstration | Correction
+ControlAction = int | tuple[float, ...]
+"""One action of a control episode: an integer (``Discrete``) or a vector (``Box``)."""
+
+
+def _check_action(name: str, value: Any) -> ControlAction:
+    kind = ControlCorrection.KIND
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        value = value.tolist()
+    if isinstance(value, (bool, float)):
+        raise FeedbackError(f"{kind}: {name} must be an integer (a Discrete action) or a list "
+                            f"of numbers (a Box action), got {value!r}.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise FeedbackError(f"{kind}: {name} must be an integer (a Discrete action) or a "
+                            f"non-empty list of numbers (a Box action), got {value!r:.60}.")
+    return tuple(_check_number(kind, f"{name}[{i}]", v) for i, v in enumerate(value))
+
+
+def _action_form(action: ControlAction) -> int:
+    """-1 for a Discrete action, the length of a Box action."""
+    return -1 if isinstance(action, int) else len(action)
+
+
+def _check_actions(name: str, value: Any) -> tuple[ControlAction, ...]:
+    kind = ControlCorrection.KIND
+    if hasattr(value, "ndim") and value.ndim >= 1:  # a numpy array: one action per row
+        value = list(value)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise FeedbackError(f"{kind}: {name} must be a non-empty list of actions, got "
+                            f"{value!r:.60}.")
+    actions = tuple(_check_action(f"{name}[{i}]", a) for i, a in enumerate(value))
+    forms = {_action_form(a) for a in actions}
+    if len(forms) > 1:
+        raise FeedbackError(f"{kind}: {name} mixes action forms (integers and vectors, or "
+                            "vectors of different lengths); record one env's actions.")
+    return actions
+
+
+@dataclass(frozen=True, eq=False)
+class ControlCorrection(FeedbackRecord):
+    """Someone took over a control policy for a few steps, from where it went wrong.
+
+    The record replays on its own in a deterministic env: reset ``env_id`` (made with
+    ``horizon``) with ``seed`` and play ``actions`` to see what the policy did; from
+    ``step`` (0-based) on, the corrector played ``corrected_actions`` instead (a short
+    takeover; the policy may drive again afterwards). ``state_digest`` (optional) fingerprints
+    the observation at ``step`` so a replay can tell when it reached another state.
+    :mod:`rlhf_env.control.corrections` replays records into ``corrected ≻ original`` segment
+    pairs for the reward-model trainer.
+
+        >>> c = ControlCorrection("RLHF-Highway-v0", 3, (1, 1, 3, 3), 2, (2, 1))
+        >>> c.corrected_actions, record_from_dict(c.to_dict()) == c
+        ((2, 1), True)
+    """
+
+    KIND: ClassVar[str] = "control_correction"
+
+    env_id: str
+    seed: int
+    actions: tuple[ControlAction, ...]
+    """What the policy did from the reset on (at least ``step + 1`` actions)."""
+    step: int
+    """The first step the corrector changed (an index into ``actions``)."""
+    corrected_actions: tuple[ControlAction, ...]
+    """What the corrector did from ``step`` on."""
+    horizon: int | None = None
+    """Episode length of the env (``None``: the id's default)."""
+    state_digest: str | None = None
+    """Fingerprint of the observation at ``step`` (see ``corrections.observation_digest``)."""
+
+    def _validate(self) -> None:
+        kind = self.KIND
+        _check_text(kind, "env_id", self.env_id)
+        seed = check_int(f"{kind}: seed", self.seed, minimum=0, error=FeedbackError)
+        actions = _check_actions("actions", self.actions)
+        corrected = _check_actions("corrected_actions", self.corrected_actions)
+        if _action_form(actions[0]) != _action_form(corrected[0]):
+            raise FeedbackError(f"{kind}: corrected_actions do not have the form of actions; "
+                                "both must be actions of the same env.")
+        step = check_int(f"{kind}: step", self.step, minimum=0, maximum=len(actions) - 1,
+                         error=FeedbackError)
+        if corrected[0] == actions[step]:
+            raise FeedbackError(
+                f"{kind}: the first corrected action equals the original action at step "
+                f"{step}; step must be the first step the correction changes.")
+        horizon = check_optional_int(f"{kind}: horizon", self.horizon, minimum=1,
+                                     error=FeedbackError)
+        if horizon is not None and max(len(actions), step + len(corrected)) > horizon:
+            raise FeedbackError(f"{kind}: the actions run past the horizon ({horizon} steps).")
+        if self.state_digest is not None:
+            _check_text(kind, "state_digest", self.state_digest)
+        for name, value in (("seed", seed), ("actions", actions), ("step", step),
+                            ("corrected_actions", corrected), ("horizon", horizon)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def takeover(self) -> int:
+        """How many steps the corrector drove."""
+        return len(self.corrected_actions)
+
+    def _item_parts(self) -> list[Any]:
+        return [self.env_id, self.seed, self.horizon, _jsonable(self.actions)]
+
+
+Record = Comparison | Ranking | Rating | Demonstration | Correction | ControlCorrection
 """Any concrete feedback record."""
 
 RECORD_TYPES: dict[str, type[FeedbackRecord]] = {
-    cls.KIND: cls for cls in (Comparison, Ranking, Rating, Demonstration, Correction)
+    cls.KIND: cls
+    for cls in (Comparison, Ranking, Rating, Demonstration, Correction, ControlCorrection)
 }
 """Record kind name → class."""
 
@@ -501,6 +609,8 @@ __all__ = [
     "RECORD_TYPES",
     "Annotator",
     "Comparison",
+    "ControlAction",
+    "ControlCorrection",
     "Correction",
     "Demonstration",
     "FeedbackRecord",

@@ -41,7 +41,7 @@ def test_text_tasks_have_proxy_gold_eval_prompts_and_normalisation():
 
 def test_control_tasks_normalise_random_to_ppo_on_the_true_reward():
     for name, env_id in [("cartpole", "RLHF-CartPole-v0"), ("pendulum", "RLHF-Pendulum-v0"),
-                         ("halfcheetah", "RLHF-HalfCheetah-v0")]:
+                         ("halfcheetah", "RLHF-HalfCheetah-v0"), ("highway", "RLHF-Highway-v0")]:
         task = get_task(name)
         assert task.env.env_id == env_id and task.budget.labels > 0
         assert (task.normalisation.zero, task.normalisation.one) == ("random", "ppo-true")
@@ -60,6 +60,19 @@ def test_suites_name_registered_tasks_and_algorithms_and_their_references():
             assert {task.normalisation.one} - {"initial"} <= set(suite.algorithms)
     for options in (get_suite("quick").options or {}).values():
         assert options.get("model") == "tiny-random-llama"
+
+
+def test_highway_runs_only_in_the_control_suite():
+    highway = get_task("highway")
+    assert highway.kind == "control" and highway.options["segment_length"] == 10
+    assert highway.budget.steps == 100_000 and highway.budget.labels == 500
+    assert highway.options["ppo"]["gamma"] == 0.8 and highway.options["sac"] is None
+    control = get_suite("control")
+    assert control.tasks == ("cartpole", "pendulum", "halfcheetah", "highway")
+    assert set(control.algorithms) == {"ppo-learned", "ppo-true", "random"}
+    assert control.seeds == 5 and control.budget_scale == 1.0
+    others = [s for name, s in list_suites().items() if name != "control"]
+    assert others and all("highway" not in s.tasks for s in others)
 
 
 def test_rlhf_env_never_imports_agents_nor_torch_for_the_bench_registry():

@@ -16,18 +16,22 @@ from rlhf_env.control.envs import make_rlhf_env
 from rlhf_env.errors import ConfigError
 
 
-def _mujoco_missing() -> bool:
+def _missing(module: str) -> bool:
     try:
-        import mujoco  # noqa: F401
+        __import__(module)
     except ImportError:
         return True
     return False
 
 
+NEEDS = {"RLHF-HalfCheetah-v0": "mujoco", "RLHF-Highway-v0": "highway_env"}
+"""Control ids whose simulator is an optional package."""
+
+
 @pytest.mark.parametrize("env_id", sorted(CONTROL_ENV_IDS))
 def test_checkers_pass_on_every_control_id(env_id: str) -> None:
-    if "HalfCheetah" in env_id and _mujoco_missing():
-        pytest.skip("mujoco is not installed")
+    if env_id in NEEDS and _missing(NEEDS[env_id]):
+        pytest.skip(f"{NEEDS[env_id]} is not installed")
     env = gym.make(env_id)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -230,7 +230,7 @@ def test_loop_spends_a_share_of_labels_on_corrections(tmp_path) -> None:
     assert all(r.metadata["segments"][0] in loop.bank for r in fixes)
     assert any(not np.allclose(a, b.detach())
                for a, b in zip(before, loop.ensemble.parameters(), strict=True))
-    assert 0.0 <= loop.history[-1]["reward_val_accuracy"] <= 1.0
+    assert 0.0 <= loop.history[-1]["rlhf/reward_val_accuracy"] <= 1.0
     resumed = PreferenceLearningLoop.resume(tmp_path)
     assert resumed.records == loop.records and resumed.config.correction_fraction == 0.5
 

@@ -94,13 +94,14 @@ class TokenPPOConfig:
     penalise."""
     reference_precision: str = "float32"
     """Precision the frozen reference runs at: ``"float32"``, ``"bfloat16"`` or ``"int8"``
-    (:func:`rlhf_env.models.frozen_copy`). ``"bfloat16"`` makes the reference pass ~2.5x
+    (:func:`rlhf_env.models.frozen_copy`). ``"bfloat16"`` makes a SmolLM2 forward ~2.7x
     faster on CPUs with bfloat16 units (AMX, AVX512-BF16) and on GPUs, at ~0.08 nats of
-    error per token on SmolLM2 (measured in the module's docstring); ``"int8"`` is faster on
-    any CPU but its error (~1.4 nats per token on SmolLM2) swamps a typical KL. With LoRA a
-    lower precision costs memory: the reference is then a converted copy of the base model
-    instead of the policy itself with adapters off (for SmolLM2-135M: +270 MB in bfloat16,
-    against 0). Not used when no reference pass runs."""
+    error per token (see :mod:`rlhf_env.models.precision`); ``"int8"`` is faster on any CPU
+    but its error (~1.4 nats per token on SmolLM2) swamps a typical KL. With LoRA a lower
+    precision costs memory: the reference is then a converted copy of the base model instead
+    of the policy itself with adapters off (for SmolLM2-135M about 270 MB in bfloat16: 135M
+    weights of 2 bytes; ``bench_token_ppo.py`` measures it). Not used when no reference pass
+    runs."""
     advantage: str = "gae"
     """Advantage estimator: one of :data:`ADVANTAGE_ESTIMATORS`."""
     group_size: int = 1

@@ -5,17 +5,20 @@ Frozen models only run forward passes, so they can trade a little accuracy for s
 * ``"float32"``: as loaded; the reference point of every error below.
 * ``"bfloat16"``: every weight and activation in bfloat16 (``model.to(torch.bfloat16)``).
   On CPUs with bfloat16 matrix units (AVX512-BF16, AMX: recent Xeons) and on GPUs this is
-  the faster and the more accurate choice. Measured on a 2-core AMX Xeon, one thread:
-  SmolLM2-135M forward 2.7x faster, per-token log-prob error 0.08 nats on average (1.3 at
-  most) on chat text; the MiniLM sentiment reward model 2.2x faster, score error 0.009 on
-  average (0.03 at most, scores spread with std 1.4). On CPUs without those units bfloat16
-  matrix products are emulated and can be slower than float32: measure first.
+  the faster and the more accurate choice. A first measurement on a 2-core AMX Xeon (one
+  thread, forwards of 16 short texts or 32 text pairs, timed while the machine was shared:
+  load average ~4.5; ``benchmarks/bench_env.py`` measures the env): SmolLM2-135M forward 2.7x
+  faster, per-token log-prob error 0.08 nats on average (1.3 at most); the MiniLM sentiment
+  reward model 2.2x faster, score error 0.009 on average (0.03 at most, scores spread with
+  std 1.4). On CPUs without those units bfloat16 matrix products are emulated and can be
+  slower than float32: measure first.
 * ``"int8"``: dynamic int8 quantisation of every ``nn.Linear`` (weights per output channel,
   activations per batch; ``torch.ao.quantization.quantize_dynamic``), embeddings left in
-  float32. Faster than float32 on any x86 CPU (1.9x for both models above), but its error is
-  large on these models: 1.4 nats per token on average for SmolLM2 (outlier activations),
-  0.24 on the reward score. Prefer ``"bfloat16"`` where the CPU supports it. (PyTorch has
-  deprecated ``torch.ao.quantization`` in favour of ``torchao``; it still ships in 2.x.)
+  float32. Faster than float32 on any x86 CPU (~1.9x for both models in the same
+  measurement), but its error is large on these models: 1.4 nats per token on average for
+  SmolLM2 (outlier activations), 0.24 on the reward score. Prefer ``"bfloat16"`` where the
+  CPU supports it. (PyTorch has deprecated ``torch.ao.quantization`` in favour of
+  ``torchao``; it still ships in 2.x.)
 
 The conversion never touches the model given to :func:`frozen_copy` (unless asked to), so a
 policy and its reference, or several envs, can share one loaded float model.

@@ -60,7 +60,7 @@ def frozen_copy(model: Any, precision: str, *, copy: bool = True) -> Any:
     """
     precision = check_precision("precision", precision)
     if copy:
-        model = copy_module.deepcopy(model)
+        model = _deepcopy_as(model, "bfloat16" if precision == "bfloat16" else None)
     model.eval().requires_grad_(False)
     if precision == "bfloat16":
         import torch
@@ -69,6 +69,26 @@ def frozen_copy(model: Any, precision: str, *, copy: bool = True) -> Any:
     elif precision == "int8":
         model = _quantize_int8(model)
     return model
+
+
+def _deepcopy_as(model: Any, dtype_name: str | None) -> Any:
+    """A deep copy of ``model`` whose floating-point tensors are made directly in
+    ``dtype_name`` (``None``: as they are), so no full-precision copy exists on the way;
+    tied weights stay tied."""
+    if dtype_name is None:
+        return copy_module.deepcopy(model)
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    memo: dict[int, Any] = {}
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if id(tensor) in memo:
+            continue
+        new = tensor.detach().to(dtype) if tensor.is_floating_point() else tensor.detach().clone()
+        if isinstance(tensor, torch.nn.Parameter):
+            new = torch.nn.Parameter(new, requires_grad=False)
+        memo[id(tensor)] = new
+    return copy_module.deepcopy(model, memo)
 
 
 def _quantize_int8(model: Any) -> Any:

@@ -84,3 +84,13 @@ def test_float32_copy_is_an_exact_frozen_copy(tiny_lm, ids):
     same = frozen_copy(tiny_lm, "float32")
     assert same is not tiny_lm
     assert torch.equal(_token_logprobs(same, ids), _token_logprobs(tiny_lm, ids))
+
+
+def test_bfloat16_copy_equals_converting_a_full_copy_and_keeps_ties(tiny_lm, ids):
+    direct = frozen_copy(tiny_lm, "bfloat16")
+    via_float = copy.deepcopy(tiny_lm).to(torch.bfloat16)
+    for (name, a), (_, b) in zip(direct.state_dict().items(), via_float.state_dict().items(),
+                                 strict=True):
+        assert a.dtype == b.dtype and torch.equal(a, b), name
+    assert direct.lm_head.weight is direct.model.embed_tokens.weight  # tied, as in tiny_lm
+    assert torch.equal(_token_logprobs(direct, ids), _token_logprobs(via_float, ids))

@@ -282,14 +282,17 @@ def _ideal_step(model: Any, reference: Any, optimizer: Any, batch: tuple[Any, An
 
 def bench_ideal(args: argparse.Namespace, *, beta: float) -> dict[str, Any]:
     """The ideal step on the trainer's prompt batch: bare ``model.generate``, decode and score,
-    a no-grad reference forward when ``beta > 0``, one forward/backward/AdamW over
-    prompt + response (group-normalised advantages, k1 KL in the loss); after a warm-up step."""
+    a no-grad reference forward when ``beta > 0``, one forward/backward/AdamW (fused, as in
+    our trainer and TRL's) over prompt + response (group-normalised advantages, k1 KL in the
+    loss); after a warm-up step."""
     import torch
 
     model, name = build_model(args)
     batch = prompt_batch(args, name)
+    from agents.token_ppo.trainer import adamw
+
     reference = copy.deepcopy(model).requires_grad_(False) if beta > 0 else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
+    optimizer = adamw(list(model.parameters()), LEARNING_RATE, "cpu")  # fused, as TRL's
     torch.manual_seed(0)
     _ideal_step(model, reference, optimizer, batch, args, beta)
     start = time.perf_counter()

@@ -94,9 +94,11 @@ class TextEnvConfig:
     """Device of the reference model (the reward model keeps its own)."""
     frozen_precision: str = "float32"
     """Precision of the frozen networks the env runs: the reference model and the reward
-    model's encoder (when the reward model can run lower: the encoder-head models, the
-    default ``sentiment`` one included; rule scorers and callables run as they are). The gold
-    scorer is the independent judge and always stays as given. ``"bfloat16"`` is faster and
+    model's encoder (when the reward model can run lower, see
+    :class:`~rlhf_env.rewards.base.LowerPrecisionReward`: the encoder-head models, the
+    default ``sentiment`` one included; rule scorers, VADER, callables, Hugging Face
+    classifiers and ensembles run as they are). The gold scorer is the independent judge and
+    always stays as given. ``"bfloat16"`` is faster and
     close (on CPUs with bfloat16 units, a first measurement on the defaults: 2.2-2.7x, ~0.08
     nats per token and ~0.01 score error), ``"int8"`` faster on any CPU but far less
     accurate; see :mod:`rlhf_env.models.precision`. Models are converted as copies, shared

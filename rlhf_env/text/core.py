@@ -98,11 +98,11 @@ class TextEnvConfig:
     :class:`~rlhf_env.rewards.base.LowerPrecisionReward`: the encoder-head models, the
     default ``sentiment`` one included; rule scorers, VADER, callables, Hugging Face
     classifiers and ensembles run as they are). The gold scorer is the independent judge and
-    always stays as given. ``"bfloat16"`` is faster and
-    close (on CPUs with bfloat16 units, a first measurement on the defaults: 2.2-2.7x, ~0.08
-    nats per token and ~0.01 score error), ``"int8"`` faster on any CPU but far less
-    accurate; see :mod:`rlhf_env.models.precision`. Models are converted as copies, shared
-    by every env that asks for the same model at the same precision."""
+    always stays as given. ``"bfloat16"`` is faster and close (on CPUs with bfloat16 units, a
+    first measurement on the defaults: 2.2-2.7x, ~0.08 nats per token and ~0.01 score error),
+    ``"int8"`` faster on any CPU but far less accurate; see :mod:`rlhf_env.models.precision`.
+    Models are converted as copies, shared by every env that asks for the same model at the
+    same precision."""
     render_mode: str | None = None
     """``None`` or ``"ansi"``."""
     reward_kwargs: dict = field(default_factory=dict)

@@ -17,6 +17,8 @@ SMALL = ["--tiny", "--runs", "1", "--steps", "1", "--batch", "4", "--group", "2"
 
 @pytest.fixture(scope="module")
 def payload():
+    pytest.importorskip("trl")  # the `bench` extra
+    pytest.importorskip("datasets")
     args = bench.parse_args([*SMALL, "--reference-precision", "bfloat16"])
     return bench.run(args, "test")
 

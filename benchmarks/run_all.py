@@ -37,7 +37,7 @@ BENCHMARKS: dict[str, list[list[str]]] = {
     "label_efficiency": [["bench_label_efficiency.py", "--seeds", "5"]],
     "token_ppo": [["bench_token_ppo.py"]],
     "harness": [["bench_harness.py"]],
-    "token_ppo_smollm": [["bench_token_ppo.py", "--smollm", "--steps", "2", "--repeats", "2",
+    "token_ppo_smollm": [["bench_token_ppo.py", "--smollm", "--steps", "2", "--runs", "3",
                           "--skip-sb3"]],
     "control": [
         _control("--tasks", "cartpole", "--seeds", "0", "1", "2", "--name", "control_cartpole"),

@@ -11,6 +11,8 @@ The file is an rlhf-env state file (:mod:`rlhf_env.checkpoints`): safetensors fo
 tensors, JSON for the rest, a checksum over both. Nothing is unpickled on load, so a
 crafted file cannot run code. Saving keeps the previous checkpoint as ``<name>.prev`` until
 the new one is complete, and loading falls back to it when the file is corrupt.
+A reference at a lower precision (``reference_precision``) is left out: it is rebuilt from
+the same initial model, and int8 weights cannot go into a state file.
 Checkpoints of format 1 (``torch.save`` pickles) are refused: they cannot be read safely.
 """
 
@@ -39,7 +41,7 @@ def save_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> Path:
     state: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "config": trainer.config.to_dict(),
-        "policy": trainer.policy.state_dict(),
+        "policy": _policy_state(trainer),
         "optimizer": trainer.optimizer.state_dict(),
         "kl_controller": trainer.kl_controller.state_dict(),
         "step": trainer.step_count,
@@ -60,7 +62,7 @@ def load_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> TokenPPOTrain
         raise CheckpointError(f"{path} is not a token-PPO checkpoint of format "
                               f"{FORMAT_VERSION}.")
     _check_config(state["config"], trainer.config.to_dict(), path)
-    trainer.policy.load_state_dict(state["policy"])
+    _load_policy_state(trainer, state["policy"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.kl_controller.load_state_dict(state["kl_controller"])
     trainer.step_count = int(state["step"])
@@ -70,6 +72,27 @@ def load_checkpoint(trainer: TokenPPOTrainer, path: str | Path) -> TokenPPOTrain
     trainer.sampler.set_state(state["sampling_rng"].cpu())
     torch.set_rng_state(state["torch_rng"])
     return trainer
+
+
+def _policy_state(trainer: TokenPPOTrainer) -> dict[str, Any]:
+    """The policy's weights; without the reference's when it runs at a lower precision."""
+    policy = trainer.policy
+    if policy.reference_precision == "float32":
+        return policy.state_dict()
+    return {k: v for k, v in policy.state_dict().items() if not k.startswith("reference.")}
+
+
+def _load_policy_state(trainer: TokenPPOTrainer, state: dict[str, Any]) -> None:
+    """Load the saved weights; a reference left out by :func:`_policy_state` keeps its own."""
+    policy = trainer.policy
+    if policy.reference_precision == "float32":
+        policy.load_state_dict(state)
+        return
+    reference, policy.reference = policy.reference, None
+    try:
+        policy.load_state_dict(state)
+    finally:
+        policy.reference = reference
 
 
 _FREE_FIELDS = {"log_dir", "log_with", "progress_bar", "device", "num_sample_responses"}

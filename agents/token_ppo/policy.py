@@ -5,7 +5,10 @@ The value head reads the LM's last hidden state at the position that predicts a 
 
 The reference policy (for the KL penalty) is either a frozen deep copy of the initial model
 or, with LoRA, the same model with its adapters disabled: then policy and reference share
-every frozen base weight and the reference costs no extra memory.
+every frozen base weight and the reference costs no extra memory. ``reference_precision``
+(``"bfloat16"``, ``"int8"``) runs the reference at a lower precision for speed
+(:func:`rlhf_env.models.frozen_copy`); with LoRA that needs a converted copy of the base
+model, so it then costs the memory of that copy.
 
 Dropout is never switched on: the model stays in ``eval`` mode during updates, so the
 log-probs of the generation pass and of the training forward describe the same policy.
@@ -27,6 +30,7 @@ import torch
 from torch import nn
 
 from rlhf_env.errors import ConfigError, MissingDependencyError, ModelLoadError
+from rlhf_env.models.precision import check_precision, frozen_copy
 from rlhf_env.quiet import quiet_hf
 
 
@@ -75,13 +79,15 @@ class PolicyWithValue(nn.Module):
     ``lm`` may already carry peft LoRA adapters (then ``lora_*`` are not used).
     ``base_model``: the bundled name, folder or hub id ``lm`` was loaded from, recorded by
     :meth:`save_pretrained` (LoRA adapters need it to load again); ``None``: ``lm``'s own
-    ``name_or_path``. ``tokenizer``: saved with the policy.
+    ``name_or_path``. ``tokenizer``: saved with the policy. ``reference_precision``:
+    ``"float32"``, ``"bfloat16"`` or ``"int8"``, the precision the reference runs at (a given
+    ``reference`` is converted as a copy).
     """
 
     def __init__(self, lm: Any, *, lora_r: int = 0, lora_alpha: int = 16,
                  lora_target_modules: tuple[str, ...] = ("q_proj", "v_proj"),
                  reference: Any = None, seed: int = 0, base_model: str | None = None,
-                 tokenizer: Any = None) -> None:
+                 tokenizer: Any = None, reference_precision: str = "float32") -> None:
         from agents.policy_folder import base_model_source
 
         super().__init__()
@@ -90,13 +96,8 @@ class PolicyWithValue(nn.Module):
         self.uses_lora = lora_r > 0 or already
         self.base_model = base_model_source(base_model, lm.get_base_model() if already else lm)
         self.tokenizer = tokenizer
-        if reference is not None:
-            _check_same_vocab(lm, reference)
-            self.reference = reference.eval().requires_grad_(False)
-        elif not self.uses_lora:
-            self.reference = copy.deepcopy(lm).eval().requires_grad_(False)
-        else:
-            self.reference = None
+        self.reference_precision = check_precision("reference_precision", reference_precision)
+        self.reference = _build_reference(lm, reference, self.uses_lora, reference_precision)
         self.lm = _apply_lora(lm, lora_r, lora_alpha, lora_target_modules) \
             if self.uses_lora and not already else lm
         with torch.random.fork_rng(devices=[]):
@@ -178,8 +179,8 @@ class PolicyWithValue(nn.Module):
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, *, base_model: str | Path | None = None,
-                        reference: Any = None, dtype: Any = None,
-                        device: Any = None) -> PolicyWithValue:
+                        reference: Any = None, dtype: Any = None, device: Any = None,
+                        reference_precision: str = "float32") -> PolicyWithValue:
         """Load a folder written by :meth:`save_pretrained`, with its tokenizer as
         :attr:`tokenizer`.
 
@@ -187,7 +188,7 @@ class PolicyWithValue(nn.Module):
         the base with adapters off, as in training); ``base_model`` points at it when it has
         moved (a recorded folder that has gone raises at once, saying so). Full weights load
         from the folder, and the reference is then a frozen copy of the loaded policy unless
-        ``reference`` is given.
+        ``reference`` is given. ``reference_precision`` as in the constructor.
         """
         from agents.policy_folder import load_policy_lm, load_value_head_state, read_policy_folder
         from rlhf_env.models import load_tokenizer
@@ -197,7 +198,8 @@ class PolicyWithValue(nn.Module):
         base = str(base_model) if base_model is not None else (
             None if saved.base_model is None else saved.base_model.location)
         policy = cls(lm, reference=reference, base_model=base if saved.lora else None,
-                     tokenizer=load_tokenizer(str(saved.path)))
+                     tokenizer=load_tokenizer(str(saved.path)),
+                     reference_precision=reference_precision)
         if saved.lora is None:  # the folder itself is the model now
             policy.base_model = saved.base_model
         try:
@@ -245,6 +247,23 @@ def _shared_prompt_pass(lm: Any, input_ids: torch.Tensor, attention_mask: torch.
         if states is not None:
             states = torch.cat([states, rest.hidden_states[-1]], dim=1)
     return logits, states
+
+
+def _build_reference(lm: Any, reference: Any, uses_lora: bool, precision: str) -> Any:
+    """The frozen reference model, or ``None`` for "``lm`` with its adapters disabled"
+    (LoRA at float32: shares every weight with the policy)."""
+    if reference is not None:
+        _check_same_vocab(lm, reference)
+        if precision == "float32":
+            return reference.eval().requires_grad_(False)
+        return frozen_copy(reference, precision)
+    if not uses_lora:
+        return frozen_copy(lm, precision)  # a deep copy of the initial policy
+    if precision == "float32":
+        return None
+    if _is_peft(lm):  # the base model alone: a copy with the adapters taken out
+        return frozen_copy(copy.deepcopy(lm).unload(), precision, copy=False)
+    return frozen_copy(lm, precision)
 
 
 def _check_same_vocab(lm: Any, reference: Any) -> None:

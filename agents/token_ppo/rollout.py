@@ -23,6 +23,7 @@ from agents.token_ppo.generation import (
     shared_group_size,
 )
 from agents.token_ppo.policy import PolicyWithValue
+from agents.token_ppo.profiling import stage
 from rlhf_env.errors import ConfigError
 
 
@@ -112,11 +113,16 @@ def collect(env: Any, policy: PolicyWithValue, indices: list[int], *, max_new_to
     ids, mask = trim_left(torch.as_tensor(obs["input_ids"], device=device),
                           torch.as_tensor(obs["attention_mask"], device=device))
     sampler = policy if with_values else LMSampler(policy.lm)
-    gen = generate(sampler, ids, mask, max_new_tokens=max_new_tokens, eos_id=eos_id,
-                   transform=transform, generator=generator, group_size=group_size)
-    scores, gold, prompts, responses = score(env, gen, eos_id)
+    with stage("generate"):
+        gen = generate(sampler, ids, mask, max_new_tokens=max_new_tokens, eos_id=eos_id,
+                       transform=transform, generator=generator, group_size=group_size)
+    with stage("score"):
+        scores, gold, prompts, responses = score(env, gen, eos_id)
     full_ids = torch.cat([ids, gen.tokens], dim=1)
     full_mask = torch.cat([mask.long(), gen.mask.long()], dim=1)
-    ref = (reference_logprobs(policy, full_ids, full_mask, gen.tokens, transform,
-                              group_size).float() if with_reference else None)
+    ref = None
+    if with_reference:
+        with stage("reference"):
+            ref = reference_logprobs(policy, full_ids, full_mask, gen.tokens, transform,
+                                     group_size).float()
     return Rollout(full_ids, full_mask, gen, ref, scores.to(device), gold, prompts, responses)

@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING
 
 from rlhf_env._lazy import lazy_getattr
 from rlhf_env.rewards.base import (
+    LowerPrecisionReward,
     RewardModel,
     check_pairs,
     describe,
+    reward_at_precision,
     score_checked,
     validate_scores,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "KeywordReward",
     "LengthConfig",
     "LengthReward",
+    "LowerPrecisionReward",
     "NormalizeConfig",
     "NormalizedReward",
     "RewardModel",
@@ -78,6 +81,7 @@ __all__ = [
     "list_reward_models",
     "make_reward_model",
     "register_reward_model",
+    "reward_at_precision",
     "score_checked",
     "validate_scores",
 ]

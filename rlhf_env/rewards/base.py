@@ -28,6 +28,27 @@ class RewardModel(Protocol):
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray: ...
 
 
+@runtime_checkable
+class LowerPrecisionReward(Protocol):
+    """A reward model whose frozen network can run at a lower precision (see
+    :mod:`rlhf_env.models.precision`): :class:`~rlhf_env.rewards.encoder_head.EncoderHeadReward`,
+    and so the default ``sentiment`` model."""
+
+    def at_precision(self, precision: str) -> Any:
+        """This model with its frozen network at ``precision`` (``self`` when it already
+        runs there; else a new model, this one left as it is)."""
+        ...
+
+
+def reward_at_precision(model: Any, precision: str) -> Any:
+    """``model`` with its frozen network at ``precision`` when it is a
+    :class:`LowerPrecisionReward`; any other reward model (rules, VADER, callables, models
+    without that method) is returned as it is."""
+    if isinstance(model, LowerPrecisionReward):
+        return model.at_precision(precision)
+    return model
+
+
 def describe(model: Any) -> str:
     """A short human name for a reward model, used in error messages and logs."""
     name = getattr(model, "name", None)

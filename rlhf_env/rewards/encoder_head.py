@@ -34,6 +34,7 @@ from torch import nn
 from rlhf_env.errors import ConfigError, ModelLoadError
 from rlhf_env.files import atomic_folder, write_bytes, write_json
 from rlhf_env.models.loading import load_sentence_encoder, mean_pool
+from rlhf_env.models.precision import check_precision, frozen_copy
 from rlhf_env.models.sources import ModelSource, check_source, looks_like_path, model_source
 from rlhf_env.quiet import quiet_hf
 from rlhf_env.rewards._format import (
@@ -57,7 +58,8 @@ from rlhf_env.rewards.heads import HeadConfig, build_head
 from rlhf_env.validation import check_fields
 
 POOLINGS = ("mean", "cls")
-LOAD_OVERRIDES = frozenset({"batch_size", "cache_size", "max_length", "freeze_backbone"})
+LOAD_OVERRIDES = frozenset({"batch_size", "cache_size", "max_length", "freeze_backbone",
+                            "backbone_precision"})
 """Config fields :meth:`EncoderHeadReward.from_pretrained` may change: none alters the weights."""
 
 
@@ -86,6 +88,11 @@ class EncoderHeadConfig:
     """Texts per encoder pass in :meth:`EncoderHeadReward.score`."""
     cache_size: int = 10_000
     """Embeddings kept in the LRU cache (0 disables it; only used with a frozen backbone)."""
+    backbone_precision: str = "float32"
+    """Precision the frozen backbone runs at: ``"float32"``, ``"bfloat16"`` or ``"int8"``
+    (see :mod:`rlhf_env.models.precision` for the speed and the score error each costs;
+    ``"bfloat16"`` is the fast and accurate one on CPUs with bfloat16 units). Needs
+    ``freeze_backbone``; the head stays float32. A passed ``encoder`` is converted as a copy."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -99,6 +106,11 @@ class EncoderHeadConfig:
         if self.cache_size < 0:
             raise ConfigError(f"cache_size must be >= 0, got {self.cache_size!r}.")
         check_input_format(self.input_format)
+        check_precision("EncoderHeadConfig.backbone_precision", self.backbone_precision)
+        if self.backbone_precision != "float32" and not self.freeze_backbone:
+            raise ConfigError(f"backbone_precision={self.backbone_precision!r} runs a frozen "
+                              f"backbone only; set freeze_backbone=True, or keep "
+                              f"backbone_precision='float32' to fine-tune the backbone.")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (the head as a nested dict)."""
@@ -152,6 +164,8 @@ class EncoderHeadReward(nn.Module):
         if loading:
             encoder, tokenizer = load_sentence_encoder(self.config.backbone,
                                                        seed=self.config.backbone_seed)
+        if self.config.backbone_precision != "float32":  # never converts a caller's encoder
+            encoder = frozen_copy(encoder, self.config.backbone_precision, copy=not loading)
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.head = build_head(int(encoder.config.hidden_size), self.config.head)
@@ -179,12 +193,13 @@ class EncoderHeadReward(nn.Module):
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
               token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """Pooled embeddings ``(B, H)`` (with gradients unless the backbone is frozen)."""
+        """Pooled float32 embeddings ``(B, H)`` (with gradients unless the backbone is
+        frozen), whatever ``backbone_precision`` the encoder runs at."""
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_backbone):
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                   **extra).last_hidden_state
-        return pool(hidden, attention_mask, self.config.pooling, self.config.normalize)
+        return pool(hidden.float(), attention_mask, self.config.pooling, self.config.normalize)
 
     def score_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Head scores ``(B,)`` for pooled embeddings ``(B, H)``."""
@@ -243,6 +258,25 @@ class EncoderHeadReward(nn.Module):
             self.train(was_training)
         return validate_scores(raw, len(responses), self)
 
+    def at_precision(self, precision: str) -> EncoderHeadReward:
+        """This model with its frozen backbone at ``precision`` (``backbone_precision``):
+        ``self`` when it already runs there, else a new model with a converted copy of the
+        backbone and a copy of the head (this one is left as it is)."""
+        precision = check_precision("precision", precision)
+        current = self.config.backbone_precision
+        if precision == current:
+            return self
+        if current != "float32":
+            raise ConfigError(f"{self.name!r} already runs its backbone at {current!r}; convert "
+                              f"a float32 model to {precision!r} instead.")
+        model = EncoderHeadReward(dataclasses.replace(self.config, backbone_precision=precision),
+                                  encoder=self.encoder, tokenizer=self.tokenizer, name=self.name,
+                                  label_info=self.label_info,
+                                  training_metadata=self.training_metadata)
+        model.head.load_state_dict(self.head.state_dict())
+        model.backbone_source = self.backbone_source
+        return model.to(self.device)
+
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
         """``nn.Module.load_state_dict``; also empties the embedding cache."""
         self.cache.clear()
@@ -262,6 +296,10 @@ class EncoderHeadReward(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         if save_backbone is None:
             save_backbone = not self.config.freeze_backbone
+        if save_backbone and self.config.backbone_precision != "float32":
+            raise ConfigError(f"the backbone runs at {self.config.backbone_precision!r}, so its "
+                              f"weights are no longer the float32 ones; save it with "
+                              f"save_backbone=False (the folder then names the backbone).")
         if save_backbone:
             with atomic_folder(folder / BACKBONE_DIR) as tmp, quiet_hf():
                 self.encoder.save_pretrained(tmp, safe_serialization=True)

@@ -54,7 +54,8 @@ class TextBanditEnv(gym.Env):
     See :class:`~rlhf_env.text.core.TextEnvConfig`: ``task``, ``prompts``, ``model``,
     ``tokenizer``, ``reward_model``, ``gold``, ``kl_coef``, ``reference_model``,
     ``max_prompt_tokens``, ``max_response_tokens``, ``action_vocab``, ``use_chat_template``,
-    ``system_prompt``, ``long_prompt``, ``device``, ``render_mode`` ("ansi"), ``reward_kwargs``.
+    ``system_prompt``, ``long_prompt``, ``device``, ``frozen_precision``, ``render_mode``
+    ("ansi"), ``reward_kwargs``.
 
     ``reset(options={"prompt_index": i})`` answers a chosen prompt instead of a drawn one.
 

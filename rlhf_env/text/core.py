@@ -23,12 +23,14 @@ import numpy as np
 
 from rlhf_env.errors import ConfigError, PromptError
 from rlhf_env.models import (
+    check_precision,
     encode_prompt,
+    frozen_copy,
     load_causal_lm,
     load_tokenizer,
     prepare_tokenizer,
 )
-from rlhf_env.rewards import make_reward_model
+from rlhf_env.rewards import make_reward_model, reward_at_precision
 from rlhf_env.rewards.base import score_checked
 from rlhf_env.text.prompts import PromptSource
 from rlhf_env.text.reference import ReferenceScorer
@@ -90,6 +92,17 @@ class TextEnvConfig:
     """``"truncate"`` (keep the last tokens, warn once) or ``"error"``."""
     device: DeviceSpec = None
     """Device of the reference model (the reward model keeps its own)."""
+    frozen_precision: str = "float32"
+    """Precision of the frozen networks the env runs: the reference model and the reward
+    model's encoder (when the reward model can run lower, see
+    :class:`~rlhf_env.rewards.base.LowerPrecisionReward`: the encoder-head models, the
+    default ``sentiment`` one included; rule scorers, VADER, callables, Hugging Face
+    classifiers and ensembles run as they are). The gold scorer is the independent judge and
+    always stays as given. ``"bfloat16"`` is faster and close (on CPUs with bfloat16 units, a
+    first measurement on the defaults: 2.2-2.7x, ~0.08 nats per token and ~0.01 score error),
+    ``"int8"`` faster on any CPU but far less accurate; see :mod:`rlhf_env.models.precision`.
+    Models are converted as copies, shared by every env that asks for the same model at the
+    same precision."""
     render_mode: str | None = None
     """``None`` or ``"ansi"``."""
     reward_kwargs: dict = field(default_factory=dict)
@@ -110,6 +123,7 @@ class TextEnvConfig:
                 check_instance(name, value, (), f"a bundled name, a local folder, a hub id or "
                                                 f"a loaded {thing}")
         check_device("device", self.device)
+        check_precision("frozen_precision", self.frozen_precision)
         object.__setattr__(self, "reward_kwargs", check_mapping("reward_kwargs",
                                                                 self.reward_kwargs))
         if not np.isfinite(self.kl_coef) or self.kl_coef < 0:
@@ -151,8 +165,26 @@ def _cached_tokenizer(name: str) -> Any:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_lm(name: str, device: str | None) -> Any:
-    return load_causal_lm(name, device=device)
+def _cached_lm(name: str, device: str | None, precision: str = "float32") -> Any:
+    model = load_causal_lm(name, device=device)
+    return model if precision == "float32" else frozen_copy(model, precision, copy=False)
+
+
+_CONVERTED: dict[tuple[int, str], tuple[Any, Any]] = {}
+"""``(id(model), precision) → (model, its converted copy)``: one copy per model and
+precision for every env (the original is kept so that its id is not reused)."""
+
+
+def converted(model: Any, precision: str, convert: Any) -> Any:
+    """``convert(model, precision)``, made once per model object and precision and shared;
+    ``model`` itself at ``"float32"``."""
+    if precision == "float32":
+        return model
+    key = (id(model), precision)
+    entry = _CONVERTED.get(key)
+    if entry is None or entry[0] is not model:
+        entry = _CONVERTED[key] = (model, convert(model, precision))
+    return entry[1]
 
 
 @functools.lru_cache(maxsize=16)
@@ -219,9 +251,11 @@ class TextBanditCore:
 
     def _reward_model(self) -> Any:
         if self.config.reward_model is not None:
-            return resolve_reward_model(self.config.reward_model, self.config.reward_kwargs)
-        kwargs = {**self.task.reward_kwargs, **self.config.reward_kwargs}
-        return resolve_reward_model(self.task.reward_model, kwargs)
+            model = resolve_reward_model(self.config.reward_model, self.config.reward_kwargs)
+        else:
+            kwargs = {**self.task.reward_kwargs, **self.config.reward_kwargs}
+            model = resolve_reward_model(self.task.reward_model, kwargs)
+        return converted(model, self.config.frozen_precision, reward_at_precision)
 
     def _gold(self) -> Any:
         spec = self.task.gold if self.config.gold == "task" else self.config.gold
@@ -229,11 +263,12 @@ class TextBanditCore:
 
     def _reference(self) -> Any:
         spec = self.config.reference_model or self.config.model
+        precision = self.config.frozen_precision
         if isinstance(spec, str):
             device = None if self.config.device is None else str(self.config.device)
-            model = _cached_lm(spec, device)
+            model = _cached_lm(spec, device, precision)
         else:
-            model = spec
+            model = converted(spec, precision, frozen_copy)
         return shared_reference_scorer(model, self.tokenizer.pad_token_id, len(self.tokenizer))
 
     # -- prompts --------------------------------------------------------------------------

@@ -197,8 +197,9 @@ class TextTokenEnv(gym.Env):
     Those of ``RLHF-Text-v0`` (:class:`~rlhf_env.text.core.TextEnvConfig`): ``task``,
     ``prompts``, ``model``, ``tokenizer``, ``reward_model``, ``gold``, ``kl_coef``,
     ``reference_model``, ``max_prompt_tokens``, ``max_response_tokens``, ``action_vocab``,
-    ``use_chat_template``, ``system_prompt``, ``long_prompt``, ``device``, ``render_mode``
-    ("ansi"), ``reward_kwargs``. ``reset(options={"prompt_index": i})`` answers a chosen prompt.
+    ``use_chat_template``, ``system_prompt``, ``long_prompt``, ``device``,
+    ``frozen_precision``, ``render_mode`` ("ansi"), ``reward_kwargs``.
+    ``reset(options={"prompt_index": i})`` answers a chosen prompt.
 
     ``info`` every step: ``token`` (the token id). At the end also ``prompt``, ``response``,
     ``score``, ``kl_term`` (sum of the KL rewards), ``kl_coef``, ``ref_logprob`` (with a

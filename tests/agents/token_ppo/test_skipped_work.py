@@ -87,3 +87,20 @@ def test_rloo_updates_match_a_run_that_computes_values(make_trainer, monkeypatch
 def test_reference_pass_names_are_checked():
     with pytest.raises(ConfigError, match="reference_pass must be one of"):
         TokenPPOConfig(reference_pass="never")
+
+
+def test_the_optimizer_is_fused_adamw_and_updates_as_the_plain_loop_does(make_trainer):
+    fused = make_trainer(seed=4)
+    assert fused.optimizer.defaults["fused"] is True
+    plain = make_trainer(seed=4)
+    plain.optimizer = torch.optim.AdamW(plain.policy.trainable_parameters(),
+                                        lr=plain.config.learning_rate)
+    before = [p.detach().clone() for p in fused.policy.trainable_parameters()]
+    for trainer in (fused, plain):
+        trainer.step()
+    moved = False
+    for a, b, start in zip(fused.policy.trainable_parameters(),
+                           plain.policy.trainable_parameters(), before, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+        moved = moved or not torch.equal(a, start)
+    assert moved

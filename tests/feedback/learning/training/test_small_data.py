@@ -58,8 +58,10 @@ def test_labels_at_chance_raise_a_warning(bow_model):
 def test_the_warning_can_be_turned_off(bow_model):
     cfg = RewardTrainerConfig(freeze_backbone=True, epochs=2, warn_at_chance=False)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", RLHFEnvWarning)
-        RewardModelTrainer(cfg).fit(bow_model, _coin_flips(60))
+        warnings.simplefilter("error", RLHFEnvWarning)  # a warning would fail the test
+        result = RewardModelTrainer(cfg).fit(bow_model, _coin_flips(60))
+    # the run was at chance, so the warning would have fired had it been on
+    assert result.val_accuracy_ci is not None and result.val_accuracy_ci[0] <= 0.5
 
 
 def test_wilson_interval():

@@ -81,7 +81,11 @@ def _cmd_ppo(args: argparse.Namespace) -> int:
     if "rlhf/gold_score" in last:
         print(f"gold score: {_number(first.get('rlhf/gold_score'))} -> "
               f"{_number(last['rlhf/gold_score'])}")
-    print(f"KL to the reference: {_number(last['rlhf/kl'])} nats per response (last step)")
+    if "rlhf/kl" in last:
+        print(f"KL to the reference: {_number(last['rlhf/kl'])} nats per response (last step)")
+    else:
+        print("KL to the reference: not measured (fixed kl_coef = 0 skips the reference pass; "
+              "set reference_pass = \"always\" to log it)")
     print(f"time: {summary.seconds:.1f} s")
     print(f"saved to {summary.out}: {POLICY_DIR}/ (the policy, save_pretrained), "
           f"{CHECKPOINT_FILE} (trainer state to resume), {METRICS_FILE}, {RUN_CONFIG_FILE}")

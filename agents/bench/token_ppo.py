@@ -52,8 +52,10 @@ def run_token_ppo(trial: Trial, advantage: str) -> Iterator[EvalPoint]:
             while episodes < step:
                 metrics = trainer.step()
                 episodes += config.batch_size
-                extra = {"train_score": metrics["rlhf/score"], "train_kl": metrics["rlhf/kl"],
+                extra = {"train_score": metrics["rlhf/score"],
                          "kl_coef": metrics["rlhf/kl_coef"]}
+                if "rlhf/kl" in metrics:  # not measured at fixed β = 0 (no reference pass)
+                    extra["train_kl"] = metrics["rlhf/kl"]
             yield evaluator.point(step, trainer.policy, trainer.policy.reference_model,
                                   episodes=episodes, **extra)
     finally:

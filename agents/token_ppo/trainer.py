@@ -400,8 +400,10 @@ class TokenPPOTrainer:
         bar = tqdm(range(num_steps), desc="token PPO", disable=not self.config.progress_bar)
         for _ in bar:
             m = self.step()
-            bar.set_postfix(score=f"{m['rlhf/score']:.3f}", kl=f"{m['rlhf/kl']:.3f}",
-                            kl_coef=f"{m['rlhf/kl_coef']:.3g}")
+            shown = {"score": f"{m['rlhf/score']:.3f}", "kl_coef": f"{m['rlhf/kl_coef']:.3g}"}
+            if "rlhf/kl" in m:  # absent at fixed β = 0 (no reference pass)
+                shown["kl"] = f"{m['rlhf/kl']:.3f}"
+            bar.set_postfix(shown)
         return self.metrics
 
     def save_pretrained(self, folder: str | Path) -> Path:

@@ -102,6 +102,13 @@ def test_ppo_checkpoint_resumes_into_a_trainer(tmp_path, capsys):
         trainer.close()
 
 
+def test_ppo_at_zero_beta_says_the_kl_was_not_measured(tmp_path, capsys):
+    code, out, err = _run(["ppo", *PPO_TINY, "--set", "ppo.kl_coef=0", "--steps", "1",
+                           "--out", tmp_path / "ppo"], capsys)
+    assert code == 0, err
+    assert "KL to the reference: not measured" in out and "reference_pass" in out
+
+
 @pytest.mark.parametrize(("argv", "words"), [
     (["ppo", "--set", "ppo.learning_rat=1e-3"], "Did you mean 'ppo.learning_rate'"),
     (["ppo", "--set", "ppo.minibatch_size=3"], "--set: ppo.minibatch_size = 3"),

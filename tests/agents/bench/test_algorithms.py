@@ -46,6 +46,17 @@ def test_trained_token_ppo_moves_away_from_its_reference(text_task, make_trial):
     assert points[-1].kl != 0.0 and points[-1].extra["episodes"] == text_task.budget.steps
 
 
+@pytest.mark.parametrize("name", ["token-ppo-grpo", "token-ppo-gae"])
+def test_token_ppo_at_zero_beta_still_reports_the_evaluation_kl(name, text_task, make_trial):
+    """A fixed β = 0 skips the trainer's reference pass (so no training KL), but the
+    benchmark's own evaluation still measures KL to the start, and the policy moves."""
+    trial = make_trial(text_task, name, **{**TEXT_OPTIONS[name], "kl_coef": 0.0})
+    points = list(get_algorithm(name).run(trial))
+    _check(points, text_task.budget, text=True)
+    assert points[-1].extra["kl_coef"] == 0.0 and "train_kl" not in points[-1].extra
+    assert points[-1].kl != 0.0
+
+
 def test_best_of_n_traces_k_from_1_to_n_with_the_analytic_kl(text_task, make_trial):
     points = list(get_algorithm("best-of-n").run(make_trial(text_task, "best-of-n", **TINY)))
     assert [p.extra["k"] for p in points] == [1, 2, 4]

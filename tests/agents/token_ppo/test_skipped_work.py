@@ -32,6 +32,12 @@ def test_a_fixed_zero_beta_runs_no_reference_pass_and_logs_no_kl(make_trainer, m
     assert metrics["rlhf/reward"] == pytest.approx(metrics["rlhf/score"], abs=1e-5)
 
 
+def test_the_progress_bar_runs_without_a_kl_to_show(make_trainer):
+    trainer = make_trainer(kl_coef=0.0, progress_bar=True)
+    history = trainer.train(2)
+    assert len(history) == 2 and all("rlhf/kl" not in m for m in history)
+
+
 @pytest.mark.parametrize("config", [{"kl_coef": 0.0, "reference_pass": "always"},
                                     {"kl_coef": 0.1},
                                     {"kl_coef": 0.0, "adaptive_kl": True}])

@@ -233,10 +233,10 @@ class ControlItem:
         if not 1 <= len(actions) <= self.max_actions:
             raise FeedbackError(f"give 1 to {self.max_actions} corrective actions, got "
                                 f"{len(actions)}.")
-        fits = self.horizon is None or step + len(actions) <= self.horizon
-        if not fits:
+        end = self.horizon if self.horizon is not None else len(self.actions)
+        if step + len(actions) > end:
             raise FeedbackError(f"{len(actions)} actions from step {step} run past the "
-                                f"episode's end (step {self.horizon}); give fewer.")
+                                f"episode's end (step {end}); give fewer.")
         if actions[0] == self.actions[step]:
             raise FeedbackError(f"the agent already did {self.space.name(actions[0])} at step "
                                 f"{step}; the first corrective action must differ (or pick "

@@ -33,7 +33,7 @@ KEYS = {
                    ("Ctrl+Enter", "submit"), ("Esc", "leave the text box")],
     "demonstration": [("type", "write the response"), ("Ctrl+Enter", "submit"),
                       ("Esc", "leave the text box")],
-    "control_correction": [("[ ]", "step back or forward"),
+    "control correction": [("[ ]", "step back or forward"),
                            ("1–9", "add that action (or click its button)"),
                            ("Backspace", "remove the last action"), ("Enter", "submit")],
     "every item": [("S", "skip"), ("Z", "undo the last answer"), ("P", "play/pause clips"),

@@ -324,8 +324,9 @@ def expert_and_random_returns(seeds: range = range(20), horizon: int = 40
     return out
 
 
-__all__ = ["ACTION_NAMES", "FAILURE_OBSERVATION", "HIGHWAY_BASE_ID", "HIGHWAY_CONFIG", "OffscreenFrames",
-           "expert_and_random_returns", "highway_expert", "make_highway", "offscreen_video"]
+__all__ = ["ACTION_NAMES", "FAILURE_OBSERVATION", "HIGHWAY_BASE_ID", "HIGHWAY_CONFIG",
+           "OffscreenFrames", "expert_and_random_returns", "highway_expert", "make_highway",
+           "offscreen_video"]
 
 
 if __name__ == "__main__":  # python -m rlhf_env.control.highway

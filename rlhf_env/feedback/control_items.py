@@ -198,7 +198,8 @@ class ControlItem:
         if not isinstance(metadata, Mapping):
             raise FeedbackError(f"{KIND} item needs metadata (env_id, seed, actions, "
                                 "action_space, max_actions).")
-        probe = ControlCorrection(str(metadata.get("env_id", "")), metadata.get("seed"),
+        seed: Any = metadata.get("seed")  # ControlCorrection checks it
+        probe = ControlCorrection(str(metadata.get("env_id", "")), seed,
                                   _as_actions(metadata.get("actions")), 0,
                                   _other_first(metadata.get("actions")),
                                   horizon=metadata.get("horizon"))

@@ -55,7 +55,7 @@ def ask(asker: Asker, item: QueueItem) -> tuple[int, tuple[ControlAction, ...]] 
         actions = _ask_actions(asker, info, step)
         if actions is None:
             return None
-        if actions != BACK:
+        if not isinstance(actions, str):  # BACK asks for the step again
             return step, actions
 
 

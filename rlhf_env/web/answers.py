@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rlhf_env.errors import FeedbackError
-from rlhf_env.feedback.control_items import KIND as CONTROL, ControlItem
+from rlhf_env.feedback.control_items import KIND as CONTROL
+from rlhf_env.feedback.control_items import ControlItem
 from rlhf_env.feedback.records import FeedbackRecord
 from rlhf_env.feedback.store import QueueItem
 

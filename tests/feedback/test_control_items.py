@@ -146,7 +146,8 @@ def test_box_actions_in_the_terminal(tmp_path) -> None:
     enqueue(store, tmp_path, env_id="RLHF-Pendulum-v0", action_space=PENDULUM,
             actions=[[0.5]] * 6)
     out = run(store, "1\n3\n0.5 1\n-1.5 1.25\n")
-    assert "(action 1 3.0 is not an action of this env; use one number per action in [-2, 2].)" in out
+    assert ("(action 1 3.0 is not an action of this env; use one number per action in "
+            "[-2, 2].)") in out
     assert "already did 0.5 at step 1" in out
     [record] = store.records("control_correction")
     assert record.corrected_actions == ((-1.5,), (1.25,))

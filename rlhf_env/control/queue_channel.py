@@ -55,9 +55,12 @@ class QueueChannel:
         kind: the queue item kind asked (``"comparison"``, ``"control_correction"``).
         name: written into each item's metadata as ``asked_by``.
         clip_dir: where clips go (``None``: ``clips/`` next to the store file).
-        timeout, poll_interval, min_answers: see :meth:`wait`.
+        timeout: most seconds one :meth:`wait` lasts (``None``: until answered).
+        poll_interval: seconds between two looks at the queue.
+        min_answers: new answers that end a wait (``None``: one per item asked).
         clip_format: ``"gif"`` or ``"mp4"``.
-        clock, sleep: injectable for tests.
+        clock: the time function (injectable for tests).
+        sleep: the sleep function (injectable for tests).
         token: a server's admin token (default ``$RLHF_ENV_TOKEN``).
         owner: the asker's class name, for error messages.
     """

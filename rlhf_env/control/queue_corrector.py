@@ -112,7 +112,8 @@ class QueueCorrector:
         task: the items' task.
         name: written into each item's metadata as ``asked_by``, to find them again.
         notify: called with a line for people whenever episodes are queued.
-        clock, sleep: injectable for tests.
+        clock: the time function (injectable for tests).
+        sleep: the sleep function (injectable for tests).
         token: the admin token of a remote server (default ``$RLHF_ENV_TOKEN``).
     """
 

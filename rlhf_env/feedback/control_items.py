@@ -5,19 +5,19 @@ asks where the behaviour went wrong and what should have been done instead. Ever
 answer needs to become a :class:`~rlhf_env.feedback.records.ControlCorrection` travels in
 the item's metadata (checked once, at enqueue):
 
-================  ==============================================================
-``env_id``        the control id the episode was played in
-``seed``          its reset seed
-``actions``       the agent's actions, one per step (ints, or lists of numbers)
-``horizon``       episode length the env was made with (``null``: the id's own)
-``action_space``  ``{"type": "discrete", "n": N, "names": [...]}`` or
-                  ``{"type": "box", "low": [...], "high": [...]}`` (flattened)
-``max_actions``   K: the most corrective actions one answer may give
-``first_step``    frame 0 of the clip is the state before this step (default 0);
-                  frame ``i`` is the state before step ``first_step + i``
-``last_step``     the last step that may be corrected (default: the last action)
-``state_digests`` optional: the observation fingerprint before every step
-================  ==============================================================
+=================  ==============================================================
+``env_id``         the control id the episode was played in
+``seed``           its reset seed
+``actions``        the agent's actions, one per step (ints, or lists of numbers)
+``horizon``        episode length the env was made with (``null``: the id's own)
+``action_space``   ``{"type": "discrete", "n": N, "names": [...]}`` or
+                   ``{"type": "box", "low": [...], "high": [...]}`` (flattened)
+``max_actions``    K: the most corrective actions one answer may give
+``first_step``     frame 0 of the clip is the state before this step (default 0);
+                   frame ``i`` is the state before step ``first_step + i``
+``last_step``      the last step that may be corrected (default: the last action)
+``state_digests``  optional: the observation fingerprint before every step
+=================  ==============================================================
 
 An answer is a step (the first one the person changes) and 1..K actions; the terminal
 labeler reads them as text (:meth:`ActionSpec.parse`: action names or indices for a

@@ -87,6 +87,28 @@ def test_the_wait_ends_with_the_answers_and_unanswered_items_stay(tmp_path) -> N
     assert [r.metadata["queue_item"] for r in again.collect()] == [2]
 
 
+def test_the_loop_keeps_each_answer_once_across_a_resume(tmp_path) -> None:
+    from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop
+
+    path = tmp_path / "fb.sqlite"
+    config = LoopConfig(total_timesteps=64, total_labels=2, rounds=1, segment_length=10,
+                        n_envs=1, ensemble_size=1, horizon=20, correction_fraction=1.0)
+    loop = PreferenceLearningLoop("RLHF-CartPole-v0", config,
+                                  algorithm_kwargs={"n_steps": 64, "batch_size": 64},
+                                  corrector=QueueCorrector(path, "RLHF-CartPole-v0",
+                                                           horizon=20, timeout=0.0))
+    assert loop.correct(1) == []  # queued, nobody answered yet
+    store = FeedbackStore(path)
+    item = store.next_pending("bob")
+    did = item.metadata["actions"][2]
+    store.complete(item.item_id, item.answer_record((2, (1 - did,)), annotator="bob"))
+    [first] = loop.correct(1)  # a second episode is queued; the answer comes in, replayed
+    assert first.metadata["queue_item"] == item.item_id and len(first.metadata["segments"]) == 2
+    loop.records.append(first)
+    loop.corrector = QueueCorrector(path, "RLHF-CartPole-v0", horizon=20, timeout=0.0)
+    assert loop.correct(1) == []  # the rebuilt corrector hands it in again: dropped
+
+
 def test_action_specs_and_clip_frames() -> None:
     cartpole = gym.make("RLHF-CartPole-v0")
     assert action_spec("RLHF-CartPole-v0", cartpole.action_space).names == ("left", "right")

@@ -251,6 +251,10 @@ def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="episode length (none: the id's own)")
     p.add_argument("--seed", type=arg_int(0), default=ConfigDefault(LOOP, "seed"),
                    help="seed of everything")
+    p.add_argument("--correction-fraction", type=arg_float(0.0, 1.0),
+                   default=ConfigDefault(LOOP, "correction_fraction"),
+                   help="share of each round's labels spent on corrections of the agent's "
+                        "episodes (the scripted expert's, or people's with --labeler queue)")
     p.add_argument("--threads", type=arg_int(1), default=1, help="torch threads")
     p.add_argument("--out", default=None, help="checkpoint + log folder")
     p.add_argument("--resume", default=None, help="continue the run saved in this folder")
@@ -265,10 +269,6 @@ def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="most seconds a round waits for answers (default: until answered)")
     q.add_argument("--poll", type=arg_float(0.0, exclusive_min=True), default=2.0,
                    help="seconds between store checks")
-    q.add_argument("--correction-fraction", type=arg_float(0.0, 1.0),
-                   default=ConfigDefault(LOOP, "correction_fraction"),
-                   help="share of each round's labels spent on corrections of the agent's "
-                        "episodes (the scripted expert's, or people's with --labeler queue)")
     q.add_argument("--correction-actions", type=arg_int(1), default=5,
                    help="most corrective actions a person gives per correction "
                         "(--labeler queue)")

@@ -183,3 +183,22 @@ def test_cli_prefs_with_people_correcting(tmp_path, capsys) -> None:
     assert all(i.metadata["max_actions"] == 2 for i in store.queue_items()
                if i.kind == "control_correction")
     assert store.count(kind="control_correction", annotator="dana") == 2
+
+
+def test_cli_correction_fraction_with_the_scripted_corrector_and_resume(tmp_path,
+                                                                        capsys) -> None:
+    from rlhf_env.control.checkpoint import read_checkpoint
+
+    out = tmp_path / "run"
+    args = ["prefs", "RLHF-CartPole-v0", "--labels", "4", "--timesteps", "64", "--rounds",
+            "1", "--segment-length", "10", "--n-envs", "1", "--ensemble", "1", "--horizon",
+            "20", "--set", "reward_epochs=1", "--out", str(out)]
+    assert main([*args, "--correction-fraction", "0.5"]) == 0
+    state, files = read_checkpoint(out)
+    assert state["config"]["correction_fraction"] == 0.5
+    feedback = Path(files["feedback"]).read_text()
+    assert '"kind":"control_correction"' in feedback.replace(" ", "")
+    assert '"annotator":"synthetic-corrector"' in feedback.replace(" ", "")
+    capsys.readouterr()
+    assert main(["prefs", "--resume", str(out), "--correction-fraction", "0.25"]) == 2
+    assert "--correction-fraction 0.25 (saved: 0.5)" in capsys.readouterr().err

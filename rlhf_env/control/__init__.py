@@ -10,6 +10,8 @@
 :mod:`.labeling`            synthetic labels from true segment returns (Boltzmann, 10% slips)
 :mod:`.clips`               segments as GIF/MP4 clips queued for human labeling
 :mod:`.queue_labeler`       ``QueueLabeler``: the loop asks people through the queue and waits
+:mod:`.queue_corrector`     ``QueueCorrector``: people correct the agent's episodes (the queue)
+:mod:`.queue_channel`       what both share: their items, answers handed out once, the wait
 :mod:`.demonstrations`      scripted experts, saved demonstrations, behaviour cloning
 :mod:`.corrections`         takeovers (``ControlCorrection``) replayed into corrected ≻ original
                             pairs; the synthetic corrector
@@ -45,6 +47,7 @@ _EXPORTS = {
     "write_clip": "rlhf_env.control.clips:write_clip",
     "enqueue_segment_pairs": "rlhf_env.control.clips:enqueue_segment_pairs",
     "QueueLabeler": "rlhf_env.control.queue_labeler:QueueLabeler",
+    "QueueCorrector": "rlhf_env.control.queue_corrector:QueueCorrector",
     "behaviour_clone": "rlhf_env.control.demonstrations:behaviour_clone",
     "collect_demonstrations": "rlhf_env.control.demonstrations:collect_demonstrations",
     "save_demonstrations": "rlhf_env.control.demonstrations:save_demonstrations",

@@ -4,12 +4,19 @@
     rlhf-env prefs RLHF-CartPole-v0 --resume runs/cartpole --rounds 15   # go on
     rlhf-env prefs RLHF-CartPole-v0 --labels 60 --labeler queue --store fb.sqlite
         # …and in another terminal: rlhf-env label fb.sqlite --follow
+    rlhf-env prefs RLHF-CartPole-v0 --labels 60 --labeler queue --store fb.sqlite \
+        --correction-fraction 0.25      # a quarter of the labels: people correct episodes
     rlhf-env prefs RLHF-CartPole-v0 --demos scripted --bc-epochs 20 --demo-pairs 50
 
 The default labeler is synthetic (true returns, 10% slips). ``--labeler queue`` asks people
 instead (:class:`~rlhf_env.control.queue_labeler.QueueLabeler`): each round's pairs become
 clips and queue items in ``--store``, and the round waits for the answers (``--timeout``
-seconds at most; unanswered items stay queued for later rounds). ``--demos`` (a file from
+seconds at most; unanswered items stay queued for later rounds). ``--correction-fraction F``
+spends that share of each round's labels on corrections of the agent's episodes: by the
+scripted expert with the synthetic labeler, by people with ``--labeler queue``
+(:class:`~rlhf_env.control.queue_corrector.QueueCorrector`: one clip per episode; people
+type the step where it went wrong and the actions it should have taken, at most
+``--correction-actions``). ``--demos`` (a file from
 :func:`~rlhf_env.control.demonstrations.save_demonstrations`, or ``scripted`` for the
 task's reference expert) warm-starts the loop with behaviour cloning and/or expert ≻ agent
 comparisons. ``--out`` holds the checkpoint (agent, reward model, segments, feedback,
@@ -57,6 +64,7 @@ LOOP_FLAGS = (
     ("--seed", "seed", "seed"),
     ("--demo-pairs", "demo_pairs", "demo_pairs"),
     ("--bc-epochs", "bc_epochs", "bc_epochs"),
+    ("--correction-fraction", "correction_fraction", "correction_fraction"),
 )
 """(flag, argparse dest, LoopConfig field) of every flag that sets a loop setting."""
 USAGE_ERRORS = (SettingsError, UnknownNameError)
@@ -124,8 +132,11 @@ def _resume(args: argparse.Namespace) -> Any:
             f"these: {'; '.join(conflicts)}. Drop them to go on with the saved run (only "
             f"--rounds may change), or start a new run in another folder (--out NEW_FOLDER, "
             f"without --resume).")
-    loop = PreferenceLearningLoop.resume(args.resume, log_dir=f"{args.resume}/logs",
-                                         checkpoint_dir=args.resume, labeler=_labeler(args))
+    saved = state["config"]
+    loop = PreferenceLearningLoop.resume(
+        args.resume, log_dir=f"{args.resume}/logs", checkpoint_dir=args.resume,
+        labeler=_labeler(args), corrector=_corrector(
+            args, state["env_id"], saved.get("horizon"), saved.get("correction_fraction", 0)))
     if "rounds" in _settings_given(args):
         loop.config = replace(loop.config, rounds=_config(args).rounds)
     return loop
@@ -146,6 +157,21 @@ def _labeler(args: argparse.Namespace) -> Any:
                             notify=lambda line: print(line, flush=True))
 
     return make
+
+
+def _corrector(args: argparse.Namespace, env_id: str, horizon: int | None,
+               fraction: float) -> Any:
+    """``None`` (the loop's scripted corrector, or no corrections) or a
+    :class:`~rlhf_env.control.queue_corrector.QueueCorrector` (``--labeler queue``)."""
+    if args.labeler == "synthetic" or not fraction:
+        return None
+    from rlhf_env.control.queue_corrector import QueueCorrector
+
+    return QueueCorrector(args.store, env_id, horizon=horizon,
+                          max_actions=args.correction_actions, clip_dir=args.clips,
+                          timeout=args.timeout, poll_interval=args.poll,
+                          clip_format=args.clip_format,
+                          notify=lambda line: print(line, flush=True))
 
 
 def _demonstrations(args: argparse.Namespace, config: Any) -> Any:
@@ -171,11 +197,15 @@ def _cmd_prefs(args: argparse.Namespace) -> int:
         loop = _resume(args)
     else:
         config = _config(args)
-        loop = PreferenceLearningLoop(args.env_id or DEFAULT_ENV_ID, config,
+        env_id = args.env_id or DEFAULT_ENV_ID
+        labeler = _labeler(args)
+        loop = PreferenceLearningLoop(env_id, config,
                                       algorithm=args.algo or DEFAULT_ALGORITHM,
                                       log_dir=logs, checkpoint_dir=args.out,
-                                      labeler=_labeler(args),
-                                      demonstrations=_demonstrations(args, config))
+                                      labeler=labeler,
+                                      demonstrations=_demonstrations(args, config),
+                                      corrector=_corrector(args, env_id, config.horizon,
+                                                           config.correction_fraction))
     for _ in loop.run_rounds():
         if len(loop.history) == 1 and loop.state.warm_start:
             print("warm start: " + ", ".join(f"{k} {v:.3g}"
@@ -221,6 +251,10 @@ def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="episode length (none: the id's own)")
     p.add_argument("--seed", type=arg_int(0), default=ConfigDefault(LOOP, "seed"),
                    help="seed of everything")
+    p.add_argument("--correction-fraction", type=arg_float(0.0, 1.0),
+                   default=ConfigDefault(LOOP, "correction_fraction"),
+                   help="share of each round's labels spent on corrections of the agent's "
+                        "episodes (the scripted expert's, or people's with --labeler queue)")
     p.add_argument("--threads", type=arg_int(1), default=1, help="torch threads")
     p.add_argument("--out", default=None, help="checkpoint + log folder")
     p.add_argument("--resume", default=None, help="continue the run saved in this folder")
@@ -235,6 +269,9 @@ def add_control_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="most seconds a round waits for answers (default: until answered)")
     q.add_argument("--poll", type=arg_float(0.0, exclusive_min=True), default=2.0,
                    help="seconds between store checks")
+    q.add_argument("--correction-actions", type=arg_int(1), default=5,
+                   help="most corrective actions a person gives per correction "
+                        "(--labeler queue)")
     d = p.add_argument_group("demonstrations")
     d.add_argument("--demos", default=None,
                    help="demonstrations file (.npz), or 'scripted' for the reference expert")

@@ -250,6 +250,14 @@ def replay_corrections(records: Iterable[ControlCorrection], bank: SegmentBank, 
     return out
 
 
+def unreplayed(record: ControlCorrection) -> ControlCorrection:
+    """``record`` without what :func:`replay_corrections` added to its metadata (the record
+    as the corrector gave it: a corrector handing an answer in again after a resume gives
+    this one)."""
+    meta = {k: v for k, v in record.metadata.items() if k not in ("segments", "start")}
+    return dataclasses.replace(record, metadata=meta)
+
+
 def _segments_of(record: ControlCorrection) -> tuple[str, str, int]:
     refs, start = record.metadata.get("segments"), record.metadata.get("start")
     if not (isinstance(refs, list) and len(refs) == 2 and isinstance(start, int)):
@@ -437,4 +445,5 @@ def correction_share(n_labels: int, fraction: float) -> int:
 __all__ = ["SYNTHETIC_CORRECTOR", "CorrectionReplay", "CorrectorConfig", "Snapshot",
            "SyntheticCorrector", "as_comparison", "correction_demonstrations",
            "correction_share", "drive", "env_action", "observation_digest", "play",
-           "record_action", "replay_correction", "replay_corrections", "training_records"]
+           "record_action", "replay_correction", "replay_corrections", "training_records",
+           "unreplayed"]

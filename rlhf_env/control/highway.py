@@ -134,6 +134,8 @@ FEATURE_SCALE = {"x": 200.0, "y": LANE_WIDTH * LANES, "vx": 80.0, "vy": 80.0}
 written out so that the observation does not depend on how highway-env derives them."""
 LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 """highway-env's meta-actions."""
+ACTION_NAMES = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
+"""The meta-actions' names, by index (what people type when they correct a driver)."""
 
 HIGHWAY_CONFIG: dict[str, Any] = {
     "observation": {
@@ -322,8 +324,9 @@ def expert_and_random_returns(seeds: range = range(20), horizon: int = 40
     return out
 
 
-__all__ = ["FAILURE_OBSERVATION", "HIGHWAY_BASE_ID", "HIGHWAY_CONFIG", "OffscreenFrames",
-           "expert_and_random_returns", "highway_expert", "make_highway", "offscreen_video"]
+__all__ = ["ACTION_NAMES", "FAILURE_OBSERVATION", "HIGHWAY_BASE_ID", "HIGHWAY_CONFIG",
+           "OffscreenFrames", "expert_and_random_returns", "highway_expert", "make_highway",
+           "offscreen_video"]
 
 
 if __name__ == "__main__":  # python -m rlhf_env.control.highway

@@ -62,6 +62,7 @@ from rlhf_env.control.corrections import (
     SyntheticCorrector,
     correction_share,
     replay_corrections,
+    unreplayed,
 )
 from rlhf_env.control.demonstrations import (
     behaviour_clone,
@@ -94,7 +95,12 @@ from rlhf_env.control.wrappers import LearnedRewardVecEnv
 from rlhf_env.errors import CheckpointError, ConfigError
 from rlhf_env.feedback.learning.labelers import ComparisonLabeler, ComparisonQuery
 from rlhf_env.feedback.learning.selection import RandomSelector, UncertaintySelector
-from rlhf_env.feedback.records import Comparison, FeedbackRecord, record_from_dict
+from rlhf_env.feedback.records import (
+    Comparison,
+    ControlCorrection,
+    FeedbackRecord,
+    record_from_dict,
+)
 from rlhf_env.files import read_utf8
 from rlhf_env.metrics import METRICS, check_log_with, metric_key, shared_metrics
 from rlhf_env.quiet import sb3_without_temp_folder
@@ -506,10 +512,15 @@ class PreferenceLearningLoop:
 
     def correct(self, n: int) -> list[FeedbackRecord]:
         """Up to ``n`` corrections of the agent's episodes, replayed into the bank (the agent
-        drives again after each takeover); see :mod:`rlhf_env.control.corrections`."""
+        drives again after each takeover); see :mod:`rlhf_env.control.corrections`.
+        Corrections already held are dropped (a queue corrector rebuilt after
+        :meth:`resume` may hand an answer in again)."""
         if n == 0 or self.corrector is None:
             return []
-        fixes = self.corrector.correct(self.agent, n, rng=self._rng)
+        held = {unreplayed(r).content_hash for r in self.records
+                if isinstance(r, ControlCorrection)}
+        fixes = [f for f in self.corrector.correct(self.agent, n, rng=self._rng)
+                 if f.content_hash not in held]
         return list(replay_corrections(fixes, self.bank, self.config.segment_length,
                                        policy=self.agent))
 

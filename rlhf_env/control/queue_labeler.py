@@ -36,35 +36,18 @@ clips are uploaded, the items pushed and the answers pulled through its REST API
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rlhf_env.control.clips import CLIP_FORMATS, enqueue_segment_pairs
+from rlhf_env.control.clips import enqueue_segment_pairs
 from rlhf_env.control.labeling import pair_key, pair_problem
+from rlhf_env.control.queue_channel import QueueChannel
 from rlhf_env.control.segments import SegmentBank, segment_id_from_ref
-from rlhf_env.errors import ConfigError
 from rlhf_env.feedback.learning.labelers import ComparisonQuery
 from rlhf_env.feedback.records import Comparison
 from rlhf_env.feedback.store import FeedbackStore
-
-
-def _open_queue(store: Any, token: str | None) -> Any:
-    """A store, a store file, or a server address (→ :class:`RemoteQueue`)."""
-    if isinstance(store, str) and store.startswith(("http://", "https://")):
-        from rlhf_env.web.client import RemoteQueue
-
-        token = token or os.environ.get("RLHF_ENV_TOKEN")
-        if not token:
-            raise ConfigError("QueueLabeler: a server needs an admin token; pass token= or set "
-                              "RLHF_ENV_TOKEN (make one with `rlhf-env annotators admin`).")
-        return RemoteQueue(store, token)
-    if isinstance(store, (str, Path)):
-        return FeedbackStore(store)
-    return store
 
 
 class QueueLabeler:
@@ -98,40 +81,20 @@ class QueueLabeler:
                  notify: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, token: str | None = None) -> None:
-        self.store: Any = _open_queue(store, token)
-        if clip_dir is None and self.store.path.startswith(("http://", "https://")):
-            clip_dir = tempfile.mkdtemp(prefix="rlhf-env-clips-")  # uploaded, then served
-        if clip_dir is None:
-            if self.store.path == ":memory:":
-                raise ConfigError("QueueLabeler: an in-memory store needs clip_dir=.")
-            clip_dir = Path(self.store.path).parent / "clips"
-        if clip_format not in CLIP_FORMATS:
-            raise ConfigError(f"QueueLabeler: clip_format must be one of {CLIP_FORMATS}, got "
-                              f"{clip_format!r}.")
-        if (timeout is not None and timeout < 0) or poll_interval <= 0:
-            raise ConfigError(f"QueueLabeler: timeout must be >= 0 and poll_interval > 0, "
-                              f"got {timeout} and {poll_interval}.")
-        if min_answers is not None and min_answers < 0:
-            raise ConfigError(f"QueueLabeler: min_answers must be >= 0, got {min_answers}.")
-        self.bank, self.clip_dir = bank, Path(clip_dir)
-        self.timeout, self.poll_interval, self.min_answers = timeout, poll_interval, min_answers
+        self.channel = QueueChannel(store, "comparison", name=name, clip_dir=clip_dir,
+                                    timeout=timeout, poll_interval=poll_interval,
+                                    min_answers=min_answers, clip_format=clip_format,
+                                    clock=clock, sleep=sleep, token=token)
+        self.store: Any = self.channel.store
+        self.bank, self.clip_dir = bank, self.channel.clip_dir
         self.clip_format, self.fps = clip_format, fps
         self.labels_wanted, self.priority, self.name = labels_wanted, priority, name
-        self.notify, self.clock, self.sleep = notify, clock, sleep
-        self._items: set[int] = set()
+        self.notify = notify
         self._pairs: dict[frozenset[str], int] = {}
         self._views: set[frozenset[str]] = set()
-        self._handed_out: set[str] = set()
-        self._since = time.time()
-        self._adopt_queued_items()
-
-    def _adopt_queued_items(self) -> None:
-        """Take over the items an earlier labeler of this name queued (after a resume)."""
-        for item in self.store.queue_items():
-            if item.metadata.get("asked_by") == self.name:
-                self._items.add(item.item_id)
-                refs = item.metadata.get("segments", [])
-                self._pairs[frozenset(segment_id_from_ref(r) for r in refs)] = item.item_id
+        for item in self.channel.adopt():  # queued by an earlier labeler (after a resume)
+            refs = item.metadata.get("segments", [])
+            self._pairs[frozenset(segment_id_from_ref(r) for r in refs)] = item.item_id
 
     # -- the labeler interface ----------------------------------------------------------------
     def label(self, queries: Sequence[ComparisonQuery]) -> list[Comparison]:
@@ -139,24 +102,10 @@ class QueueLabeler:
         queued = self.enqueue(queries)
         if queued and self.notify is not None:
             plural = "s" if len(queued) != 1 else ""
-            how = (f"in the browser at {self.store.path}/label" if self.store.path.startswith(
-                "http") else f"with `rlhf-env label {self.store.path} --annotator YOUR_ID "
-                             "--follow --open-clips`")
             self.notify(f"queued {len(queued)} clip comparison{plural} ({self.open_items()} "
-                        f"open) in {self.store.path}: answer them {how}")
-        wanted = len(queries) if self.min_answers is None else self.min_answers
-        skips_before = self.store.queue_status()["skips"]
-        answers = self.collect()
-        deadline = None if self.timeout is None else self.clock() + self.timeout
-        while self._fresh(answers) < wanted - (self.store.queue_status()["skips"]
-                                                - skips_before):
-            if deadline is not None and self.clock() >= deadline:
-                break
-            wait = self.poll_interval if deadline is None else \
-                min(self.poll_interval, max(deadline - self.clock(), 0.0))
-            self.sleep(wait)
-            answers += self.collect()
-        return answers
+                        f"open) in {self.store.path}: answer them "
+                        f"{self.channel.where_to_answer()}")
+        return self.channel.wait(len(queries), self.collect)
 
     def enqueue(self, queries: Sequence[ComparisonQuery]) -> list[int]:
         """Write the clips and queue one item per query not queued before; returns item ids."""
@@ -173,7 +122,7 @@ class QueueLabeler:
                                         metadata={"asked_by": self.name})
             self._pairs[key] = new[0]
             self._views.add(pair_key(a, b))
-            self._items.update(new)
+            self.channel.items.update(new)
             ids += new
         return ids
 
@@ -186,33 +135,14 @@ class QueueLabeler:
                 self._views.add(pair_key(self.bank.get(refs[0]), self.bank.get(refs[1])))
 
     def collect(self) -> list[Comparison]:
-        """Answers to this labeler's items not handed out before, in the order given."""
-        out = []
-        for rec in self.store.iter("comparison"):
-            item = rec.metadata.get("queue_item")
-            if item not in self._items or rec.content_hash in self._handed_out:
-                continue
-            self._handed_out.add(rec.content_hash)
-            if isinstance(rec, Comparison) and rec.response_a in self.bank \
-                    and rec.response_b in self.bank:
-                out.append(rec)
-        return out
-
-    def _fresh(self, answers: Sequence[Comparison]) -> int:
-        """Answers given since this labeler was made: older ones, handed in after a resume,
-        may be held by the loop already, so they do not end a wait."""
-        return sum(r.timestamp >= self._since for r in answers)
+        """Answers to this labeler's items not handed out before, in the order given (those
+        about segments the bank does not hold are dropped)."""
+        return [r for r in self.channel.collect() if isinstance(r, Comparison)
+                and r.response_a in self.bank and r.response_b in self.bank]
 
     def open_items(self) -> int:
         """This labeler's queued items that still want an answer from someone."""
-        answered: dict[int, int] = {}
-        for item in self._items_answered():
-            answered[item] = answered.get(item, 0) + 1
-        return sum(1 for i in self._items if answered.get(i, 0) < self.labels_wanted)
-
-    def _items_answered(self) -> list[int]:
-        return [int(r.metadata["queue_item"]) for r in self.store.iter("comparison")
-                if r.metadata.get("queue_item") in self._items]
+        return self.channel.open_items(self.labels_wanted)
 
 
 __all__ = ["QueueLabeler"]

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rlhf_env.errors import ConfigError, FeedbackError, QueueConflictError, StoreError
+from rlhf_env.feedback import control_items
 from rlhf_env.feedback.records import (
     RECORD_TYPES,
     Annotator,
@@ -75,8 +76,10 @@ from rlhf_env.feedback.store_file import SCHEMA_VERSION, check_schema, check_sto
 from rlhf_env.validation import check_float, check_int, check_str
 
 DuplicatePolicy = Literal["skip", "keep", "raise"]
-QUEUE_KINDS = ("comparison", "ranking", "rating", "correction", "demonstration")
-"""Question kinds the queue holds; the answer is a record of the same kind."""
+QUEUE_KINDS = ("comparison", "ranking", "rating", "correction", "demonstration",
+               "control_correction")
+"""Question kinds the queue holds; the answer is a record of the same kind
+(``control_correction``: see :mod:`rlhf_env.feedback.control_items`)."""
 
 _SCHEMA_VERSION = str(SCHEMA_VERSION)
 _PAGE = 1000
@@ -157,7 +160,9 @@ class QueueItem:
     """A question waiting in the labeling queue.
 
     ``responses`` holds 2 responses for a comparison, K for a ranking, 1 for a rating or a
-    correction (the response to edit) and none for a demonstration. ``gold`` is the known
+    correction (the response to edit), 1 for a control correction (the clip of the agent's
+    episode; the rest is in ``metadata``, see :mod:`~rlhf_env.feedback.control_items`) and
+    none for a demonstration. ``gold`` is the known
     answer of a gold item (``"a"``/``"b"``/``"tie"``, a score, or ranking groups), else
     ``None``; ``repeat_of`` is the item this one repeats.
     """
@@ -193,9 +198,12 @@ class QueueItem:
 
         ``answer`` is ``"a"``/``"b"``/``"tie"`` for a comparison, the score for a rating,
         groups of response indices best first for a ranking (``((1,), (0, 2))``), and the
-        new text for a correction or a demonstration.
+        new text for a correction or a demonstration, ``(step, actions)`` for a control
+        correction.
         """
         envelope = {"task": self.task, **envelope}
+        if self.kind == control_items.KIND:
+            return control_items.answer_record(self, answer, **envelope)
         if self.kind == "comparison":
             a, b = self.responses
             return Comparison(self.prompt, a, b, answer, **envelope)
@@ -227,7 +235,7 @@ def _check_queue_item(kind: str, prompt: Any, responses: Sequence[Any], scale: A
         raise FeedbackError(f"{kind} item: responses must be a list of texts, got "
                             f"{responses!r:.60}.")
     wanted = {"comparison": (2, 2), "ranking": (2, 10_000), "rating": (1, 1)}.get(
-        kind, (1, 1) if kind == "correction" else (0, 0)
+        kind, (1, 1) if kind in ("correction", control_items.KIND) else (0, 0)
     )
     if not wanted[0] <= len(responses) <= wanted[1]:
         raise FeedbackError(
@@ -247,6 +255,8 @@ def _check_queue_item(kind: str, prompt: Any, responses: Sequence[Any], scale: A
             raise FeedbackError(f"{kind} item: the {name} cannot be stored as UTF-8 (it has "
                                 f"a lone surrogate).") from None
     checked_scale = _check_scale(kind, scale)
+    if kind == control_items.KIND:
+        control_items.check_item(metadata, gold)
     _check_gold(kind, gold, responses, checked_scale)
     check_int("labels_wanted", labels_wanted, minimum=1, error=FeedbackError)
     check_float("priority", priority, error=FeedbackError)
@@ -307,6 +317,9 @@ def _check_answer(item: QueueItem, record: FeedbackRecord) -> None:
     where = f"queue item {item.item_id}"
     if item.kind != record.KIND:
         raise FeedbackError(f"{where} asks for a {item.kind}, got a {record.KIND} record.")
+    if item.kind == control_items.KIND:
+        control_items.check_answer(item, record)
+        return
     prompt = getattr(record, "prompt", None)
     if prompt != item.prompt:
         raise FeedbackError(f"{where}: the answer is about another prompt ({prompt!r:.40} "

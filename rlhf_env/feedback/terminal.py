@@ -17,6 +17,9 @@ ranking         type the response numbers best first and Enter, ``=`` for ties
                 (``2 1=3``: 2 best, 1 and 3 tied)
 correction      ``e`` then type the edited response on one line
 demonstration   ``w`` then type your response on one line
+control         type the step where the agent went wrong (``o`` opens the
+correction      clip), then the corrective actions: names or indices
+                (``left right``), or numbers in the bounds; ``b`` back
 every item      ``s`` skip (not asked again), ``q`` quit
 ==============  ============================================================
 
@@ -28,7 +31,9 @@ Clip comparisons (the control tasks queue video clips of two trajectory segments
 as clip A and clip B with a one-line summary of each and, when the item has one, the path of
 a side-by-side strip (both clips in one GIF, A left, B right) for viewers that play one file
 at a time. ``o`` (or ``--open-clips``, for every item) opens the two clips in the system
-viewer: ``xdg-open`` on Linux, ``open`` on macOS, ``start`` on Windows.
+viewer: ``xdg-open`` on Linux, ``open`` on macOS, ``start`` on Windows. Control
+corrections (one clip of the agent's episode) are asked by
+:mod:`~rlhf_env.feedback.terminal_control`.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rlhf_env.errors import FeedbackError
+from rlhf_env.feedback import terminal_control
 from rlhf_env.feedback.records import FeedbackRecord
 from rlhf_env.feedback.store import FeedbackStore, QueueItem
 
@@ -252,6 +258,11 @@ class TerminalLabeler:
         self.say(f"=== item {item.item_id} · {item.kind} · task {item.task} · {left} left ===")
         self.say("PROMPT:")
         self.say(self._wrap(item.prompt))
+        if item.kind == "control_correction":
+            terminal_control.show(self, item)
+            if self.open_clips:
+                self._open(item.responses)
+            return
         if _clips(item):
             self._show_clips(item)
             return
@@ -286,7 +297,8 @@ class TerminalLabeler:
             except OSError as exc:
                 self.say(f"(could not open {path}: {exc})")
                 return
-        self.say("opened clip A and clip B in the system viewer.")
+        self.say("opened clip A and clip B in the system viewer." if len(paths) == 2 else
+                 "opened the clip in the system viewer.")
 
     # -- questions ------------------------------------------------------------------------
     def _ask(self, item: QueueItem) -> FeedbackRecord | None:
@@ -296,6 +308,7 @@ class TerminalLabeler:
             "ranking": self._ask_ranking,
             "correction": self._ask_text,
             "demonstration": self._ask_text,
+            "control_correction": lambda i: terminal_control.ask(self, i),
         }[item.kind]
         start = self.clock()
         answer = ask(item)

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rlhf_env.errors import FeedbackError
+from rlhf_env.feedback.control_items import KIND as CONTROL
+from rlhf_env.feedback.control_items import ControlItem
 from rlhf_env.feedback.records import FeedbackRecord
 from rlhf_env.feedback.store import QueueItem
 
@@ -72,6 +74,29 @@ def _text(item: QueueItem, answer: Mapping[str, Any], max_chars: int) -> str:
     return text
 
 
+CONTROL_FIELDS = ("env_id", "seed", "actions", "horizon", "action_space", "max_actions",
+                  "first_step", "last_step", "fps")
+"""What a client needs from a control correction item's metadata to answer it."""
+
+
+def control_fields(item: QueueItem) -> dict[str, Any] | None:
+    """The :data:`CONTROL_FIELDS` of a control correction item (``None`` for other kinds)."""
+    if item.kind != CONTROL:
+        return None
+    return {k: item.metadata[k] for k in CONTROL_FIELDS if k in item.metadata}
+
+
+def _control(item: QueueItem, answer: Mapping[str, Any]) -> Any:
+    """``(step, actions)`` of a control correction answer: the store's own checks."""
+    info = ControlItem.from_metadata(item.metadata)
+    actions = answer.get("actions")
+    if not isinstance(actions, list) or not actions:
+        raise FeedbackError(f"{CONTROL} answer: actions must be a list of 1 to "
+                            f"{info.max_actions} actions.")
+    checked = tuple(info.space.check(a, f"action {i + 1}") for i, a in enumerate(actions))
+    return info.check_correction(answer.get("step"), checked)
+
+
 def to_record(item: QueueItem, shown_order: Sequence[int], answer: Mapping[str, Any], *,
               annotator: str, max_chars: int, duration_s: float | None = None
               ) -> FeedbackRecord:
@@ -85,6 +110,8 @@ def to_record(item: QueueItem, shown_order: Sequence[int], answer: Mapping[str, 
         value = _ranking(item, shown_order, answer)
     elif item.kind == "rating":
         value = _rating(item, answer)
+    elif item.kind == CONTROL:
+        value = _control(item, answer)
     else:
         value = _text(item, answer, max_chars)
     return item.answer_record(value, annotator=annotator, duration_s=duration_s,

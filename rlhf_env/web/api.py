@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rlhf_env.errors import FeedbackError
 from rlhf_env.feedback.store import Lease, QueueItem, screen_order
 from rlhf_env.files import write_bytes
-from rlhf_env.web.answers import to_record
+from rlhf_env.web.answers import control_fields, to_record
 from rlhf_env.web.app import WebState
 from rlhf_env.web.auth import User, admin_user, annotator_user, current_user
 from rlhf_env.web.clips import CLIP_NAME, clip_path, gif_sprite, is_clip
@@ -64,6 +64,9 @@ class ItemOut(_Strict):
     scale: tuple[float, float] | None
     expires_at: float
     remaining: int = Field(description="items still pending for the caller")
+    control: dict[str, Any] | None = Field(
+        default=None, description="control_correction only: env_id, seed, actions, horizon, "
+                                  "action_space, max_actions, first_step, last_step")
 
 
 class NextOut(_Strict):
@@ -72,13 +75,17 @@ class NextOut(_Strict):
 
 class AnswerIn(_Strict):
     """An answer in screen terms: ``choice`` (comparison), ``groups`` of shown positions
-    best first (ranking), ``score`` (rating) or ``text`` (correction, demonstration)."""
+    best first (ranking), ``score`` (rating), ``text`` (correction, demonstration), or
+    ``step`` and ``actions`` (control_correction: the first step changed and the actions
+    from there, as indices or names, or numbers for a box)."""
 
     item_id: ItemId
     choice: Literal["left", "right", "tie", "both_bad"] | None = None
     groups: list[list[Position]] | None = Field(default=None, max_length=100)
     score: Number | None = None
     text: str | None = Field(default=None, max_length=200_000)
+    step: int | None = Field(default=None, strict=True, ge=0, le=10**9)
+    actions: list[Any] | None = Field(default=None, max_length=1000)
     duration_s: Number = Field(ge=0, le=86_400, description="seconds spent on the item")
 
 
@@ -105,7 +112,8 @@ class Progress(_Strict):
 class ItemIn(_Strict):
     """One query to push (the arguments of ``FeedbackStore.enqueue``)."""
 
-    kind: Literal["comparison", "ranking", "rating", "correction", "demonstration"]
+    kind: Literal["comparison", "ranking", "rating", "correction", "demonstration",
+                  "control_correction"]
     prompt: str = Field(max_length=100_000)
     responses: list[Annotated[str, Field(max_length=100_000)]] = Field(default=[],
                                                                         max_length=50)
@@ -158,7 +166,8 @@ def item_out(st: WebState, lease: Lease) -> ItemOut:
                    responses=shown, shown_order=list(lease.shown_order),
                    clips=[is_clip(r) for r in shown], scale=item.scale,
                    expires_at=lease.expires_at,
-                   remaining=st.store.pending_count(lease.annotator))
+                   remaining=st.store.pending_count(lease.annotator),
+                   control=control_fields(item))
 
 
 def parse_ids(text: str) -> list[int]:

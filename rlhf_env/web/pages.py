@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from rlhf_env.feedback.store import Lease
+from rlhf_env.feedback.control_items import ControlItem
+from rlhf_env.feedback.store import Lease, QueueItem
 from rlhf_env.web.api import item_out, parse_ids, state
 from rlhf_env.web.auth import COOKIE, User, current_user
 from rlhf_env.web.dashboard import build_dashboard
@@ -32,6 +33,9 @@ KEYS = {
                    ("Ctrl+Enter", "submit"), ("Esc", "leave the text box")],
     "demonstration": [("type", "write the response"), ("Ctrl+Enter", "submit"),
                       ("Esc", "leave the text box")],
+    "control correction": [("[ ]", "step back or forward"),
+                           ("1–9", "add that action (or click its button)"),
+                           ("Backspace", "remove the last action"), ("Enter", "submit")],
     "every item": [("S", "skip"), ("Z", "undo the last answer"), ("P", "play/pause clips"),
                    ("?", "show or hide these keys")],
 }
@@ -113,13 +117,23 @@ def label_page(request: Request) -> Response:
         request, "label.html", {"user": user, "keys": KEYS})
 
 
+def control_view(item: QueueItem) -> dict[str, Any] | None:
+    """What the page shows of a control correction item: its steps, the action buttons or
+    number bounds, and the agent's action at every step (by name)."""
+    if item.kind != "control_correction":
+        return None
+    info = ControlItem.from_metadata(item.metadata)
+    return {"info": info, "did": [info.space.name(a) for a in info.actions],
+            "bounds": list(zip(info.space.low, info.space.high, strict=True))}
+
+
 def _fragment_context(request: Request, lease: Lease) -> dict[str, Any]:
     st = state(request)
     out = item_out(st, lease)
     lo, hi = out.scale or (0.0, 0.0)
     ticks = [int(lo) + i for i in range(int(hi - lo) + 1)] if (
         out.kind == "rating" and lo.is_integer() and hi.is_integer() and hi - lo <= 10) else []
-    return {"item": out, "ticks": ticks,
+    return {"item": out, "ticks": ticks, "control": control_view(lease.item),
             "instructions": instructions(st.config.instructions_dir, out.task),
             "positions": list(zip(range(len(out.responses)), out.responses, out.clips,
                                   out.shown_order, strict=True))}

@@ -160,3 +160,44 @@ def check_records(db: Path, ids: dict[str, int], order: list[str]) -> None:
     assert fix.edited == "The cat sat on the mat."
     assert store.count(include_retracted=True) == 4  # the undone clip answer stays in history
     assert store.queue_status()["answers"] == 3
+
+
+def test_an_annotator_corrects_a_control_episode_in_a_real_browser(tmp_path, server_factory):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from rlhf_env.control.queue_corrector import QueueCorrector
+
+    db = tmp_path / "people.db"
+    store = FeedbackStore(db)
+    QueueCorrector(store, "RLHF-CartPole-v0", horizon=20, max_actions=3, timeout=0.0
+                   ).correct(lambda obs: 1, 1, seeds=[0])  # always right: the pole falls
+    [item] = store.queue_items()
+    token = store.issue_token("alice")
+    store.close()
+    srv = server_factory(db)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(f"{srv.url}/login?token={token}")
+            wait_item(page, item.item_id)
+            page.wait_for_function("document.querySelectorAll('.clip canvas').length === 1")
+            for _ in range(4):
+                page.keyboard.press("]")  # step 0 → 4
+            assert page.inner_text("[data-act=step-out]") == "4"
+            assert page.inner_text("[data-act=did]") == "right, right, right"
+            page.keyboard.press("2")  # what the agent did: the server refuses it
+            page.keyboard.press("Enter")
+            page.wait_for_function("document.querySelector('#status').textContent"
+                                   ".includes('already did right at step 4')")
+            page.keyboard.press("Backspace")
+            page.keyboard.press("1")
+            page.click("[data-action='0']")  # left, by key and by button
+            assert page.locator(".chosen-actions li").all_inner_texts() == ["left", "left"]
+            shoot(page, tmp_path, "control-correction")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#slot .done, #slot [data-done]", timeout=10_000)
+        finally:
+            browser.close()
+    [record] = FeedbackStore(db).records("control_correction")
+    assert (record.step, record.corrected_actions, record.annotator) == (4, (0, 0), "alice")
+    assert 0 < record.duration_s < 120

@@ -45,3 +45,27 @@ def test_push_clips_and_pull_answers_over_http(tmp_path, server_factory):
     with pytest.raises(FeedbackError, match="HTTP 403"):
         RemoteQueue(srv.url, ann).queue_status()
     queue.close()
+
+
+def test_a_queue_corrector_works_against_a_server(tmp_path, server_factory):
+    pytest.importorskip("PIL")
+    from rlhf_env.control.queue_corrector import QueueCorrector
+
+    db = tmp_path / "server" / "s.db"
+    store = FeedbackStore(db)
+    admin, ann = store.issue_token("trainer", "admin"), store.issue_token("ann")
+    store.close()
+    srv = server_factory(db)
+    corrector = QueueCorrector(srv.url, "RLHF-CartPole-v0", horizon=20, timeout=0.0,
+                               token=admin)
+    assert corrector.correct(lambda obs: 1, 1, seeds=[0]) == []
+    (queued,) = corrector.store.queue_items()
+    assert queued.kind == "control_correction"
+    assert queued.responses[0].startswith(str((tmp_path / "server" / "clips").resolve()))
+    with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {ann}"}) as c:
+        assert c.get("/api/next").json()["item"]["control"]["seed"] == 0
+        c.post("/api/answer", json={"item_id": queued.item_id, "step": 4,
+                                    "actions": ["left"], "duration_s": 2}).raise_for_status()
+    (rec,) = corrector.collect()
+    assert (rec.annotator, rec.step, rec.corrected_actions) == ("ann", 4, (0,))
+    assert corrector.collect() == []

@@ -49,6 +49,7 @@
     }
     cur = {el, id: +el.dataset.itemId, kind: el.dataset.kind, shownAt: performance.now(),
            pick: {}, player: window.ClipPlayer.attach(el)};
+    cur.control = window.ControlCorrection.attach(el, cur.player);
     $("#remaining").textContent = el.dataset.remaining;
     wire(el);
     prefetched = fetchItem([cur.id]);
@@ -67,6 +68,10 @@
       body.choice = cur.pick.choice;
     } else if (cur.kind === "ranking") {
       body.groups = [...cur.el.querySelectorAll(".rank-entry")].map((li) => [+li.dataset.pos]);
+    } else if (cur.kind === "control_correction") {
+      const answer = cur.control.answer();
+      if (typeof answer === "string") return answer;
+      Object.assign(body, answer);
     } else if (cur.kind === "rating") {
       const input = $("[data-score-input]", cur.el);
       const score = input ? parseFloat(input.value) : cur.pick.score;
@@ -248,6 +253,10 @@
       if (e.shiftKey) rankMove(d); else rankSelect((cur.pick.sel ?? 0) + d);
     } else if (cur.kind === "rating" && /^[0-9]$/.test(k)) {
       if (cur.el.querySelector(`[data-score="${k}"]`)) score(+k);
+    } else if (cur.kind === "control_correction") {
+      if (/^[1-9]$/.test(k)) cur.control.add(+k - 1);
+      else if (k === "Backspace") { e.preventDefault(); cur.control.pop(); }
+      else if (k === "[" || k === "]") cur.control.step(k === "[" ? -1 : 1);
     } else if ((cur.kind === "correction" || cur.kind === "demonstration") && k === "e") {
       e.preventDefault(); $(".answer-text", cur.el).focus();
     }

@@ -267,7 +267,7 @@ STRIP_GAP = 6
 """Grey pixel columns between clip A and clip B in a strip."""
 
 
-def _label_band(width: int, letters: Sequence[tuple[int, str]]) -> np.ndarray:
+def label_band(width: int, letters: Sequence[tuple[int, str]]) -> np.ndarray:
     """A white ``(STRIP_HEADER, width, 3)`` band with each letter drawn at its x centre."""
     from PIL import Image, ImageDraw
 
@@ -290,7 +290,7 @@ def pair_strip_frames(a: Segment, b: Segment) -> np.ndarray:
     gap = np.full((t, h, STRIP_GAP, 3), 160, dtype=np.uint8)
     body = np.concatenate([padded[0], gap, padded[1]], axis=2)
     wa = padded[0].shape[2]
-    band = _label_band(body.shape[2], [(wa // 2, "A"),
+    band = label_band(body.shape[2], [(wa // 2, "A"),
                                        (wa + STRIP_GAP + padded[1].shape[2] // 2, "B")])
     return np.concatenate([np.repeat(band[None], t, axis=0), body], axis=1)
 

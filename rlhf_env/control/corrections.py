@@ -167,7 +167,8 @@ class CorrectionReplay:
     """Episode step both segments start at (``step`` itself unless the episode ends first)."""
 
 
-def _horizon(env: gym.Env) -> int:
+def episode_horizon(env: gym.Env) -> int:
+    """The fixed episode length of a control env (its wrapper's ``horizon``)."""
     try:
         return int(env.get_wrapper_attr("horizon"))
     except AttributeError:
@@ -208,7 +209,7 @@ def replay_correction(record: ControlCorrection, length: int, *, policy: Any = N
     """
     length = check_int("replay_correction: length", length, minimum=1)
     env = env if env is not None else make_rlhf_env(record.env_id, horizon=record.horizon)
-    horizon = _horizon(env)
+    horizon = episode_horizon(env)
     if length > horizon or record.step >= horizon:
         raise ConfigError(f"segments of {length} steps from step {record.step} do not fit "
                           f"episodes of {horizon} steps; use shorter segments.")
@@ -344,7 +345,7 @@ class SyntheticCorrector:
         self.config = config or CorrectorConfig()
         self.horizon = horizon
         self.env = make_rlhf_env(env_id, horizon=horizon)
-        self.length = _horizon(self.env)
+        self.length = episode_horizon(self.env)
         self.copyable = _copyable(self.env)
 
     def expert_from(self, seed: int, actions: Sequence[ControlAction], t: int, steps: int,

@@ -34,8 +34,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rlhf_env.control.clips import _label_band, segment_frames, write_clip
-from rlhf_env.control.corrections import _horizon, observation_digest, play, record_action
+from rlhf_env.control.clips import label_band, segment_frames, write_clip
+from rlhf_env.control.corrections import episode_horizon, observation_digest, play, record_action
 from rlhf_env.control.envs import make_rlhf_env
 from rlhf_env.control.queue_channel import QueueChannel
 from rlhf_env.control.segments import Segment, Trajectory, as_policy
@@ -78,7 +78,7 @@ def episode_frames(env_id: str, episode: Trajectory) -> np.ndarray:
     seg = Segment(episode.obs, episode.actions, episode.next_obs, episode.rewards,
                   source=env_id)
     frames = segment_frames(seg)
-    bands = [_label_band(frames.shape[2], [(4, f"step {t}" if t < len(episode) else "end")])
+    bands = [label_band(frames.shape[2], [(4, f"step {t}" if t < len(episode) else "end")])
              for t in range(len(frames))]
     return np.concatenate([np.stack(bands), frames], axis=1)
 
@@ -135,7 +135,7 @@ class QueueCorrector:
         self.store: Any = self.channel.store
         self.env_id, self.task = env_id, task or env_id
         self.env = make_rlhf_env(env_id, horizon=horizon)
-        self.length = _horizon(self.env)
+        self.length = episode_horizon(self.env)
         self.spec = action_spec(env_id, self.env.action_space)
         self.fps, self.labels_wanted, self.priority = fps, labels_wanted, priority
         self.notify = notify

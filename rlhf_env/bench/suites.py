@@ -1,4 +1,5 @@
-"""The built-in suites (``quick``, ``default``, ``sac``), registered on import.
+"""The built-in suites (``quick``, ``default``, ``control``, ``overopt``, ``sac``), registered on
+import.
 
 ===========  ==========================================  ===============================  =====
 suite        tasks                                       algorithms                       seeds
@@ -9,6 +10,8 @@ suite        tasks                                       algorithms             
 ``sac``      pendulum, halfcheetah                       sac-learned, sac-true,           5
                                                          ppo-true, random
 ``control``  cartpole, pendulum, halfcheetah, highway    ppo-learned, ppo-true, random    5
+``overopt``  gao-sentiment-biased                        token-ppo-grpo at β = 0,         3
+                                                         best-of-n with n = 64
 ===========  ==========================================  ===============================  =====
 
 ``quick`` runs 1/16 of each budget (text: 32 episodes, evaluated every 8; cartpole: 3,750
@@ -85,6 +88,25 @@ register_suite(Suite(
     algorithms=(*CONTROL_ALGORITHMS, "random"), seeds=5,
     description="Every control task, driving included, with PPO on the learned and on the "
                 "true reward and the random policy (the normalisation references).",
+), overwrite=True)
+
+OVEROPT_OPTIONS: dict[str, dict[str, Any]] = {
+    "token-ppo-grpo": {"kl_coef": 0.0},
+    "best-of-n": {"best_of_n": 64},
+}
+"""``overopt`` removes the leash: no KL penalty (so the trainer also skips its reference pass;
+the evaluation still measures KL to the start) and four times the responses, so the policy
+travels far enough from its start for Gao et al.'s RL peak to have room; best-of-64 takes
+reranking to 3.2 nats. Its normalised scores use best-of-64 as 1, not the default suite's
+best-of-16."""
+
+register_suite(Suite(
+    name="overopt",
+    tasks=("gao-sentiment-biased",),
+    algorithms=("token-ppo-grpo", "best-of-n"), seeds=3, budget_scale=4.0,
+    options=OVEROPT_OPTIONS,
+    description="Over-optimisation: the biased-annotator Gao task with no KL penalty and 4x "
+                "the responses (1,024), beside best-of-64; gold and proxy against sqrt(KL).",
 ), overwrite=True)
 
 register_suite(Suite(

@@ -11,15 +11,20 @@ from rlhf_env.feedback.store import FeedbackStore
 from rlhf_env.web.client import RemoteQueue
 
 
-def test_push_clips_and_pull_answers_over_http(tmp_path, server_factory):
-    pytest.importorskip("PIL")
-    from rlhf_env.control.clips import write_clip
-
+def _server(tmp_path, server_factory):
+    """A running server over a fresh store, with an admin and an annotator token."""
     db = tmp_path / "server" / "s.db"
     store = FeedbackStore(db)
     admin, ann = store.issue_token("trainer", "admin"), store.issue_token("ann")
     store.close()
-    srv = server_factory(db)
+    return server_factory(db), admin, ann
+
+
+def test_push_clips_and_pull_answers_over_http(tmp_path, server_factory):
+    pytest.importorskip("PIL")
+    from rlhf_env.control.clips import write_clip
+
+    srv, admin, ann = _server(tmp_path, server_factory)
     queue = RemoteQueue(srv.url, admin)
     local = tmp_path / "trainer-clips"
     frames = np.zeros((3, 8, 8, 3), dtype=np.uint8)
@@ -51,11 +56,7 @@ def test_a_queue_corrector_works_against_a_server(tmp_path, server_factory):
     pytest.importorskip("PIL")
     from rlhf_env.control.queue_corrector import QueueCorrector
 
-    db = tmp_path / "server" / "s.db"
-    store = FeedbackStore(db)
-    admin, ann = store.issue_token("trainer", "admin"), store.issue_token("ann")
-    store.close()
-    srv = server_factory(db)
+    srv, admin, ann = _server(tmp_path, server_factory)
     corrector = QueueCorrector(srv.url, "RLHF-CartPole-v0", horizon=20, timeout=0.0,
                                token=admin)
     assert corrector.correct(lambda obs: 1, 1, seeds=[0]) == []

@@ -10,7 +10,7 @@ suite        tasks                                       algorithms             
 ``sac``      pendulum, halfcheetah                       sac-learned, sac-true,           5
                                                          ppo-true, random
 ``control``  cartpole, pendulum, halfcheetah, highway    ppo-learned, ppo-true, random    5
-``overopt``  gao-sentiment-biased                        token-ppo-grpo at β = 0,         3
+``overopt``  gao-sentiment-biased, gao-arithmetic        token-ppo-grpo at β = 0,         3
                                                          best-of-n with n = 64
 ===========  ==========================================  ===============================  =====
 
@@ -98,15 +98,21 @@ OVEROPT_OPTIONS: dict[str, dict[str, Any]] = {
 the evaluation still measures KL to the start) and four times the responses, so the policy
 travels far enough from its start for Gao et al.'s RL peak to have room; best-of-64 takes
 reranking to 3.2 nats. Its normalised scores use best-of-64 as 1, not the default suite's
-best-of-16."""
+best-of-16.
+
+``gao-arithmetic`` was added after the first run: on ``gao-sentiment-biased`` the gold
+(VADER) saturated near its ceiling of 1 while the proxy kept rising, because the annotators'
+biases there (length, confident words, flattering phrases such as "great question") do not
+pull against VADER. On arithmetic they do: the annotators are swayed by confident wording,
+which a MiniLM proxy can reward while it cannot check the sum."""
 
 register_suite(Suite(
     name="overopt",
-    tasks=("gao-sentiment-biased",),
+    tasks=("gao-sentiment-biased", "gao-arithmetic"),
     algorithms=("token-ppo-grpo", "best-of-n"), seeds=3, budget_scale=4.0,
     options=OVEROPT_OPTIONS,
-    description="Over-optimisation: the biased-annotator Gao task with no KL penalty and 4x "
-                "the responses (1,024), beside best-of-64; gold and proxy against sqrt(KL).",
+    description="Over-optimisation: two Gao tasks with no KL penalty and 4x the responses "
+                "(1,024), beside best-of-64; gold and proxy against sqrt(KL).",
 ), overwrite=True)
 
 register_suite(Suite(

@@ -81,7 +81,7 @@ register_suite(Suite(
 
 register_suite(Suite(
     name="control",
-    tasks=("cartpole", "pendulum", "halfcheetah", "highway"),
+    tasks=("cartpole", "pendulum", "pendulum-150k", "halfcheetah", "highway"),
     algorithms=(*CONTROL_ALGORITHMS, "random"), seeds=5,
     description="Every control task, driving included, with PPO on the learned and on the "
                 "true reward and the random policy (the normalisation references).",

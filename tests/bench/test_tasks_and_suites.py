@@ -68,7 +68,7 @@ def test_highway_runs_only_in_the_control_suite():
     assert highway.budget.steps == 100_000 and highway.budget.labels == 500
     assert highway.options["ppo"]["gamma"] == 0.8 and highway.options["sac"] is None
     control = get_suite("control")
-    assert control.tasks == ("cartpole", "pendulum", "halfcheetah", "highway")
+    assert control.tasks == ("cartpole", "pendulum", "pendulum-150k", "halfcheetah", "highway")
     assert set(control.algorithms) == {"ppo-learned", "ppo-true", "random"}
     assert control.seeds == 5 and control.budget_scale == 1.0
     others = [s for name, s in list_suites().items() if name != "control"]

@@ -8,7 +8,8 @@ suite        tasks                                       algorithms             
 ``default``  all seven tasks                             every algorithm but sac-*        5
 ``sac``      pendulum, halfcheetah                       sac-learned, sac-true,           5
                                                          ppo-true, random
-``control``  cartpole, pendulum, halfcheetah, highway    ppo-learned, ppo-true, random    5
+``control``  cartpole, pendulum, pendulum-150k,          ppo-learned, ppo-true, random    5
+             halfcheetah, highway
 ===========  ==========================================  ===============================  =====
 
 ``quick`` runs 1/16 of each budget (text: 32 episodes, evaluated every 8; cartpole: 3,750

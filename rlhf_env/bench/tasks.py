@@ -37,13 +37,19 @@ task                       env                        steps     labels  referenc
 =========================  =========================  ========  ======  =========================
 ``cartpole``               ``RLHF-CartPole-v0``       60k       500     PPO true 200, learned 200
 ``pendulum``               ``RLHF-Pendulum-v0``       100k      500     PPO true −133, learned −149
+``pendulum-150k``          ``RLHF-Pendulum-v0``       150k      500     PPO true −133, learned −254
+                                                                        (issue 14: a learned seed
+                                                                        loses its swing-up late)
 ``halfcheetah``            ``RLHF-HalfCheetah-v0``    200k      1000    PPO true 842, learned 887
 ``highway``                ``RLHF-Highway-v0``        100k      500     not run yet (expert 33.2,
                                                                         random 9.4 of 40)
 =========================  =========================  ========  ======  =========================
 
-``highway`` is in no built-in suite but ``control`` (cartpole, pendulum, halfcheetah and
-highway × ``ppo-learned``, ``ppo-true``, ``random``; see :mod:`rlhf_env.bench.suites`).
+``highway`` and ``pendulum-150k`` are in no built-in suite but ``control`` (cartpole,
+pendulum at 100k and 150k, halfcheetah and highway × ``ppo-learned``, ``ppo-true``,
+``random``; see :mod:`rlhf_env.bench.suites`). A task's ``options["run"]`` (none set) gives
+both PPO arms a run-long learning-rate decay or log_std floor
+(:mod:`rlhf_env.control.schedules`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import argparse
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,13 @@ class Task:
     ppo: dict[str, Any]
     rounds: int = 10
     segment_length: int = 25
+    run: dict[str, Any] = field(default_factory=dict)
+    """Run-long settings of both arms (:data:`RUN_KEYS`; ``--loop`` overrides them)."""
+
+
+RUN_KEYS = ("lr_final_fraction", "log_std_floor")
+"""LoopConfig fields that the true arm takes too (rlhf_env.control.schedules), so both arms
+train alike."""
 
 
 TASKS = {
@@ -83,16 +90,20 @@ def random_return(env_id: str, episodes: int) -> float:
     return random_policy_return(make_rlhf_env(env_id), episodes)
 
 
-def run_true(task: Task, steps: int, seed: int, episodes: int) -> float:
-    """PPO on the true reward; its evaluated true return."""
+def run_true(task: Task, steps: int, seed: int, episodes: int,
+             run: dict[str, Any] | None = None) -> float:
+    """PPO on the true reward; its evaluated true return. ``run``: :data:`RUN_KEYS`
+    settings (one ``learn`` call here, so the run-long schedule spans it all)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
     from rlhf_env.control.envs import make_rlhf_env
+    from rlhf_env.control.schedules import rollout_aligned, run_callbacks
 
     venv = make_vec_env(lambda: make_rlhf_env(task.env_id), n_envs=4, seed=seed)
     agent = PPO("MlpPolicy", venv, seed=seed, verbose=0, **task.ppo)
-    agent.learn(steps)
+    callbacks = run_callbacks(agent, rollout_aligned(steps, agent), **(run or {}))
+    agent.learn(steps, callback=callbacks or None)
     return evaluate(agent, task.env_id, episodes, seed)
 
 
@@ -103,7 +114,7 @@ def run_learned(task: Task, steps: int, labels: int, seed: int, episodes: int,
     ``overrides``: extra :class:`~rlhf_env.control.loop.LoopConfig` fields (``--loop``)."""
     from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop
 
-    settings = {"rounds": task.rounds, "segment_length": task.segment_length,
+    settings = {"rounds": task.rounds, "segment_length": task.segment_length, **task.run,
                 **(overrides or {})}
     cfg = LoopConfig(total_timesteps=steps, total_labels=labels, n_envs=4, seed=seed,
                      **settings)
@@ -118,12 +129,13 @@ def bench_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
     steps = int(task.timesteps * args.scale)
     labels = int(min(task.labels, args.labels or task.labels))
     overrides = parse_overrides(args.loop)
+    run = {k: v for k, v in {**task.run, **overrides}.items() if k in RUN_KEYS}
     rows = []
     for seed in args.seeds:
         row: dict[str, Any] = {"seed": seed}
         t0 = time.perf_counter()
         if "true" in args.arms:
-            row["true_reward_return"] = run_true(task, steps, seed, args.eval_episodes)
+            row["true_reward_return"] = run_true(task, steps, seed, args.eval_episodes, run)
             row["true_seconds"] = time.perf_counter() - t0
         if "learned" in args.arms:
             t1 = time.perf_counter()
@@ -135,7 +147,7 @@ def bench_task(name: str, args: argparse.Namespace) -> dict[str, Any]:
               f"{row.get('learned_reward_return')} ({time.perf_counter() - t0:.0f}s)",
               flush=True)
     head = {"task": name, "env_id": task.env_id, "env_steps": steps, "labels": labels,
-            "loop_overrides": overrides, "expected_ratio": task.expected,
+            "loop_overrides": overrides, "run_settings": run, "expected_ratio": task.expected,
             "random_return": random_return(task.env_id, args.eval_episodes)}
     return summarise(head, rows)
 

@@ -29,6 +29,7 @@ MODULES = [
     "rlhf_env.feedback.learning.runs",
     "rlhf_env.control.envs",
     "rlhf_env.control.labeling",
+    "rlhf_env.control.schedules",
     "rlhf_env.control.demonstrations",
     "rlhf_env.control.highway",
     "rlhf_env.control.corrections",

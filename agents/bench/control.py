@@ -7,7 +7,10 @@ reward only. *True*: the same SB3 algorithm on the task's own reward (``ppo-true
 normalisation's 1). Every evaluation runs the deterministic policy on evaluation seeds and
 reports the true return (gold) and the learned return (proxy; the true return for
 ``*-true``). PPO uses the task's ``options["ppo"]`` settings and 4 envs; SAC
-``options["sac"]`` and 1 env, and needs continuous actions.
+``options["sac"]`` and 1 env, and needs continuous actions. Both arms take the task's
+run-long settings, ``options["run"]`` (a learning rate decayed over the whole trial, not
+per ``learn`` call; an optional log_std floor: :mod:`rlhf_env.control.schedules`), so the
+learned and the true arm train alike.
 """
 
 from __future__ import annotations
@@ -38,6 +41,21 @@ def _settings(trial: Trial, algorithm: str) -> tuple[dict[str, Any], int]:
             **dict(trial.options.get("sb3", {}))}, n_envs
 
 
+RUN_KEYS = ("lr_final_fraction", "log_std_floor")
+"""Run-long settings a control trial takes from ``task.options["run"]``, overridden by the
+suite's ``options[algorithm]["run"]`` (see :mod:`rlhf_env.control.schedules`)."""
+
+
+def _run_settings(trial: Trial) -> dict[str, Any]:
+    """The trial's run-long settings (learning-rate decay, log_std floor), for both arms."""
+    run = {**trial.task.options.get("run", {}), **trial.options.get("run", {})}
+    unknown = sorted(set(run) - set(RUN_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown run setting(s) {unknown} for task {trial.task.name!r}; "
+                          f"control trials take {list(RUN_KEYS)}.")
+    return run
+
+
 def _fit_rollouts(settings: dict[str, Any], every: int, n_envs: int) -> dict[str, Any]:
     """PPO rollouts no longer than an evaluation interval (short budgets stay honest)."""
     if "n_steps" not in settings:
@@ -55,7 +73,8 @@ def run_learned(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
     rounds = len(steps) - 1
     config = LoopConfig(total_timesteps=trial.budget.steps, total_labels=trial.budget.labels,
                         rounds=rounds, n_envs=n_envs, seed=trial.seed,
-                        segment_length=int(trial.task.options.get("segment_length", 25)))
+                        segment_length=int(trial.task.options.get("segment_length", 25)),
+                        **_run_settings(trial))
     loop = PreferenceLearningLoop(trial.env.env_id, config, algorithm=algorithm,
                                   algorithm_kwargs=kwargs)
     schedule = label_schedule(config.total_labels, rounds, config.initial_label_fraction,
@@ -75,13 +94,18 @@ def run_true(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
     import stable_baselines3 as sb3
     from stable_baselines3.common.env_util import make_vec_env
 
+    from rlhf_env.control.schedules import rollout_aligned, run_callbacks
+
     kwargs, n_envs = _settings(trial, algorithm)
     venv = make_vec_env(lambda: trial.make_env(), n_envs=n_envs, seed=trial.seed)
     agent = sb3_without_temp_folder(getattr(sb3, algorithm)("MlpPolicy", venv, seed=trial.seed,
                                                              verbose=0, **kwargs))
+    callbacks = run_callbacks(agent, rollout_aligned(trial.budget.steps, agent),
+                              **_run_settings(trial))
     for step in trial.budget.eval_steps():
         if step > agent.num_timesteps:
-            agent.learn(step - agent.num_timesteps, reset_num_timesteps=False)
+            agent.learn(step - agent.num_timesteps, reset_num_timesteps=False,
+                        callback=list(callbacks) or None)
         yield control_point(trial, step, control_returns(trial, agent),
                             env_steps=float(agent.num_timesteps))
     venv.close()

@@ -37,13 +37,19 @@ task                       env                        steps     labels  referenc
 =========================  =========================  ========  ======  =========================
 ``cartpole``               ``RLHF-CartPole-v0``       60k       500     PPO true 200, learned 200
 ``pendulum``               ``RLHF-Pendulum-v0``       100k      500     PPO true −133, learned −149
+``pendulum-150k``          ``RLHF-Pendulum-v0``       150k      500     PPO true −133, learned −254
+                                                                        (issue 14: a learned seed
+                                                                        loses its swing-up late)
 ``halfcheetah``            ``RLHF-HalfCheetah-v0``    200k      1000    PPO true 842, learned 887
 ``highway``                ``RLHF-Highway-v0``        100k      500     not run yet (expert 33.2,
                                                                         random 9.4 of 40)
 =========================  =========================  ========  ======  =========================
 
-``highway`` is in no built-in suite but ``control`` (cartpole, pendulum, halfcheetah and
-highway × ``ppo-learned``, ``ppo-true``, ``random``; see :mod:`rlhf_env.bench.suites`).
+``highway`` and ``pendulum-150k`` are in no built-in suite but ``control`` (cartpole,
+pendulum at 100k and 150k, halfcheetah and highway × ``ppo-learned``, ``ppo-true``,
+``random``; see :mod:`rlhf_env.bench.suites`). A task's ``options["run"]`` (none set) gives
+both PPO arms a run-long learning-rate decay or log_std floor
+(:mod:`rlhf_env.control.schedules`).
 """
 
 from __future__ import annotations
@@ -162,7 +168,8 @@ CONTROL_SAC: dict[str, dict[str, Any]] = {
 
 
 def _control_task(name: str, env_id: str, budget: Budget, segment_length: int,
-                  reference: str) -> BenchTask:
+                  reference: str, settings: str | None = None) -> BenchTask:
+    """A control task; ``settings``: the key of its PPO/SAC settings (default ``name``)."""
     rounds = len(budget.eval_steps()) - 1
     return BenchTask(
         name=name, kind="control",
@@ -172,7 +179,7 @@ def _control_task(name: str, env_id: str, budget: Budget, segment_length: int,
         env=EnvSpec(env_id), budget=budget, normalisation=CONTROL_NORMALISATION,
         proxy=f"reward ensemble from ≤ {budget.labels} segment comparisons",
         gold="true return",
-        options={"ppo": CONTROL_PPO[name], "sac": CONTROL_SAC.get(name),
+        options={"ppo": CONTROL_PPO[settings or name], "sac": CONTROL_SAC.get(settings or name),
                  "segment_length": segment_length})
 
 
@@ -184,6 +191,10 @@ def _control_tasks() -> list[BenchTask]:
         _control_task("pendulum", "RLHF-Pendulum-v0",
                       Budget(100_000, 10_000, eval_episodes=10, labels=500), 25,
                       "README: PPO true −133, learned −149 at 100k."),
+        _control_task("pendulum-150k", "RLHF-Pendulum-v0",
+                      Budget(150_000, 15_000, eval_episodes=10, labels=500), 25,
+                      "Pendulum at the full scale of benchmarks/bench_control.py (issue 14: "
+                      "the learned arm lost its swing-up late in such runs).", settings="pendulum"),
         _control_task("halfcheetah", "RLHF-HalfCheetah-v0",
                       Budget(200_000, 20_000, eval_episodes=5, labels=1000), 50,
                       "README: PPO true 842, learned 887 at 200k (needs mujoco)."),

@@ -15,6 +15,7 @@
 :mod:`.demonstrations`      scripted experts, saved demonstrations, behaviour cloning
 :mod:`.corrections`         takeovers (``ControlCorrection``) replayed into corrected ≻ original
                             pairs; the synthetic corrector
+:mod:`.schedules`           run-long learning-rate decay and log_std floor for chunked ``learn``
 :mod:`.loop`                ``PreferenceLearningLoop``: collect → select → label → fit → RL
 :mod:`.cli`                 the ``rlhf-env prefs`` command
 ==========================  ===============================================================
@@ -58,6 +59,10 @@ _EXPORTS = {
     "replay_correction": "rlhf_env.control.corrections:replay_correction",
     "replay_corrections": "rlhf_env.control.corrections:replay_corrections",
     "correction_demonstrations": "rlhf_env.control.corrections:correction_demonstrations",
+    "RunSchedule": "rlhf_env.control.schedules:RunSchedule",
+    "RunLearningRate": "rlhf_env.control.schedules:RunLearningRate",
+    "LogStdFloor": "rlhf_env.control.schedules:LogStdFloor",
+    "run_callbacks": "rlhf_env.control.schedules:run_callbacks",
     "LoopConfig": "rlhf_env.control.loop:LoopConfig",
     "PreferenceLearningLoop": "rlhf_env.control.loop:PreferenceLearningLoop",
 }

@@ -21,7 +21,9 @@ One round, each stage a small method of :class:`PreferenceLearningLoop`::
           │                corrected ≻ original segment pairs
     fit_reward       ─ every ensemble member, on a bootstrap of all labels so far, through
           │                RewardModelTrainer (Bradley–Terry over segment returns)
-    train_agent      ─ agent.learn(...) on LearnedRewardVecEnv (the learned reward only)
+    train_agent      ─ agent.learn(...) on LearnedRewardVecEnv (the learned reward only);
+          │                a run-long learning-rate decay and log_std floor when the config
+          │                asks (rlhf_env.control.schedules)
     log / checkpoint
 
 The label budget is spent by a schedule (:func:`label_schedule`): a share up front, the rest
@@ -78,6 +80,7 @@ from rlhf_env.control.labeling import (
     segment_query,
 )
 from rlhf_env.control.models import RewardNetConfig, TrajectoryRewardEnsemble
+from rlhf_env.control.schedules import rollout_aligned, run_callbacks
 from rlhf_env.control.segments import (
     Segment,
     SegmentBank,
@@ -104,7 +107,13 @@ from rlhf_env.feedback.records import (
 from rlhf_env.files import read_utf8
 from rlhf_env.metrics import METRICS, check_log_with, metric_key, shared_metrics
 from rlhf_env.quiet import sb3_without_temp_folder
-from rlhf_env.validation import check_fields, check_float, check_int, check_optional_int
+from rlhf_env.validation import (
+    check_fields,
+    check_float,
+    check_int,
+    check_optional_float,
+    check_optional_int,
+)
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +176,18 @@ class LoopConfig:
     :class:`~rlhf_env.control.corrections.SyntheticCorrector` with the id's scripted
     expert."""
 
+    lr_final_fraction: float | None = None
+    """With a value f in [0, 1]: the agent's learning rate falls linearly from the one it
+    was built with to f times that over the whole run (progress is the agent's env steps
+    out of the run's, so it does not restart each round as SB3's own schedules do; see
+    :mod:`rlhf_env.control.schedules`). ``None``: the algorithm's own learning rate. The
+    benchmark's control tasks use 0.0 (issue 14: with a constant rate, PPO on Pendulum's
+    learned reward lost its swing-up late in 150k-step runs)."""
+    log_std_floor: float | None = None
+    """Lower bound on the policy's ``log_std`` parameter, enforced after every optimiser
+    step (Gaussian or gSDE policies only: a discrete-action agent fails at construction).
+    ``None``: none."""
+
     def __post_init__(self) -> None:
         check_fields(self)
         owner = "LoopConfig"
@@ -182,6 +203,9 @@ class LoopConfig:
         check_float(f"{owner}.correction_fraction", self.correction_fraction, minimum=0.0,
                     maximum=1.0)
         check_optional_int(f"{owner}.horizon", self.horizon, minimum=1)
+        check_optional_float(f"{owner}.lr_final_fraction", self.lr_final_fraction,
+                             minimum=0.0, maximum=1.0)
+        check_optional_float(f"{owner}.log_std_floor", self.log_std_floor)
         check_int(f"{owner}.seed", self.seed, minimum=0, maximum=2**32 - 1)
         for i, width in enumerate(self.hidden):
             check_int(f"{owner}.hidden[{i}]", width, minimum=1, maximum=1 << 16)
@@ -338,6 +362,12 @@ class PreferenceLearningLoop:
         kwargs = {**_on_policy_defaults(algorithm, cfg), **self.algorithm_kwargs}
         self.agent = _algorithm_class(algorithm)("MlpPolicy", self.venv, seed=cfg.seed,
                                                  verbose=0, **kwargs)
+        self.run_callbacks = run_callbacks(
+            self.agent, cfg.rounds * rollout_aligned(cfg.total_timesteps // cfg.rounds,
+                                                     self.agent),
+            lr_final_fraction=cfg.lr_final_fraction, log_std_floor=cfg.log_std_floor)
+        """What every round's ``agent.learn`` gets as ``callback=`` (the config's
+        ``lr_final_fraction`` and ``log_std_floor``; empty when both are ``None``)."""
         self.state = LoopState()
         self._rng = np.random.default_rng(cfg.seed)
         self.demonstrations = self._check_demonstrations(demonstrations)
@@ -421,7 +451,8 @@ class PreferenceLearningLoop:
             val_acc = self.fit_reward()
         self.venv.episode_true_returns.clear()
         self.venv.episode_learned_returns.clear()
-        self.agent.learn(n_steps, reset_num_timesteps=False)
+        self.agent.learn(n_steps, reset_num_timesteps=False,
+                         callback=list(self.run_callbacks) or None)
         self.state.labels_used += len(new)
         self.state.round += 1
         metrics = self._metrics(val_acc, before)

@@ -62,13 +62,22 @@ def test_suites_name_registered_tasks_and_algorithms_and_their_references():
         assert options.get("model") == "tiny-random-llama"
 
 
+def test_pendulum_150k_is_pendulum_at_the_full_scale_with_the_same_settings():
+    long, short = get_task("pendulum-150k"), get_task("pendulum")
+    assert (long.budget.steps, long.budget.eval_every, long.budget.labels) == (150_000, 15_000,
+                                                                                500)
+    assert long.budget.eval_episodes == 10 and long.options["segment_length"] == 25
+    assert long.options["ppo"] == short.options["ppo"] and long.env == short.env
+    assert "pendulum-150k" in get_suite("control").tasks
+
+
 def test_highway_runs_only_in_the_control_suite():
     highway = get_task("highway")
     assert highway.kind == "control" and highway.options["segment_length"] == 10
     assert highway.budget.steps == 100_000 and highway.budget.labels == 500
     assert highway.options["ppo"]["gamma"] == 0.8 and highway.options["sac"] is None
     control = get_suite("control")
-    assert control.tasks == ("cartpole", "pendulum", "halfcheetah", "highway")
+    assert control.tasks == ("cartpole", "pendulum", "pendulum-150k", "halfcheetah", "highway")
     assert set(control.algorithms) == {"ppo-learned", "ppo-true", "random"}
     assert control.seeds == 5 and control.budget_scale == 1.0
     others = [s for name, s in list_suites().items() if name != "control"]

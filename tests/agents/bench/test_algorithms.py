@@ -101,3 +101,16 @@ def test_sac_on_a_discrete_task_says_to_use_ppo(control_task, make_trial):
 def test_text_algorithms_refuse_control_tasks(control_task, make_trial):
     with pytest.raises(ConfigError, match="runs text tasks"):
         next(iter(get_algorithm("token-ppo-gae").run(make_trial(control_task, "x"))))
+
+
+@pytest.mark.parametrize("name", ["ppo-learned", "ppo-true"])
+def test_both_control_arms_take_the_run_settings(name, control_task, make_trial):
+    """The suite's ``run`` settings reach the learned and the true arm alike (issue 14)."""
+    with pytest.raises(ConfigError, match="log_std_floor needs a policy with a log_std"):
+        next(iter(get_algorithm(name).run(make_trial(control_task, name,
+                                                     run={"log_std_floor": -1.0}))))
+    with pytest.raises(ConfigError, match="lr_final_fraction"):
+        next(iter(get_algorithm(name).run(make_trial(control_task, name,
+                                                     run={"lr_final_fraction": 2.0}))))
+    with pytest.raises(ConfigError, match=r"unknown run setting\(s\) \['lr'\]"):
+        next(iter(get_algorithm(name).run(make_trial(control_task, name, run={"lr": 0.0}))))

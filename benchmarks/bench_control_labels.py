@@ -205,13 +205,15 @@ def variant_name(args: argparse.Namespace, labels: int) -> str:
 
 def curve(results: Any, args: argparse.Namespace, refs: dict[str, float]) -> list[dict[str, Any]]:
     """One row per (arm, N): normalised final return over seeds (IQM with a bootstrap
-    interval, median), the raw returns and the trials' wall times."""
+    interval, median), the raw returns and the trials' wall times. Arms not asked for this
+    time but run earlier into the same sweep (``--arms`` split over runs) are included."""
     import numpy as np
 
     from rlhf_env.bench.stats import StatsConfig, aggregate
 
     rows = []
-    for arm in (a for a in args.arms if a in ARMS):
+    found = {r.algorithm for r in results.runs}
+    for arm in (a for a in ARMS if a in args.arms or ARMS[a] in found):
         for n in args.labels:
             task = variant_name(args, n)
             runs = [r for r in results.done if r.algorithm == ARMS[arm] and r.task == task]
@@ -330,11 +332,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if "imitation" in args.arms and peer_missing():
+        raise SystemExit(f"{peer_missing()}; or leave the arm out: --arms ours refs")
     import torch
 
     torch.set_num_threads(1)
-    if "imitation" in args.arms and peer_missing():
-        raise SystemExit(f"{peer_missing()}; or leave the arm out: --arms ours refs")
     runs = Path(args.out) / f"{args.name}_runs"
     t0 = time.perf_counter()
     refs = run_references(args, runs) if "refs" in args.arms else None

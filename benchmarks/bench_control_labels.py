@@ -284,7 +284,11 @@ def plot(payload: dict[str, Any]) -> bytes:
         ax.errorbar(x, est, yerr=[low, high], marker="o", capsize=3, label=arm)
     ax.axhline(0.0, color="grey", lw=0.8, ls=":")
     ax.axhline(1.0, color="grey", lw=0.8, ls="--", label="PPO, true reward")
-    ax.set(xscale="log", xlabel="labels (segment comparisons)",
+    ticks = sorted({r["labels"] for r in payload["curve"]})
+    ax.set_xscale("log")
+    ax.set_xticks(ticks, [str(n) for n in ticks])
+    ax.minorticks_off()
+    ax.set(xlabel="labels (segment comparisons)",
            ylabel="normalised final return (IQM)",
            title=f"HalfCheetah, {payload['steps']} env steps")
     ax.legend(fontsize=8)

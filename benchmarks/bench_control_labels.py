@@ -241,7 +241,10 @@ def markdown(payload: dict[str, Any]) -> str:
              f"Env steps per trial: {payload['steps']} in {payload['rounds']} rounds; "
              f"evaluation: {payload['eval_episodes']} episode(s), deterministic policy  ",
              f"References (median final true return): random {refs['zero']:.1f}, PPO on the "
-             f"true reward {refs['one']:.1f}", "",
+             f"true reward {refs['one']:.1f}  ",
+             "CPU seconds of this run (user + system; with --workers 1 these are what the "
+             "trials cost on one core, whatever the load): " + ", ".join(
+                 f"{k} {v:.0f}" for k, v in payload.get("cpu_seconds", {}).items()), "",
              "Normalised return = (return − random) / (PPO true − random). IQM over seeds "
              "with a stratified-bootstrap 95% interval (one seed: no interval).", "",
              "| arm | labels | seeds | IQM normalised [95% CI] | median normalised "
@@ -342,18 +345,22 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     runs = Path(args.out) / f"{args.name}_runs"
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     refs = run_references(args, runs) if "refs" in args.arms else None
     if refs is None:
         refs = previous_references(args, runs)
+    cpu1 = cpu_seconds()
     results = run_curves(args, runs, refs)
-    seconds = time.perf_counter() - t0
+    seconds, cpu2 = time.perf_counter() - t0, cpu_seconds()
+    cpu = {"references": cpu1[0] - cpu0[0], "ours": cpu2[0] - cpu1[0],
+           "imitation": cpu2[1] - cpu1[1]}
     command = "python benchmarks/bench_control_labels.py " + shlex.join(
         command_args(sys.argv[1:] if argv is None else argv))
     payload = {"name": args.name, "command": command, "wall_seconds": seconds,
                "steps": args.steps, "rounds": args.rounds, "eval_episodes": args.eval_episodes,
                "settings": settings(args), "references": refs, "runs": str(runs),
-               "machine": machine("imitation"), "curve": curve(results, args, refs),
+               "machine": machine("imitation"), "cpu_seconds": cpu,
+               "curve": curve(results, args, refs),
                "notes": [f"{r.algorithm}/{r.task}/seed{r.seed} failed: "
                          f"{r.status.get('error')}" for r in results.failed]}
     paths = write_results(args.name, payload, markdown(payload), args.out, publish=args.publish)
@@ -367,6 +374,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{(row['iqm'] or {}).get('estimate')}")
     print(f"wrote {paths[0]}, {paths[1]} and {args.name}.png")
     return 1 if results.failed else 0
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """``(this process, its finished children)``: CPU seconds (user + system) used so far.
+    Trials run in this process (``--workers 1``) and the peer runner in a child, so the
+    differences around each sweep are what the arms cost on a core, however loaded the
+    machine is (wall times on a shared machine are not)."""
+    import resource
+
+    me, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                         resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
 
 
 def previous_references(args: argparse.Namespace, runs: Path) -> dict[str, float]:

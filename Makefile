@@ -21,7 +21,9 @@ lint: setup
 	$(VENV)/bin/ruff check rlhf_env agents tests examples benchmarks docs/hooks
 	$(VENV)/bin/mypy
 
+# bench_control_labels.py's peer arm runs imitation in its own venv (.venv-imitation).
 bench: setup
+	@scripts/setup_imitation.sh
 	$(PY) benchmarks/run_all.py
 
 # The documentation site (mkdocs.yml): built into site/ with every warning an error.

@@ -25,8 +25,11 @@ from rlhf_env.errors import ConfigError
 from rlhf_env.quiet import sb3_without_temp_folder
 
 
-def _settings(trial: Trial, algorithm: str) -> tuple[dict[str, Any], int]:
-    """SB3 constructor kwargs and env count of ``algorithm`` on the trial's task."""
+def sb3_settings(trial: Trial, algorithm: str) -> tuple[dict[str, Any], int]:
+    """SB3 constructor kwargs and env count of ``algorithm`` (``"PPO"``/``"SAC"``) on the
+    trial's task: the task's settings with PPO rollouts fitted to the evaluation interval.
+    A peer library run beside these arms (``benchmarks/bench_control_labels.py``) takes its
+    settings from here, so both train with the same ones."""
     if trial.task.kind != "control":
         raise ConfigError(f"{algorithm.lower()} algorithms run control tasks; "
                           f"{trial.task.name!r} is a {trial.task.kind} task.")
@@ -68,7 +71,7 @@ def _fit_rollouts(settings: dict[str, Any], every: int, n_envs: int) -> dict[str
 def run_learned(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
     from rlhf_env.control.loop import LoopConfig, PreferenceLearningLoop, label_schedule
 
-    kwargs, n_envs = _settings(trial, algorithm)
+    kwargs, n_envs = sb3_settings(trial, algorithm)
     steps = trial.budget.eval_steps()
     rounds = len(steps) - 1
     config = LoopConfig(total_timesteps=trial.budget.steps, total_labels=trial.budget.labels,
@@ -96,7 +99,7 @@ def run_true(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
 
     from rlhf_env.control.schedules import rollout_aligned, run_callbacks
 
-    kwargs, n_envs = _settings(trial, algorithm)
+    kwargs, n_envs = sb3_settings(trial, algorithm)
     venv = make_vec_env(lambda: trial.make_env(), n_envs=n_envs, seed=trial.seed)
     agent = sb3_without_temp_folder(getattr(sb3, algorithm)("MlpPolicy", venv, seed=trial.seed,
                                                              verbose=0, **kwargs))

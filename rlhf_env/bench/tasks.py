@@ -54,11 +54,13 @@ both PPO arms a run-long learning-rate decay or log_std floor
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rlhf_env.bench.gao import Annotators, GaoProxy, arithmetic_prompts
 from rlhf_env.bench.protocol import BenchTask, Budget, EnvSpec, Normalisation
-from rlhf_env.bench.registry import register_task
+from rlhf_env.bench.registry import get_task, register_task
+from rlhf_env.errors import ConfigError
 
 GAO_LABELS = 2000
 """N, the comparisons each Gao proxy is trained on."""
@@ -167,20 +169,64 @@ CONTROL_SAC: dict[str, dict[str, Any]] = {
 """SAC settings per continuous control task (rl-zoo's; CartPole's actions are discrete)."""
 
 
+def _control_text(env_id: str, budget: Budget, segment_length: int) -> tuple[str, str]:
+    """``(description, proxy)`` of a control task with this budget."""
+    rounds = len(budget.eval_steps()) - 1
+    return (f"{env_id} from synthetic segment preferences (at most {budget.labels} labels "
+            f"over {rounds} rounds, one per evaluation interval; segments of {segment_length} "
+            f"steps); gold: true return.",
+            f"reward ensemble from ≤ {budget.labels} segment comparisons")
+
+
 def _control_task(name: str, env_id: str, budget: Budget, segment_length: int,
                   reference: str, settings: str | None = None) -> BenchTask:
     """A control task; ``settings``: the key of its PPO/SAC settings (default ``name``)."""
-    rounds = len(budget.eval_steps()) - 1
+    description, proxy = _control_text(env_id, budget, segment_length)
     return BenchTask(
-        name=name, kind="control",
-        description=f"{env_id} from synthetic segment preferences (at most {budget.labels} "
-                    f"labels over {rounds} rounds, one per evaluation interval; segments of "
-                    f"{segment_length} steps); gold: true return. {reference}",
+        name=name, kind="control", description=f"{description} {reference}",
         env=EnvSpec(env_id), budget=budget, normalisation=CONTROL_NORMALISATION,
-        proxy=f"reward ensemble from ≤ {budget.labels} segment comparisons",
-        gold="true return",
+        proxy=proxy, gold="true return",
         options={"ppo": CONTROL_PPO[settings or name], "sac": CONTROL_SAC.get(settings or name),
                  "segment_length": segment_length})
+
+
+def control_variant(base: str | BenchTask, *, labels: int | None = None,
+                    budget: Budget | None = None, normalisation: Normalisation | None = None,
+                    name: str | None = None, register: bool = True) -> BenchTask:
+    """A copy of a control task with another label budget (and optionally another budget or
+    normalisation), registered under ``name`` so sweeps can run it by name.
+
+    This is how a label-efficiency curve runs through the harness: one variant per label
+    budget (``control_variant("halfcheetah", labels=100)`` is ``halfcheetah-labels100``), every
+    trial with its manifest, metrics and ``rlhf-env bench report``. Everything else (env, PPO
+    and SAC settings, segment length) is the base task's.
+
+    Args:
+        base: a control task or its registered name.
+        labels: the new ``budget.labels`` (``None``: ``budget``'s, or the base's).
+        budget: a whole new budget (``None``: the base's, with ``labels`` applied).
+        normalisation: e.g. one with ``zero_value``/``one_value`` fixed from reference runs
+            in another sweep (``None``: the base's).
+        name: the variant's name (default ``<base>-labels<N>``).
+        register: register it (replacing a task of that name); ``False`` only returns it.
+    """
+    task = get_task(base)
+    if task.kind != "control":
+        raise ConfigError(f"control_variant makes variants of control tasks; {task.name!r} is a "
+                          f"{task.kind} task (its proxy is prepared for a fixed label count).")
+    new_budget = budget or task.budget
+    if labels is not None:
+        new_budget = replace(new_budget, labels=labels)
+    if new_budget.labels < 1:
+        raise ConfigError(f"control_variant({task.name!r}): a control task learns its proxy from "
+                          f"labels; give labels >= 1, got {new_budget.labels}.")
+    description, proxy = _control_text(task.env.env_id, new_budget,
+                                       int(task.options.get("segment_length", 25)))
+    variant = replace(task, name=name or f"{task.name}-labels{new_budget.labels}",
+                      budget=new_budget, proxy=proxy,
+                      description=f"{description} Variant of {task.name!r}.",
+                      normalisation=normalisation or task.normalisation)
+    return register_task(variant, overwrite=True) if register else variant
 
 
 def _control_tasks() -> list[BenchTask]:

@@ -105,3 +105,31 @@ def test_no_bench_module_imports_agents():
                  if any(line.lstrip().startswith(("import agents", "from agents"))
                         for line in p.read_text(encoding="utf-8").splitlines())]
     assert offenders == []
+
+
+def test_a_control_variant_changes_only_the_label_budget(synthetic_registered):
+    from rlhf_env.bench import Budget, Normalisation
+    from rlhf_env.bench.tasks import control_variant
+    from rlhf_env.errors import ConfigError
+
+    base = get_task("halfcheetah")
+    variant = control_variant("halfcheetah", labels=100)
+    assert variant.name == "halfcheetah-labels100" and get_task(variant.name) is variant
+    assert variant.budget == Budget(base.budget.steps, base.budget.eval_every,
+                                    base.budget.eval_episodes, labels=100)
+    assert (variant.env, variant.options, variant.normalisation, variant.kind) == (
+        base.env, base.options, base.normalisation, base.kind)
+    assert "at most 100 labels" in variant.description and "≤ 100" in variant.proxy
+    assert get_task("halfcheetah").budget.labels == 1000  # the base is untouched
+
+    norm = Normalisation("random", "ppo-true", zero_value=-300.0, one_value=800.0)
+    small = control_variant(base, budget=Budget(4000, 2000, eval_episodes=1, labels=7),
+                            labels=20, normalisation=norm, name="hc-small", register=False)
+    assert (small.name, small.budget.steps, small.budget.labels) == ("hc-small", 4000, 20)
+    assert small.normalisation == norm and "over 2 rounds" in small.description
+    with pytest.raises(Exception, match="hc-small"):
+        get_task("hc-small")  # register=False leaves the registry alone
+    with pytest.raises(ConfigError, match="labels >= 1"):
+        control_variant("halfcheetah", labels=0, register=False)
+    with pytest.raises(ConfigError, match="is a text task"):
+        control_variant("gao-sentiment", labels=100, register=False)

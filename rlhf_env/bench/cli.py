@@ -87,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     results = run_benchmark(args.suite, algorithms=_split(args.algos), tasks=_split(args.tasks),
                             seeds=args.seeds, out=args.out, workers=args.workers,
                             resume=not args.no_resume, progress=not args.quiet,
-                            cache_dir=args.cache)
+                            cache_dir=args.cache, threads=args.threads)
     failed = results.failed
     print(f"{len(results.done)} trials done, {len(failed)} failed, "
           f"{len(results.unfinished)} unfinished, in {args.out}.")
@@ -137,6 +137,9 @@ def add_bench_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=_positive, default=None, help="seeds 0…N−1 (default: suite's)")
     p.add_argument("--workers", type=_positive, default=None,
                    help="trials at a time (default: CPU count; 1 runs in this process)")
+    p.add_argument("--threads", type=_positive, default=None,
+                   help="CPU threads per trial (default: CPU count / workers; 1 on a busy "
+                        "machine)")
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
     p.add_argument("--cache", default=None,
                    help="folder for what tasks prepare (default: OUT/SUITE/_cache)")

@@ -48,6 +48,7 @@ from rlhf_env.bench.runner import (
 )
 from rlhf_env.errors import BenchmarkError, ConfigError
 from rlhf_env.files import read_json, write_json
+from rlhf_env.validation import check_int
 
 MANIFEST = "manifest.json"
 VERSIONED = ("numpy", "torch", "gymnasium", "stable-baselines3", "transformers", "rlhf-env")
@@ -240,18 +241,22 @@ def run_benchmark(suite: str | Suite, *, algorithms: Iterable[str] | None = None
                   out: str | os.PathLike[str] = "runs", workers: int | None = None,
                   runner: TrialRunner | None = None, resume: bool = True,
                   progress: bool = True, cache_dir: str | os.PathLike[str] | None = None,
-                  ) -> Results:
+                  threads: int | None = None) -> Results:
     """Run ``suite`` (or the selected algorithms × tasks × seeds of it) into ``out``.
 
     ``seeds`` is a count (seeds ``0…n−1``) or a list. ``workers`` builds a
-    :class:`LocalRunner` (default ``os.cpu_count()``) unless ``runner`` is given. Failing trials
+    :class:`LocalRunner` (default ``os.cpu_count()``) unless ``runner`` is given. ``threads``:
+    CPU threads per trial (default: the cores shared out among the workers; on a machine other
+    work also uses, 1 avoids threads spinning while they wait for a core). Failing trials
     are recorded (see :attr:`Results.failed`) and never stop the sweep. Returns the results of
     this suite's folder, including trials kept from earlier sweeps.
     """
     plan = plan_sweep(suite, algorithms=algorithms, tasks=tasks, seeds=seeds)
     runner = runner if runner is not None else LocalRunner(workers)
     n_workers = getattr(runner, "n_workers", workers or 1)
-    threads = max(1, (os.cpu_count() or 1) // max(1, n_workers))
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // max(1, n_workers))
+    threads = check_int("run_benchmark: threads", threads, minimum=1)
     root = Path(out) / plan.suite.name
     if resume:
         _check_compatible(root, plan)

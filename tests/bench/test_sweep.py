@@ -135,6 +135,15 @@ def test_two_worker_processes_match_in_process_and_survive_a_dying_worker(tmp_pa
     assert {r.status["threads"] for r in same} == {max(1, (os.cpu_count() or 1) // 2)}
 
 
+def test_threads_per_trial_can_be_set(tmp_path):
+    results = run_benchmark("synth", algorithms=["fast"], out=tmp_path, workers=1, threads=1,
+                            progress=False)
+    assert results.runs and {r.status["threads"] for r in results.runs} == {1}
+    with pytest.raises(ConfigError, match="threads"):
+        run_benchmark("synth", algorithms=["fast"], out=tmp_path / "b", threads=0,
+                      progress=False)
+
+
 def test_bad_selections_raise_fix_it_errors(tmp_path):
     with pytest.raises(UnknownNameError, match="Did you mean 'fast'"):
         run_benchmark("synth", algorithms=["fats"], out=tmp_path, progress=False)

@@ -182,22 +182,27 @@ def _overopt_plot(results: Results, task: str, analyses: Sequence[Mapping[str, A
     found = [c for c in curves(results) if c.task == task]
     forms = {a["algorithm"]: a["form"] for a in analyses if a["task"] == task}
     groups = [f for f in FORMS if any(forms.get(c.algorithm) == f for c in found)]
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 3.6), squeeze=False)
     for ax, form in zip(axes[0], groups, strict=True):
+        right = ax.twinx()  # gold and proxy have their own units: one axis each
         for c in (c for c in found if forms.get(c.algorithm) == form):
             line = ax.plot(c.by_step[:, 1], c.by_step[:, 2], "o-", label=f"{c.algorithm} gold")
-            ax.plot(c.by_step[:, 1], c.by_step[:, 3], "s--", color=line[0].get_color(),
-                    alpha=0.6, label=f"{c.algorithm} proxy")
+            right.plot(c.by_step[:, 1], c.by_step[:, 3], "s--", color=line[0].get_color(),
+                       alpha=0.5, label=f"{c.algorithm} proxy (right)")
             fit_json = next(a for a in analyses if a["algorithm"] == c.algorithm
                             and a["task"] == task)["fits"][form]
             if fit_json["alpha"] is not None and fit_json["beta"] is not None:
                 fit = Fit(form, fit_json["alpha"], fit_json["beta"], 0.0, 0)
                 grid = np.linspace(0, max(float(c.d.max()), 1e-9) * 1.1, 100)
                 ax.plot(grid, c.initial_gold + fit.predict(grid), ":",
-                        color=line[0].get_color(), label=f"{c.algorithm} fit ({form})")
+                        color=line[0].get_color(), label=f"{c.algorithm} gold fit ({form})")
         title = "best-of-n" if form == "bon" else "RL"
-        ax.set(title=f"{task}: {title}", xlabel="d = √KL", ylabel="score")
-        ax.legend(fontsize=7)
+        ax.set(title=f"{task}: {title}", xlabel="d = √KL", ylabel="gold score")
+        right.set_ylabel("proxy score")
+        handles = ax.get_legend_handles_labels()
+        more = right.get_legend_handles_labels()
+        ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=7)
+    fig.tight_layout()
     return _png(fig)
 
 

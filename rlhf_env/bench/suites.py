@@ -24,15 +24,14 @@ minutes, not the algorithms. Measured on the shared 2-core machine, one torch th
 seeds, one process: about 6–7 min.
 
 ``default`` runs the full budgets with SmolLM2-135M-Instruct; run its trials in parallel
-processes (one torch thread each). Estimated, not measured end to end: a token-level trial
-(512 episodes at ~1.6 episodes/s, README's token-PPO throughput, plus five evaluations of
-32 answers) ≈ 6–8 min; best-of-n (32 prompts × 16 draws) ≈ 2–3 min; SB3 bandit trials
-≈ 1–2 min (reward-model bound); control trials as in README's control table (CartPole 60k
-≈ 5 min, Pendulum 100k ≈ 10 min, HalfCheetah 200k ≈ 30 min). 5 seeds × (4 text tasks × 8
-algorithms + 3 control tasks × 3) ≈ 5 × (32 × 5 + 45) min ≈ 17 CPU-hours, so about 8–9 h
-on 2 cores. SAC has its own suite because it needs continuous actions (CartPole's are
-discrete). Every suite includes the normalisation references of its tasks (``best-of-n``,
-``random``, ``ppo-true``; the text tasks' 0 is every run's step-0 gold).
+processes (``--workers 2 --threads 1`` on 2 cores). Measured per trial on this machine when
+it was otherwise quiet: a token-level trial (256 responses, 9 evaluations of 32 answers)
+6–7 min, best-of-16 2.5–4 min, an SB3 bandit trial 1–2 min, random < 1 min; CartPole 60k
+about 40 s (15 trials in 5 min on 2 workers), HalfCheetah 200k 1–8 min (README's control
+results). In all about 9–10 CPU-hours, so 5 h or more on 2 cores; it has not yet run end to
+end in one go (see README). SAC has its own suite because it needs continuous actions
+(CartPole's are discrete). Every suite includes the normalisation references of its tasks
+(``best-of-n``, ``random``, ``ppo-true``; the text tasks' 0 is every run's step-0 gold).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rlhf_env.errors import RLHFEnvError, UnknownNameError
+from rlhf_env.models.precision import PRECISIONS
 
 USAGE_ERROR = 2
 """Exit status for a bad option, name or value (argparse uses it too)."""
@@ -157,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="token-ppo: fine-tune the LM with token-level PPO (default); sb3: the "
                         "stock SB3 PPO demo on the word-level bandit")
     p.add_argument("--smoke", action="store_true", help="a tiny, fast run (for tests)")
+    p.add_argument("--frozen-precision", choices=PRECISIONS, default="float32",
+                   help="precision of the frozen KL reference and reward-model encoder; "
+                        "bfloat16 is faster on CPUs with bfloat16 units")
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
     p.set_defaults(func=_cmd_demo)
     from rlhf_env.feedback.cli import add_feedback_commands

@@ -15,6 +15,7 @@ progress bar and an RLHF metrics callback → sample after training → write th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import time
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ import numpy as np
 from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
 from rlhf_env.errors import ConfigError
 from rlhf_env.files import plain, write_bytes
+from rlhf_env.models.precision import check_precision
 from rlhf_env.validation import check_fields
 
 
@@ -49,11 +51,15 @@ class SB3DemoConfig:
     ent_coef: float = 0.01
     """PPO entropy bonus: the agent's −log π side of the KL leash."""
     learning_rate: float = 1e-3
+    frozen_precision: str = "float32"
+    """Precision of the env's frozen models (KL reference, reward model's encoder):
+    ``rlhf-env demo --agent sb3 --frozen-precision bfloat16``."""
     seed: int = 0
     eval_episodes: int = 8
 
     def __post_init__(self) -> None:
         check_fields(self)
+        check_precision("SB3DemoConfig.frozen_precision", self.frozen_precision)
         for name in ("num_envs", "n_steps", "iterations", "max_response_tokens", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be ≥ 1, got {getattr(self, name)}.")
@@ -66,7 +72,8 @@ class SB3DemoConfig:
 
 def env_kwargs(cfg: SB3DemoConfig) -> dict[str, Any]:
     return {"task": cfg.task, "model": cfg.model, "action_vocab": "task",
-            "max_response_tokens": cfg.max_response_tokens, "kl_coef": cfg.kl_coef}
+            "max_response_tokens": cfg.max_response_tokens, "kl_coef": cfg.kl_coef,
+            "frozen_precision": cfg.frozen_precision}
 
 
 def sample_responses(agent: Any, cfg: SB3DemoConfig) -> list[dict]:
@@ -142,6 +149,7 @@ def plot(history: list[dict], path: Path) -> None:
 def run_sb3_demo(args: argparse.Namespace) -> int:
     """``rlhf-env demo --agent sb3``: build, sample, train, sample, write the run folder."""
     cfg = SB3DemoConfig.smoke() if args.smoke else SB3DemoConfig()
+    cfg = dataclasses.replace(cfg, frozen_precision=getattr(args, "frozen_precision", "float32"))
     run_dir = new_run_dir(args.out, "demo-sb3")
     print(f"RLHF demo (stock SB3 PPO): task={cfg.task}, model={cfg.model}, {cfg.iterations} "
           f"PPO updates x {cfg.num_envs * cfg.n_steps} episodes; run folder {run_dir}")

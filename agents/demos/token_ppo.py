@@ -2,6 +2,7 @@
 
     rlhf-env demo                 # ~6 minutes on 2 CPU cores (token-level PPO, LoRA)
     rlhf-env demo --smoke         # seconds: tiny model, rule reward (used by the tests)
+    rlhf-env demo --frozen-precision bfloat16   # reference and reward model in bfloat16
     rlhf-env demo --agent sb3     # the first demo: stock SB3 PPO on the bandit (agents.demos.sb3)
 
 The policy is the language model itself, with LoRA adapters and a value head, trained by
@@ -33,6 +34,7 @@ import numpy as np
 from agents.demos.run_folder import new_run_dir, print_samples, write_csv, write_json
 from rlhf_env.errors import ConfigError
 from rlhf_env.files import write_bytes
+from rlhf_env.models.precision import check_precision
 from rlhf_env.text import text_core
 from rlhf_env.text.spaces import ActionVocab
 from rlhf_env.validation import check_fields
@@ -79,12 +81,17 @@ class DemoConfig:
     task_words_only: bool = False
     """Sample only the task's word vocabulary (plus EOS), as the SB3 demo's agent does; the
     smoke run needs it, since a random tiny model would never hit a keyword otherwise."""
+    frozen_precision: str = "float32"
+    """Precision of the frozen models: the KL reference and the reward model's encoder
+    (``--frozen-precision``; VADER, the gold judge, has no weights). ``"bfloat16"`` is the
+    fast choice on CPUs with bfloat16 units; the README gives the demo's result with it."""
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     """Further :class:`~agents.token_ppo.TokenPPOConfig` fields."""
 
     def __post_init__(self) -> None:
         check_fields(self)
+        check_precision("DemoConfig.frozen_precision", self.frozen_precision)
         for name in ("steps", "eval_prompts", "best_of"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"demo {name} must be ≥ 1, got {getattr(self, name)}.")
@@ -108,6 +115,7 @@ class DemoConfig:
             advantage="rloo", group_size=self.group_size, kl_coef=self.kl_coef,
             adaptive_kl=True, target_kl=self.target_kl, kl_horizon=self.kl_horizon,
             lora_r=self.lora_r, lora_target_modules=self.lora_target_modules,
+            reference_precision=self.frozen_precision, reward_precision=self.frozen_precision,
             log_dir=None if log_dir is None else str(log_dir), progress_bar=progress_bar,
             **self.extra)
 
@@ -229,9 +237,11 @@ def summary_lines(history: list[dict], cfg: DemoConfig, before: dict, after: dic
 def run_token_demo(args: argparse.Namespace) -> int:
     """``rlhf-env demo``: build, evaluate, train, evaluate, write the run folder."""
     cfg = DemoConfig.smoke() if args.smoke else DemoConfig()
+    cfg = dataclasses.replace(cfg, frozen_precision=getattr(args, "frozen_precision", "float32"))
     run_dir = new_run_dir(args.out, "demo")
     print(f"RLHF demo (token-level PPO): task={cfg.task}, model={cfg.model}, {cfg.steps} PPO "
-          f"steps x {cfg.batch_size} responses; run folder {run_dir}", flush=True)
+          f"steps x {cfg.batch_size} responses, frozen models in {cfg.frozen_precision}; "
+          f"run folder {run_dir}", flush=True)
     start = time.perf_counter()
     trainer = build_trainer(cfg, run_dir, progress_bar=not args.smoke)
     before = evaluate(trainer, cfg)

@@ -102,6 +102,11 @@ class TokenPPOConfig:
     of the policy itself with adapters off (for SmolLM2-135M about 270 MB in bfloat16: 135M
     weights of 2 bytes; ``bench_token_ppo.py`` measures it). Not used when no reference pass
     runs."""
+    reward_precision: str = "float32"
+    """Precision of the frozen models in the env built when no env is passed (its
+    ``frozen_precision``: the reward model's encoder; a gold judge stays float32):
+    ``"float32"``, ``"bfloat16"`` or ``"int8"``, with the errors measured in
+    ``benchmarks/results/env.md``. A passed env keeps its own."""
     advantage: str = "gae"
     """Advantage estimator: one of :data:`ADVANTAGE_ESTIMATORS`."""
     group_size: int = 1
@@ -230,6 +235,7 @@ def _check_objective(c: TokenPPOConfig) -> None:
     if c.reference_pass not in REFERENCE_PASSES:
         _fail(f"reference_pass must be one of {REFERENCE_PASSES}, got {c.reference_pass!r}.")
     check_precision("TokenPPOConfig.reference_precision", c.reference_precision)
+    check_precision("TokenPPOConfig.reward_precision", c.reward_precision)
     if c.kl_estimator not in KL_ESTIMATORS:
         _fail(f"kl_estimator must be one of {KL_ESTIMATORS}, got {c.kl_estimator!r}.")
     for name in ("kl_coef", "clip_range_value", "vf_coef", "ent_coef"):

@@ -98,7 +98,7 @@ def build_env(config: TokenPPOConfig) -> Any:
     return gym.make_vec("RLHF-Text-v0", num_envs=config.batch_size, task=config.task,
                         model=config.model, max_response_tokens=config.max_new_tokens,
                         max_prompt_tokens=config.max_prompt_tokens, action_vocab=None,
-                        kl_coef=0.0, **extra)
+                        kl_coef=0.0, frozen_precision=config.reward_precision, **extra)
 
 
 def _check_env(env: Any, config: TokenPPOConfig) -> TextBanditCore:

@@ -78,3 +78,22 @@ def test_sb3_demo_stays_available(tmp_path, agent):
     history = json.loads((run_dir / "metrics.json").read_text())
     assert len(history) >= 2 and all("rlhf/score" in h and "rlhf/kl" in h for h in history)
     assert (run_dir / "scores.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("agent", ["token-ppo", "sb3"])
+def test_demo_runs_its_frozen_models_at_the_asked_precision(tmp_path, agent):
+    _, run_dir = run_demo(tmp_path, "--agent", agent, "--frozen-precision", "bfloat16")
+    config = json.loads((run_dir / "config.json").read_text())
+    demo = config.get("demo", config)
+    assert demo["frozen_precision"] == "bfloat16"
+    if agent == "token-ppo":
+        assert config["trainer"]["reference_precision"] == "bfloat16"
+        assert config["trainer"]["reward_precision"] == "bfloat16"
+
+
+def test_demo_rejects_an_unknown_precision(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "rlhf_env.cli", "demo", "--smoke",
+                           "--frozen-precision", "fp8", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "invalid choice: 'fp8'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not any(tmp_path.iterdir())

@@ -92,3 +92,25 @@ def test_reference_precision_is_validated(tiny_lm, make_trainer):
     policy = PolicyWithValue(copy.deepcopy(tiny_lm), reference_precision="bfloat16")
     with pytest.raises(ConfigError, match="runs its reference at 'bfloat16'"):
         make_trainer(policy=policy)
+
+
+def test_reward_precision_reaches_the_env_the_trainer_builds():
+    """``reward_precision`` is the built env's ``frozen_precision``: the reward model's
+    encoder runs converted, the validation names the field."""
+    from agents.token_ppo import build_env
+    from rlhf_env.rewards.encoder_head import EncoderHeadReward
+    from rlhf_env.text.core import text_core
+
+    torch.manual_seed(0)
+    reward = EncoderHeadReward(backbone="tiny-random-bert", input_format="response")
+    config = TokenPPOConfig(model="tiny-random-llama", task="keyword", batch_size=2,
+                            minibatch_size=2, reward_model=reward,
+                            reward_precision="bfloat16")
+    env = build_env(config)
+    try:
+        assert model_precision(text_core(env).reward_model.encoder) == "bfloat16"
+        assert model_precision(reward.encoder) == "float32"
+    finally:
+        env.close()
+    with pytest.raises(ConfigError, match="reward_precision must be one of"):
+        TokenPPOConfig(reward_precision="fp16")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from collections.abc import Sequence
 
@@ -31,6 +32,16 @@ def _split(value: str | None) -> list[str] | None:
     if not names:
         raise ConfigError(f"expected a comma-separated list of names, got {value!r}.")
     return names
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -104,7 +115,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from rlhf_env.bench.report import write_report
     from rlhf_env.bench.stats import StatsConfig
 
-    out = write_report(args.runs, args.out, config=StatsConfig(reps=args.reps, seed=args.seed),
+    out = write_report(args.runs, args.out, config=StatsConfig(
+        reps=args.reps, seed=args.seed, min_reference_gap=args.min_reference_gap),
                        plots=not args.no_plots)
     print(f"wrote {out}/index.html, summary.json, results.csv, results.md")
     return 0
@@ -153,6 +165,9 @@ def add_bench_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--reps", type=_positive, default=2000, help="bootstrap repetitions")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--min-reference-gap", type=_non_negative, default=2.0, metavar="SE",
+                   help="leave a task out of the aggregates when its normalisation gap "
+                        "(one - zero) is under SE standard errors (0: never)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs")
     p.set_defaults(func=_cmd_report, usage_errors=USAGE_ERRORS)
     p = sub.add_parser("compare", help="two reports (or run folders) side by side")

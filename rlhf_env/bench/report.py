@@ -80,6 +80,15 @@ def _ci(interval: Mapping[str, Any]) -> str:
             f"{fmt(interval.get('high'))}]")
 
 
+def _gap_ratio(ref: Mapping[str, Any]) -> str:
+    """``(one − zero) / SE`` of a reference row, ``–`` when either is unknown."""
+    values = [ref.get(k) for k in ("one", "zero", "gap_se")]
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        return "–"
+    one, zero, se = (float(v) for v in values)  # type: ignore[arg-type]
+    return fmt((one - zero) / se) if se else "–"
+
+
 # ----------------------------------------------------------------------------- tables
 
 
@@ -93,6 +102,7 @@ def tables(summary: Mapping[str, Any]) -> list[Table]:
          fmt(r["final_proxy_mean"]), fmt(r["final_kl_mean"]))
         for r in sorted(summary["per_task"], key=lambda r: (r["task"], r["algorithm"]))))
     conf = summary["config"]
+    aggregated = {r["task"] for r in summary["per_task"] if r.get("in_aggregates", True)}
     level = f"{round(conf['confidence'] * 100)}%"
     agg = Table(f"Aggregate normalised score ({level} stratified-bootstrap CIs, "
                 f"{conf['reps']} reps)",
@@ -102,8 +112,10 @@ def tables(summary: Mapping[str, Any]) -> list[Table]:
     improvement = Table(f"Probability of improvement P(X > Y) ({level} CI)",
                         ("X", "Y", "P(X > Y)", "tasks"), tuple(
         (p["x"], p["y"], _ci(p), fmt(p["tasks"])) for p in summary["improvement"]))
-    refs = Table("Normalisation references", ("task", "zero", "from", "one", "from"), tuple(
-        (t, fmt(r["zero"]), r["zero_from"], fmt(r["one"]), r["one_from"])
+    refs = Table("Normalisation references", (
+        "task", "zero", "from", "one", "from", "gap / SE", "in aggregates"), tuple(
+        (t, fmt(r["zero"]), r["zero_from"], fmt(r["one"]), r["one_from"], _gap_ratio(r),
+         "yes" if t in aggregated else "no")
         for t, r in sorted(summary["references"].items())))
     over = Table("Over-optimisation (gold gain vs d = √KL, Gao et al. 2022 fits)", (
         "task", "algorithm", "form", "α", "β", "R²", "observed peak gold", "KL at peak",

@@ -14,6 +14,9 @@ Definitions (what the tests check by hand):
   step-0 gold over every done run of the task; an algorithm's name is the median final gold
   of that algorithm's done runs on the task; when the sweep has neither, ``zero_value`` /
   ``one_value``; without those the task's scores are NaN and it is left out of aggregates.
+  A task whose gap ``one − zero`` is under ``StatsConfig.min_reference_gap`` (2) standard
+  errors ``√(s₀²/n₀ + s₁²/n₁)`` of the runs behind its two ends is left out too: dividing by a
+  gap that noise could have made turns small gold differences into huge normalised ones.
 - **IQM** (interquartile mean): the mean of the middle 50% of the sorted values, trimming
   25% of the mass from each end. When ``n`` is not a multiple of 4 the boundary values count
   with fractional weight (value ``i`` of ``n`` covers the quantile range ``[i/n, (i+1)/n]``
@@ -74,9 +77,17 @@ class StatsConfig:
     """Seed of the bootstrap's generator: the same runs always give the same intervals."""
     confidence: float = 0.95
     """Coverage of the percentile interval."""
+    min_reference_gap: float = 2.0
+    """A task whose reference gap ``|one − zero|`` is under this many standard errors of
+    itself is *degenerate*: its normalised scores divide by noise (a few hundredths of gold
+    can turn into −10), so it is left out of the aggregates and the profiles, with a note;
+    its raw gold, its per-task rows and P(X > Y) stay. 0 turns the check off."""
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if not (math.isfinite(self.min_reference_gap) and self.min_reference_gap >= 0):
+            raise ConfigError(f"StatsConfig.min_reference_gap must be a number ≥ 0 (standard "
+                              f"errors; 0 turns the check off), got {self.min_reference_gap!r}.")
         if isinstance(self.reps, bool) or not isinstance(self.reps, int) or self.reps < 1:
             raise ConfigError(f"StatsConfig.reps must be an integer ≥ 1, got {self.reps!r}.")
         if not 0 < self.confidence < 1:
@@ -190,26 +201,45 @@ class Reference:
     """Where ``zero`` came from (``initial over N runs``, ``algorithm X``, ``fixed value``)."""
     one_from: str
     """Where ``one`` came from."""
+    gap_se: float = math.nan
+    """Standard error of ``one − zero`` from the spread of the runs behind each side
+    (``√(s₀²/n₀ + s₁²/n₁)``); a fixed value or a single run adds none, NaN when no side has
+    two runs."""
+
+    @property
+    def resolved(self) -> bool:
+        """Both ends are known and differ: normalised scores are defined."""
+        return math.isfinite(self.zero) and math.isfinite(self.one) and self.zero != self.one
+
+    def degenerate(self, min_gap: float) -> bool:
+        """The gap is under ``min_gap`` standard errors: it cannot be told from noise."""
+        return (min_gap > 0 and math.isfinite(self.gap_se) and self.gap_se > 0
+                and abs(self.one - self.zero) < min_gap * self.gap_se)
 
 
 START = "@start"
 """Suffix of a reference meaning an algorithm's step-0 gold (``"best-of-n@start"``)."""
 
 
-def _reference_value(name: str, fixed: float | None, runs: Sequence[Run]) -> tuple[float, str]:
+def _reference_value(name: str, fixed: float | None, runs: Sequence[Run]
+                     ) -> tuple[float, str, float]:
+    """The reference's gold, where it came from, and its squared standard error (0 for a
+    fixed value, NaN for one run)."""
+    golds: list[float] = []
     if name == "initial" or name.endswith(START):
         algo = name.removesuffix(START) if name != "initial" else None
         golds = [r.initial.gold for r in runs
                  if r.initial is not None and (algo is None or r.algorithm == algo)]
-        if golds:
-            return float(np.median(golds)), f"{name}: median step-0 gold of {len(golds)} runs"
+        what = "step-0"
     elif name:
         golds = [r.final.gold for r in runs if r.algorithm == name and r.final is not None]
-        if golds:
-            return float(np.median(golds)), f"{name}: median final gold of {len(golds)} runs"
+        what = "final"
+    if golds:
+        var = float(np.var(golds, ddof=1)) / len(golds) if len(golds) > 1 else math.nan
+        return float(np.median(golds)), f"{name}: median {what} gold of {len(golds)} runs", var
     if fixed is not None:
-        return float(fixed), f"fixed value (no {name or 'reference'} run in this sweep)"
-    return math.nan, f"unavailable (no {name or 'reference'} run and no fixed value)"
+        return float(fixed), f"fixed value (no {name or 'reference'} run in this sweep)", 0.0
+    return math.nan, f"unavailable (no {name or 'reference'} run and no fixed value)", math.nan
 
 
 def references(results: Results) -> dict[str, Reference]:
@@ -218,9 +248,27 @@ def references(results: Results) -> dict[str, Reference]:
     for task in results.task_names:
         runs = [r for r in results.done if r.task == task]
         norm = results.tasks[task].normalisation
-        zero, zero_from = _reference_value(norm.zero, norm.zero_value, runs)
-        one, one_from = _reference_value(norm.one, norm.one_value, runs)
-        out[task] = Reference(zero, one, zero_from, one_from)
+        zero, zero_from, zero_var = _reference_value(norm.zero, norm.zero_value, runs)
+        one, one_from, one_var = _reference_value(norm.one, norm.one_value, runs)
+        known = [v for v in (zero_var, one_var) if math.isfinite(v)]
+        se = math.sqrt(sum(known)) if known and sum(known) > 0 else math.nan
+        out[task] = Reference(zero, one, zero_from, one_from, se)
+    return out
+
+
+def _left_out(refs: Mapping[str, Reference], config: StatsConfig) -> dict[str, str]:
+    """Task → why its normalised scores are kept out of the aggregates."""
+    out = {}
+    for task, r in refs.items():
+        if not r.resolved:
+            out[task] = (f"task {task} is left out of the aggregates: zero {r.zero_from}, "
+                         f"one {r.one_from}")
+        elif r.degenerate(config.min_reference_gap):
+            out[task] = (f"task {task} is left out of the aggregates: its reference gap "
+                         f"one − zero = {r.one - r.zero:.3g} is under "
+                         f"{config.min_reference_gap:g} standard errors ({r.gap_se:.3g}) of the "
+                         f"reference runs, so its normalised scores would divide by noise; "
+                         f"compare its raw gold (zero {r.zero_from}, one {r.one_from})")
     return out
 
 
@@ -272,7 +320,8 @@ class Summary:
         agg = {a: {k: v.to_json() if isinstance(v, Interval) else v for k, v in d.items()}
                for a, d in self.aggregate.items()}
         return {"config": {"reps": self.config.reps, "seed": self.config.seed,
-                           "confidence": self.config.confidence},
+                           "confidence": self.config.confidence,
+                           "min_reference_gap": self.config.min_reference_gap},
                 "references": {t: vars(r) for t, r in self.references.items()},
                 "per_task": list(self.per_task), "aggregate": agg,
                 "improvement": list(self.improvement),
@@ -286,8 +335,8 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return float(np.mean(finite)) if finite else None
 
 
-def _per_task_rows(results: Results, norm: Mapping[str, Mapping[str, np.ndarray]]
-                   ) -> tuple[dict[str, Any], ...]:
+def _per_task_rows(results: Results, norm: Mapping[str, Mapping[str, np.ndarray]],
+                   left_out: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
     rows = []
     for algo in results.algorithms:
         for task in results.task_names:
@@ -308,7 +357,8 @@ def _per_task_rows(results: Results, norm: Mapping[str, Mapping[str, np.ndarray]
                 "final_kl_mean": _mean([r.final.kl for r in done if r.final]),
                 "normalised_mean": _mean(list(scores)),
                 "normalised_median": (float(np.median(scores))
-                                      if len(scores) and np.isfinite(scores).all() else None)})
+                                      if len(scores) and np.isfinite(scores).all() else None),
+                "in_aggregates": task not in left_out})
     return tuple(rows)
 
 
@@ -325,10 +375,9 @@ def summarise(results: Results, config: StatsConfig = DEFAULT_STATS) -> Summary:
     """Per-task table, aggregates with intervals, improvement probabilities and profiles."""
     refs = references(results)
     norm = normalised_scores(results, refs)
-    notes = [f"task {t} is left out of the aggregates: zero {r.zero_from}, one {r.one_from}"
-             for t, r in refs.items() if not (math.isfinite(r.zero) and math.isfinite(r.one)
-                                              and r.zero != r.one)]
-    usable = {a: {t: s for t, s in tasks.items() if np.isfinite(s).all()}
+    left_out = _left_out(refs, config)
+    notes = list(left_out.values())
+    usable = {a: {t: s for t, s in tasks.items() if np.isfinite(s).all() and t not in left_out}
               for a, tasks in norm.items()}
     agg: dict[str, dict[str, Any]] = {}
     for algo, tasks in usable.items():
@@ -345,5 +394,5 @@ def summarise(results: Results, config: StatsConfig = DEFAULT_STATS) -> Summary:
     taus = _profile_grid(usable)
     profiles = {a: tuple(float(v) for v in performance_profile(t, taus))
                 for a, t in usable.items()}
-    return Summary(config, refs, _per_task_rows(results, norm), agg, tuple(pairs),
+    return Summary(config, refs, _per_task_rows(results, norm, left_out), agg, tuple(pairs),
                    tuple(float(t) for t in taus), profiles, tuple(notes))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,7 @@ from rlhf_env.bench.stats import (
     probability_of_improvement,
     references,
     stratified_resample,
+    summarise,
 )
 from rlhf_env.errors import ConfigError
 
@@ -118,3 +121,45 @@ def test_references_take_an_algorithms_step_zero_gold_with_at_start():
     assert ref.zero_from.startswith("best-of-n@start: median step-0 gold of 2 runs")
     np.testing.assert_allclose(normalised_scores(results, {"t": ref})["sb3"]["t"],
                                [(0.5 - 0.3) / 0.5, (0.8 - 0.3) / 0.5])
+
+
+def _two_refs(one_golds: list[float], zero_golds: list[float]) -> Results:
+    """A task whose zero is ``initial`` (step-0 golds) and one ``best-of-n`` (final golds), and
+    an algorithm ``rl`` with two runs."""
+    def run(algo: str, seed: int, start: float, end: float) -> Run:
+        return Run("s", algo, "t", seed, "done",
+                   (EvalPoint(0, 0.0, start), EvalPoint(10, 0.0, end)))
+
+    runs = [run("best-of-n", i, z, g) for i, (z, g) in enumerate(zip(zero_golds, one_golds))]
+    runs += [run("rl", 0, zero_golds[0], 0.3), run("rl", 1, zero_golds[1], 0.5)]
+    return Results(tuple(runs), {"t": TaskInfo("text", Normalisation("initial", "best-of-n"))})
+
+
+def test_reference_gap_standard_error_matches_a_hand_computation():
+    results = _two_refs(one_golds=[0.5, 0.7, 0.6], zero_golds=[0.1, 0.3, 0.2])
+    ref = references(results)["t"]
+    # zero: the 5 step-0 golds 0.1, 0.3, 0.2 (best-of-n) and 0.1, 0.3 (rl): var 0.0100/5;
+    # one: 0.5, 0.7, 0.6: var 0.0100/3 → se = √(0.002 + 0.003333)
+    assert ref.zero == pytest.approx(0.2) and ref.one == pytest.approx(0.6)
+    assert ref.gap_se == pytest.approx(math.sqrt(0.01 / 5 + 0.01 / 3))
+    assert not ref.degenerate(2.0)  # gap 0.4 ≈ 5.5 standard errors
+
+
+def test_a_task_with_a_reference_gap_inside_the_noise_is_left_out_of_aggregates():
+    # one − zero = 0.01 while the runs behind each end spread by ~0.1: dividing by it would
+    # turn rl's 0.3 and 0.5 into about −9 and +11
+    noisy = _two_refs(one_golds=[0.31, 0.51, 0.41], zero_golds=[0.3, 0.5, 0.4])
+    summary = summarise(noisy, StatsConfig(reps=50))
+    assert summary.aggregate == {} or all(v["tasks"] == 0 for v in summary.aggregate.values())
+    assert any("reference gap" in n and "task t" in n for n in summary.notes)
+    rows = {r["algorithm"]: r for r in summary.per_task}
+    assert rows["rl"]["in_aggregates"] is False and rows["rl"]["final_gold_mean"] == 0.4
+    assert any(p["x"] == "rl" for p in summary.improvement)  # raw-gold comparisons stay
+    kept = summarise(noisy, StatsConfig(reps=50, min_reference_gap=0))
+    assert kept.aggregate["rl"]["tasks"] == 1 and not kept.notes
+
+
+def test_min_reference_gap_is_validated():
+    for bad in (-1.0, math.nan, math.inf):
+        with pytest.raises(ConfigError, match="min_reference_gap"):
+            StatsConfig(min_reference_gap=bad)

@@ -232,7 +232,18 @@ def _child_main(spec: TrialSpec) -> None:
     result = execute_trial(spec)
     sys.stdout.flush()
     sys.stderr.flush()
+    _release_semaphores()
     os._exit(0 if result.state == "done" else 3)
+
+
+def _release_semaphores() -> None:
+    """Run multiprocessing's exit finalizers, which ``os._exit`` skips: semaphores that
+    libraries made in this process (tqdm keeps a lock) are unlinked and unregistered, instead
+    of the parent's resource tracker warning about "leaked semaphore objects" at its exit."""
+    from multiprocessing import util
+
+    with contextlib.suppress(Exception):
+        util._run_finalizers(0)  # type: ignore[attr-defined]
 
 
 def _picklable(spec: TrialSpec) -> TrialSpec:

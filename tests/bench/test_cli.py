@@ -89,8 +89,13 @@ def _build_plugin(tmp_path: Path) -> Path:
         [project.entry-points."rlhf_env.algorithms"]
         myalgo = "myplugin:run"
         """))
+    # The lock stands for what libraries leave behind (tqdm keeps a multiprocessing lock): a
+    # trial process must release it, or the parent prints "leaked semaphore objects" at exit.
     (src / "myplugin.py").write_text(textwrap.dedent("""\
+        import multiprocessing
+        HELD = []
         def run(trial):
+            HELD.append(multiprocessing.Lock())
             for step in trial.budget.eval_steps():
                 yield trial.point(step, proxy=step, gold=step / 10 + trial.seed)
         """))
@@ -127,6 +132,7 @@ def test_an_installed_plugin_algorithm_runs_and_is_reported(tmp_path):
               "--workers", "2", "--quiet")
     assert ran.returncode == 0, ran.stderr
     assert "2 trials done, 0 failed, 0 unfinished" in ran.stdout
+    assert "leaked" not in ran.stderr, ran.stderr
     metrics = (runs / "plug" / "myalgo" / "plug-task" / "seed1" / "metrics.jsonl")
     assert [json.loads(x)["gold"] for x in metrics.read_text().splitlines()] == [1, 2, 3]
     reported = cli("report", str(runs / "plug"), "--out", str(report), "--no-plots")

@@ -130,7 +130,8 @@ def _two_refs(one_golds: list[float], zero_golds: list[float]) -> Results:
         return Run("s", algo, "t", seed, "done",
                    (EvalPoint(0, 0.0, start), EvalPoint(10, 0.0, end)))
 
-    runs = [run("best-of-n", i, z, g) for i, (z, g) in enumerate(zip(zero_golds, one_golds))]
+    pairs = enumerate(zip(zero_golds, one_golds, strict=True))
+    runs = [run("best-of-n", i, z, g) for i, (z, g) in pairs]
     runs += [run("rl", 0, zero_golds[0], 0.3), run("rl", 1, zero_golds[1], 0.5)]
     return Results(tuple(runs), {"t": TaskInfo("text", Normalisation("initial", "best-of-n"))})
 

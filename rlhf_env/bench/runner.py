@@ -82,6 +82,9 @@ class TrialSpec:
     impl: Algorithm | None = None
     """The algorithm object resolved in the parent, or ``None`` to look ``algorithm`` up where
     the trial runs (entry points; the runner drops objects that cannot be pickled)."""
+    git: Mapping[str, Any] | None = None
+    """The package's git revision the sweep ran at (``{"commit", "dirty"}``), recorded in
+    ``status.json``: a folder resumed at a newer revision says which trials ran where."""
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -159,7 +162,8 @@ def write_status(spec: TrialSpec, state: TrialState, **fields: Any) -> None:
     write_json(spec.run_dir / STATUS, {
         "state": state, "suite": spec.suite, "algorithm": spec.algorithm,
         "task": spec.task.name, "seed": spec.seed, "threads": spec.threads,
-        "pid": os.getpid(), **fields}, fallback=repr)
+        "pid": os.getpid(), "git": None if spec.git is None else dict(spec.git), **fields},
+        fallback=repr)
 
 
 def _write_metrics(run_dir: Path, points: Sequence[EvalPoint]) -> None:

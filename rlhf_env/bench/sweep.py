@@ -8,7 +8,9 @@
 
 Layout under ``out``::
 
-    <out>/<suite>/manifest.json                       the sweep: suite, tasks, versions, machine
+    <out>/<suite>/manifest.json                       every task, algorithm and seed run here;
+                                                      each sweep (selection, git revision,
+                                                      versions, machine) in ``sweeps``
     <out>/<suite>/_cache/<task>/                       what the task's ``prepare`` built
     <out>/<suite>/<algo>/<task>/seed<k>/metrics.jsonl one EvalPoint JSON per line
     <out>/<suite>/<algo>/<task>/seed<k>/status.json   running | done | failed, wall time, error
@@ -162,14 +164,59 @@ def task_record(task: BenchTask) -> dict[str, Any]:
             "prepared": task.prepare is not None}
 
 
-def _manifest(plan: Plan, workers: int, runner: TrialRunner) -> dict[str, Any]:
-    return {"suite": asdict(plan.suite), "seeds": list(plan.seeds),
-            "tasks": {t.name: task_record(t) for t in plan.tasks},
-            "algorithms": {a_name: {"kinds": list(a.kinds)} for a_name, a
-                           in zip(plan.suite.algorithms, plan.algorithms, strict=True)},
-            "skipped": list(plan.skipped), "workers": workers,
-            "runner": type(runner).__name__, "created": time.time(),
-            "git": _git_revision(), "versions": _versions(), "machine": _machine()}
+def _sweep_record(plan: Plan, workers: int, runner: TrialRunner, threads: int, trials: int,
+                  git: dict[str, Any] | None) -> dict[str, Any]:
+    """One sweep into the folder: what it selected and ran, where and at which revision."""
+    return {"created": time.time(), "git": git, "algorithms": list(plan.suite.algorithms),
+            "tasks": [t.name for t in plan.tasks], "seeds": list(plan.seeds), "trials": trials,
+            "workers": workers, "threads": threads, "runner": type(runner).__name__,
+            "versions": _versions(), "machine": _machine()}
+
+
+def _earlier_sweeps(old: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The sweeps an existing manifest records (one made before sweeps were kept counts as
+    one, with the selection it recorded)."""
+    if not old:
+        return []
+    if isinstance(old.get("sweeps"), list):
+        return list(old["sweeps"])
+    return [{"created": old.get("created"), "git": old.get("git"),
+             "algorithms": list(old.get("algorithms") or {}), "tasks": list(old.get("tasks") or {}),
+             "seeds": old.get("seeds"), "trials": None, "workers": old.get("workers"),
+             "runner": old.get("runner"), "versions": old.get("versions"),
+             "machine": old.get("machine")}]
+
+
+def _union(first: Iterable[Any], then: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys([*first, *then]))
+
+
+def _manifest(plan: Plan, sweep: dict[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
+    """The folder's manifest after this sweep: every task, algorithm and seed any sweep ran
+    (a sweep of some tasks keeps the others' records, which the report normalises with), the
+    latest sweep's versions and machine at the top, and every sweep in ``sweeps``."""
+    suite = asdict(plan.suite)
+    old_suite = old.get("suite") or {}
+    for key in ("tasks", "algorithms"):
+        suite[key] = _union(old_suite.get(key) or [], suite[key])
+    algorithms = {a_name: {"kinds": list(a.kinds)} for a_name, a
+                  in zip(plan.suite.algorithms, plan.algorithms, strict=True)}
+    return {"suite": suite, "seeds": sorted(_union(old.get("seeds") or [], plan.seeds)),
+            "tasks": {**(old.get("tasks") or {}), **{t.name: task_record(t) for t in plan.tasks}},
+            "algorithms": {**(old.get("algorithms") or {}), **algorithms},
+            "skipped": _union(old.get("skipped") or [], plan.skipped),
+            "workers": sweep["workers"], "runner": sweep["runner"], "created": sweep["created"],
+            "git": sweep["git"], "versions": sweep["versions"], "machine": sweep["machine"],
+            "sweeps": [*_earlier_sweeps(old), sweep]}
+
+
+def _revision_note(old: Mapping[str, Any], git: dict[str, Any] | None) -> list[str]:
+    """A note when this folder's last sweep ran at another revision of the package."""
+    before = (_earlier_sweeps(old) or [{}])[-1].get("git") or {}
+    if not before.get("commit") or git is None or before.get("commit") == git.get("commit"):
+        return []
+    return [f"this folder's previous sweep ran at revision {before['commit'][:12]}, this one "
+            f"at {git['commit'][:12]}; each trial's status.json records its own"]
 
 
 def _check_compatible(root: Path, plan: Plan) -> None:
@@ -203,7 +250,8 @@ def _reset(run_dir: Path) -> None:
 
 
 def _specs(plan: Plan, root: Path, envs: Mapping[str, EnvSpec | None], threads: int,
-           resume: bool) -> tuple[list[TrialSpec], list[TrialSpec]]:
+           resume: bool, git: dict[str, Any] | None = None
+           ) -> tuple[list[TrialSpec], list[TrialSpec]]:
     """``(to_run, kept)``: trials to (re)run from scratch, and done ones kept by resume."""
     to_run, kept = [], []
     options = plan.suite.options or {}
@@ -217,7 +265,7 @@ def _specs(plan: Plan, root: Path, envs: Mapping[str, EnvSpec | None], threads: 
                                  env=envs[task.name] or task.env,
                                  run_dir=root / name / task.name / f"seed{seed}",
                                  threads=threads, options=dict(options.get(name, {})),
-                                 impl=algo)
+                                 impl=algo, git=git)
                 state = (read_json(spec.run_dir / STATUS, default=None) or {}).get("state")
                 if resume and state == "done":
                     kept.append(spec)
@@ -260,21 +308,26 @@ def run_benchmark(suite: str | Suite, *, algorithms: Iterable[str] | None = None
     root = Path(out) / plan.suite.name
     if resume:
         _check_compatible(root, plan)
-    write_json(root / MANIFEST, _manifest(plan, n_workers, runner), fallback=repr)
+    old = read_json(root / MANIFEST, default=None)
+    old = old if isinstance(old, dict) and resume else {}
+    git = _git_revision()
     cache = Path(cache_dir) if cache_dir is not None else root / "_cache"
     prepared = {t.name: _prepare(t, cache) for t in plan.tasks}
     envs = {name: env for name, (env, _) in prepared.items()}
-    to_run, _kept = _specs(plan, root, envs, threads, resume)
+    to_run, _kept = _specs(plan, root, envs, threads, resume, git)
+    sweep = _sweep_record(plan, n_workers, runner, threads, len(to_run), git)
+    write_json(root / MANIFEST, _manifest(plan, sweep, old), fallback=repr)
     for spec in to_run:
         _reset(spec.run_dir)
     runnable = [s for s in to_run if prepared[s.task.name][1] is None]
-    _run_with_progress(runner, runnable, to_run, prepared, plan, progress)
+    notes = [*plan.skipped, *_revision_note(old, git)]
+    _run_with_progress(runner, runnable, to_run, prepared, plan, progress, notes)
     return load_results(root)
 
 
 def _run_with_progress(runner: TrialRunner, runnable: list[TrialSpec], to_run: list[TrialSpec],
                        prepared: Mapping[str, tuple[EnvSpec | None, str | None]], plan: Plan,
-                       progress: bool) -> None:
+                       progress: bool, notes: Sequence[str]) -> None:
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(to_run), desc=f"bench {plan.suite.name}", unit="trial",
@@ -289,7 +342,7 @@ def _run_with_progress(runner: TrialRunner, runnable: list[TrialSpec], to_run: l
         bar.set_postfix(failed=failed)
         bar.update(1)
 
-    for note in plan.skipped:
+    for note in notes:
         bar.write(f"note: {note}")
     try:
         for spec in to_run:

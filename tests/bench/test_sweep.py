@@ -183,3 +183,24 @@ def test_an_interrupted_sweep_reports_unfinished_trials_apart_from_failed_ones(t
     fast = next(r for r in body["per_task"] if r["algorithm"] == "fast")
     assert (fast["runs"], fast["failed"], fast["unfinished"]) == (1, 0, 2)
     assert {f["state"] for f in body["failures"]} == {"failed", "missing"}
+
+
+def test_a_partial_resume_keeps_the_manifest_whole_and_records_each_sweep(tmp_path):
+    """A second sweep of some tasks (``--tasks``) must not drop the other tasks' records from
+    the manifest: the report normalises every task from them. Each sweep is kept, with its
+    selection and revision, and every trial records the revision it ran at."""
+    _sweep(tmp_path, algorithms=["fast"], tasks=["t-text"], seeds=[0])
+    _sweep(tmp_path, algorithms=["slow"], tasks=["t-ctrl"], seeds=[1])
+    root = tmp_path / "synth"
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert set(manifest["tasks"]) == {"t-text", "t-ctrl"}
+    assert set(manifest["algorithms"]) == {"fast", "slow"} and manifest["seeds"] == [0, 1]
+    sweeps = manifest["sweeps"]
+    assert [(s["algorithms"], s["tasks"], s["seeds"], s["trials"]) for s in sweeps] == [
+        (["fast"], ["t-text"], [0], 1), (["slow"], ["t-ctrl"], [1], 1)]
+    assert all("git" in s and s["created"] > 0 for s in sweeps)
+    status = json.loads((root / "slow" / "t-ctrl" / "seed1" / "status.json").read_text())
+    assert "git" in status
+    # the report still normalises both tasks from their own references
+    summary = report_body(load_results(root))
+    assert summary["references"]["t-text"]["one_from"].startswith("fast")

@@ -10,7 +10,7 @@ suite        tasks                                       algorithms             
 ``sac``      pendulum, halfcheetah                       sac-learned, sac-true,           5
                                                          ppo-true, random
 ``control``  cartpole, pendulum, pendulum-150k,          ppo-learned, ppo-true, random    5
-             halfcheetah, highway
+             halfcheetah-1m, highway
 ``overopt``  gao-sentiment-biased, gao-arithmetic        token-ppo-grpo at β = 0,         3
                                                          best-of-n with n = 64
 ===========  ==========================================  ===============================  =====
@@ -84,7 +84,7 @@ register_suite(Suite(
 
 register_suite(Suite(
     name="control",
-    tasks=("cartpole", "pendulum", "pendulum-150k", "halfcheetah", "highway"),
+    tasks=("cartpole", "pendulum", "pendulum-150k", "halfcheetah-1m", "highway"),
     algorithms=(*CONTROL_ALGORITHMS, "random"), seeds=5,
     description="Every control task, driving included, with PPO on the learned and on the "
                 "true reward and the random policy (the normalisation references).",

@@ -41,15 +41,17 @@ task                       env                        steps     labels  referenc
                                                                         (issue 14: a learned seed
                                                                         loses its swing-up late)
 ``halfcheetah``            ``RLHF-HalfCheetah-v0``    200k      1000    PPO true 842, learned 887
+``halfcheetah-1m``         ``RLHF-HalfCheetah-v0``    1M        1000    PPO true 1579, learned 1327
+                                                                        (3 seeds; 20 rounds)
 ``highway``                ``RLHF-Highway-v0``        100k      500     not run yet (expert 33.2,
                                                                         random 9.4 of 40)
 =========================  =========================  ========  ======  =========================
 
-``highway`` and ``pendulum-150k`` are in no built-in suite but ``control`` (cartpole,
-pendulum at 100k and 150k, halfcheetah and highway × ``ppo-learned``, ``ppo-true``,
-``random``; see :mod:`rlhf_env.bench.suites`). A task's ``options["run"]`` (none set) gives
-both PPO arms a run-long learning-rate decay or log_std floor
-(:mod:`rlhf_env.control.schedules`).
+``highway``, ``pendulum-150k`` and ``halfcheetah-1m`` are in no built-in suite but
+``control`` (cartpole, pendulum at 100k and 150k, halfcheetah at 1M and highway ×
+``ppo-learned``, ``ppo-true``, ``random``; see :mod:`rlhf_env.bench.suites`). A task's
+``options["run"]`` (none set) gives both PPO arms a run-long learning-rate decay or log_std
+floor (:mod:`rlhf_env.control.schedules`).
 """
 
 from __future__ import annotations
@@ -244,6 +246,11 @@ def _control_tasks() -> list[BenchTask]:
         _control_task("halfcheetah", "RLHF-HalfCheetah-v0",
                       Budget(200_000, 20_000, eval_episodes=5, labels=1000), 50,
                       "README: PPO true 842, learned 887 at 200k (needs mujoco)."),
+        _control_task("halfcheetah-1m", "RLHF-HalfCheetah-v0",
+                      Budget(1_000_000, 50_000, eval_episodes=5, labels=1000), 50,
+                      "HalfCheetah at the budget of Christiano et al.'s MuJoCo runs (issue 14); "
+                      "20 rounds as in benchmarks/bench_control.py. README: PPO true 1579, "
+                      "learned 1327 (3 seeds).", settings="halfcheetah"),
         _control_task("highway", "RLHF-Highway-v0",
                       Budget(100_000, 10_000, eval_episodes=10, labels=500), 10,
                       "Scripted expert 33.2, random 9.4 of 40 (needs highway-env); no "

@@ -77,7 +77,12 @@ def test_highway_runs_only_in_the_control_suite():
     assert highway.budget.steps == 100_000 and highway.budget.labels == 500
     assert highway.options["ppo"]["gamma"] == 0.8 and highway.options["sac"] is None
     control = get_suite("control")
-    assert control.tasks == ("cartpole", "pendulum", "pendulum-150k", "halfcheetah", "highway")
+    assert control.tasks == ("cartpole", "pendulum", "pendulum-150k", "halfcheetah-1m",
+                             "highway")
+    long = get_task("halfcheetah-1m")
+    assert long.budget.steps == 1_000_000 and long.budget.labels == 1000
+    assert len(long.budget.eval_steps()) - 1 == 20  # 20 rounds, as bench_control.py's runs
+    assert long.options["ppo"] == get_task("halfcheetah").options["ppo"]
     assert set(control.algorithms) == {"ppo-learned", "ppo-true", "random"}
     assert control.seeds == 5 and control.budget_scale == 1.0
     others = [s for name, s in list_suites().items() if name != "control"]

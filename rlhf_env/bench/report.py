@@ -276,8 +276,24 @@ def report_body(results: Results, config: StatsConfig = DEFAULT_STATS,
                     "failed": len(results.failed), "unfinished": len(results.unfinished)}
     body["failures"] = _failures(results)
     body["suites"] = sorted(results.manifests)
-    body["notes"] = [*body["notes"], *results.notes]
+    revisions = results.revisions()
+    body["revisions"] = {rev: len(keys) for rev, keys in revisions.items()}
+    body["notes"] = [*body["notes"], *results.notes, *_revision_notes(revisions)]
     return json_safe(body, fallback=repr)
+
+
+def _revision_notes(revisions: Mapping[str, Sequence[str]]) -> list[str]:
+    """A note when the done runs ran at more than one revision of the package: how many at
+    each, and on which tasks (``summary.json``'s ``revisions`` has the counts)."""
+    if len(revisions) < 2:
+        return []
+    parts = []
+    for rev, keys in sorted(revisions.items(), key=lambda kv: -len(kv[1])):
+        tasks = sorted({k.split("/")[1] for k in keys})
+        parts.append(f"{len(keys)} at {rev} ({', '.join(tasks)})")
+    return ["the done runs ran at more than one revision of the package: " + "; ".join(parts)
+            + ". Each trial's status.json names its own; the manifest's sweeps list when each "
+              "revision ran."]
 
 
 def _html(body: Mapping[str, Any], images: Sequence[str]) -> str:

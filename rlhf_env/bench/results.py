@@ -99,6 +99,20 @@ class Results:
     def algorithms(self) -> list[str]:
         return sorted({r.algorithm for r in self.runs})
 
+    def revisions(self) -> dict[str, list[str]]:
+        """Git revision the done runs ran at (a commit, ``+dirty`` when the tree had changes,
+        or ``"not recorded"`` for runs of a version that did not record it) → their
+        ``algorithm/task/seed`` keys."""
+        out: dict[str, list[str]] = {}
+        for run in self.done:
+            git = run.status.get("git")
+            if isinstance(git, Mapping) and git.get("commit"):
+                rev = str(git["commit"])[:12] + ("+dirty" if git.get("dirty") else "")
+            else:
+                rev = "not recorded"
+            out.setdefault(rev, []).append(f"{run.algorithm}/{run.task}/seed{run.seed}")
+        return out
+
     @property
     def task_names(self) -> list[str]:
         return sorted({r.task for r in self.runs})

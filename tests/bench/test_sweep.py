@@ -204,3 +204,14 @@ def test_a_partial_resume_keeps_the_manifest_whole_and_records_each_sweep(tmp_pa
     # the report still normalises both tasks from their own references
     summary = report_body(load_results(root))
     assert summary["references"]["t-text"]["one_from"].startswith("fast")
+    assert sum(summary["revisions"].values()) == 2
+    # a trial from a version that recorded no revision makes the report say so
+    for (algo, task, seed), git in {("fast", "t-text", 0): None,
+                                    ("slow", "t-ctrl", 1): {"commit": "a" * 40, "dirty": True}
+                                    }.items():
+        path = root / algo / task / f"seed{seed}" / "status.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "git": git}))
+    summary = report_body(load_results(root))
+    assert summary["revisions"] == {"not recorded": 1, "a" * 12 + "+dirty": 1}
+    assert any("more than one revision" in n and "1 at not recorded (t-text)" in n
+               for n in summary["notes"])

@@ -8,7 +8,7 @@ layers, each later one winning over the earlier ones::
 
     >>> from rlhf_env.bench.stats import StatsConfig
     >>> load_config(StatsConfig, overrides=["reps=500"], seed=3)
-    StatsConfig(reps=500, seed=3, confidence=0.95)
+    StatsConfig(reps=500, seed=3, confidence=0.95, min_reference_gap=2.0)
 
 A file holds one table of the dataclass's fields; a nested dataclass is a sub-table
 (``[head]``), and a dotted key reaches into it (``--set head.kind=mlp``). Values are

@@ -96,10 +96,10 @@ def tables(summary: Mapping[str, Any]) -> list[Table]:
     """The report's tables from ``summary.json``'s body."""
     per_task = Table("Final gold per task", (
         "task", "algorithm", "runs", "failed", "unfinished", "gold mean", "gold std",
-        "normalised mean", "proxy mean", "KL mean"), tuple(
+        "normalised IQM", "normalised mean", "proxy mean", "KL mean"), tuple(
         (r["task"], r["algorithm"], fmt(r["runs"]), fmt(r["failed"]), fmt(r["unfinished"]),
-         fmt(r["final_gold_mean"]), fmt(r["final_gold_std"]), fmt(r["normalised_mean"]),
-         fmt(r["final_proxy_mean"]), fmt(r["final_kl_mean"]))
+         fmt(r["final_gold_mean"]), fmt(r["final_gold_std"]), fmt(r.get("normalised_iqm")),
+         fmt(r["normalised_mean"]), fmt(r["final_proxy_mean"]), fmt(r["final_kl_mean"]))
         for r in sorted(summary["per_task"], key=lambda r: (r["task"], r["algorithm"]))))
     conf = summary["config"]
     aggregated = {r["task"] for r in summary["per_task"] if r.get("in_aggregates", True)}

@@ -358,6 +358,8 @@ def _per_task_rows(results: Results, norm: Mapping[str, Mapping[str, np.ndarray]
                 "normalised_mean": _mean(list(scores)),
                 "normalised_median": (float(np.median(scores))
                                       if len(scores) and np.isfinite(scores).all() else None),
+                "normalised_iqm": (float(iqm(scores))
+                                   if len(scores) and np.isfinite(scores).all() else None),
                 "in_aggregates": task not in left_out})
     return tuple(rows)
 

@@ -144,6 +144,11 @@ def test_reference_gap_standard_error_matches_a_hand_computation():
     assert ref.zero == pytest.approx(0.2) and ref.one == pytest.approx(0.6)
     assert ref.gap_se == pytest.approx(math.sqrt(0.01 / 5 + 0.01 / 3))
     assert not ref.degenerate(2.0)  # gap 0.4 ≈ 5.5 standard errors
+    # per-task IQM of normalised scores: rl 0.25, 0.75 (two values: their mean); best-of-n
+    # 0.75, 1.0, 1.25 (the outer two weigh 1/12 each, the middle 1/3, over 1/2: 1.0)
+    rows = {r["algorithm"]: r for r in summarise(results, StatsConfig(reps=20)).per_task}
+    assert rows["rl"]["normalised_iqm"] == pytest.approx(0.5)
+    assert rows["best-of-n"]["normalised_iqm"] == pytest.approx(1.0)
 
 
 def test_a_task_with_a_reference_gap_inside_the_noise_is_left_out_of_aggregates():

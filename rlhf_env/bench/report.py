@@ -80,6 +80,15 @@ def _ci(interval: Mapping[str, Any]) -> str:
             f"{fmt(interval.get('high'))}]")
 
 
+def _fitted_peak(row: Mapping[str, Any]) -> tuple[str, str]:
+    """The fitted peak's gold and KL cells: ``beyond the data`` when the peak lies past the
+    largest KL the run reached (a nearly flat fit puts it at absurd values; its location is
+    not measured, only that the gold was still rising)."""
+    if row.get("fitted_peak_extrapolated"):
+        return "beyond the data", "beyond the data"
+    return fmt(row.get("fitted_peak_gold")), fmt(row.get("fitted_peak_kl"))
+
+
 def _gap_ratio(ref: Mapping[str, Any]) -> str:
     """``(one − zero) / SE`` of a reference row, ``–`` when either is unknown."""
     values = [ref.get(k) for k in ("one", "zero", "gap_se")]
@@ -122,8 +131,7 @@ def tables(summary: Mapping[str, Any]) -> list[Table]:
         "fitted peak gold", "fitted KL at peak"), tuple(
         (o["task"], o["algorithm"], o["form"], fmt(o["fits"][o["form"]]["alpha"]),
          fmt(o["fits"][o["form"]]["beta"]), fmt(o["fits"][o["form"]]["r2"]),
-         fmt(o["observed_peak_gold"]), fmt(o["observed_peak_kl"]),
-         fmt(o["fitted_peak_gold"]), fmt(o["fitted_peak_kl"]))
+         fmt(o["observed_peak_gold"]), fmt(o["observed_peak_kl"]), *_fitted_peak(o))
         for o in summary.get("overoptimisation", [])))
     failures = Table("Runs that did not finish", ("algorithm", "task", "seed", "state", "error"),
                      tuple((f["algorithm"], f["task"], fmt(f["seed"]), f["state"],

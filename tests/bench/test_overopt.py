@@ -61,3 +61,15 @@ def test_default_form_spots_best_of_n_names():
     assert default_form("bon16") == "bon"
     assert default_form("token_ppo") == "rl"
     assert default_form("carbon") == "rl"
+
+
+def test_the_report_does_not_print_a_fitted_peak_beyond_the_data():
+    """A nearly flat RL fit puts its peak at absurd KL (1e100 nats); the table says the peak
+    lies beyond the data instead of printing it."""
+    from rlhf_env.bench.report import _fitted_peak
+
+    far = {"fitted_peak_gold": 3e50, "fitted_peak_kl": 6e106, "fitted_peak_extrapolated": True}
+    near = {"fitted_peak_gold": 0.429, "fitted_peak_kl": 2.79, "fitted_peak_extrapolated": False}
+    assert _fitted_peak(far) == ("beyond the data", "beyond the data")
+    assert _fitted_peak(near) == ("0.429", "2.79")
+    assert _fitted_peak({"fitted_peak_gold": None, "fitted_peak_kl": None}) == ("–", "–")

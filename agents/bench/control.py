@@ -10,11 +10,14 @@ reports the true return (gold) and the learned return (proxy; the true return fo
 ``options["sac"]`` and 1 env, and needs continuous actions. Both arms take the task's
 run-long settings, ``options["run"]`` (a learning rate decayed over the whole trial, not
 per ``learn`` call; an optional log_std floor: :mod:`rlhf_env.control.schedules`), so the
-learned and the true arm train alike.
+learned and the true arm train alike. The learned arm also takes ``options["loop"]``:
+further :class:`~rlhf_env.control.LoopConfig` fields (ensemble size, query selection,
+labeler noise…), from the task and then the suite.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -59,6 +62,28 @@ def _run_settings(trial: Trial) -> dict[str, Any]:
     return run
 
 
+HARNESS_LOOP_FIELDS = ("total_timesteps", "total_labels", "rounds", "n_envs", "seed",
+                       *RUN_KEYS)
+"""LoopConfig fields the harness sets itself (from the budget, the seed, ``run``)."""
+
+
+def _loop_settings(trial: Trial) -> dict[str, Any]:
+    """Further :class:`~rlhf_env.control.LoopConfig` fields for the learned arm, from the
+    task's ``options["loop"]`` overridden by the suite's (e.g. ``{"ensemble_size": 5}``),
+    so a reward-side variant runs through the harness like any other."""
+    from rlhf_env.control.loop import LoopConfig
+
+    loop = {**trial.task.options.get("loop", {}), **trial.options.get("loop", {})}
+    allowed = sorted(f.name for f in dataclasses.fields(LoopConfig)
+                     if f.name not in HARNESS_LOOP_FIELDS)
+    unknown = sorted(set(loop) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown loop setting(s) {unknown} for task {trial.task.name!r}; "
+                          f"the learned arm takes {allowed} (budget, rounds, seed and env "
+                          f"count come from the task, run-long settings from 'run').")
+    return loop
+
+
 def _fit_rollouts(settings: dict[str, Any], every: int, n_envs: int) -> dict[str, Any]:
     """PPO rollouts no longer than an evaluation interval (short budgets stay honest)."""
     if "n_steps" not in settings:
@@ -74,9 +99,10 @@ def run_learned(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
     kwargs, n_envs = sb3_settings(trial, algorithm)
     steps = trial.budget.eval_steps()
     rounds = len(steps) - 1
+    settings = {"segment_length": int(trial.task.options.get("segment_length", 25)),
+                **_loop_settings(trial)}
     config = LoopConfig(total_timesteps=trial.budget.steps, total_labels=trial.budget.labels,
-                        rounds=rounds, n_envs=n_envs, seed=trial.seed,
-                        segment_length=int(trial.task.options.get("segment_length", 25)),
+                        rounds=rounds, n_envs=n_envs, seed=trial.seed, **settings,
                         **_run_settings(trial))
     loop = PreferenceLearningLoop(trial.env.env_id, config, algorithm=algorithm,
                                   algorithm_kwargs=kwargs)

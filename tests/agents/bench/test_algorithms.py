@@ -114,3 +114,27 @@ def test_both_control_arms_take_the_run_settings(name, control_task, make_trial)
                                                      run={"lr_final_fraction": 2.0}))))
     with pytest.raises(ConfigError, match=r"unknown run setting\(s\) \['lr'\]"):
         next(iter(get_algorithm(name).run(make_trial(control_task, name, run={"lr": 0.0}))))
+
+
+def test_the_learned_arm_takes_loop_settings(control_task, make_trial, monkeypatch):
+    """``options["loop"]`` reaches the learned arm's LoopConfig; fields the harness owns and
+    unknown ones are refused with the list of allowed ones."""
+    from rlhf_env.control import loop as loop_module
+
+    seen = []
+    real = loop_module.PreferenceLearningLoop.__init__
+
+    def spy(self, env_id, config=None, **kwargs):
+        seen.append(config)
+        real(self, env_id, config, **kwargs)
+
+    monkeypatch.setattr(loop_module.PreferenceLearningLoop, "__init__", spy)
+    trial = make_trial(control_task, "ppo-learned", loop={"ensemble_size": 5,
+                                                          "candidates_per_label": 2})
+    next(iter(get_algorithm("ppo-learned").run(trial)))
+    assert seen[0].ensemble_size == 5 and seen[0].candidates_per_label == 2
+    assert seen[0].segment_length == 25  # the task's own setting is kept
+    for bad in ({"rounds": 3}, {"ensemble": 5}):
+        with pytest.raises(ConfigError, match=r"unknown loop setting.*ensemble_size"):
+            next(iter(get_algorithm("ppo-learned").run(
+                make_trial(control_task, "ppo-learned", loop=bad))))

@@ -138,3 +138,23 @@ def test_a_control_variant_changes_only_the_label_budget(synthetic_registered):
         control_variant("halfcheetah", labels=0, register=False)
     with pytest.raises(ConfigError, match="is a text task"):
         control_variant("gao-sentiment", labels=100, register=False)
+
+
+def test_the_published_pendulum_ensemble_suite_loads_and_passes_the_loop_check(tmp_path):
+    """``benchmarks/suites/pendulum_ensemble.py`` (README: Pendulum 150k, five seeds) registers
+    its suite, and its loop options are ones the learned arm accepts."""
+    import runpy
+    from pathlib import Path
+
+    from agents.bench.control import _loop_settings
+    from rlhf_env.bench import Trial
+    module = Path(__file__).resolve().parents[2] / "benchmarks" / "suites" / "pendulum_ensemble.py"
+    from rlhf_env.bench import registry
+
+    runpy.run_path(str(module))
+    suite = registry._SUITES.pop("pend-ens5")  # registered by the module; leave no trace
+    assert suite.tasks == ("pendulum-150k",) and suite.seeds == 5
+    task = get_task("pendulum-150k")
+    trial = Trial(task=task, algorithm="ppo-learned", seed=0, env=task.env, run_dir=tmp_path,
+                  options=suite.options["ppo-learned"])
+    assert _loop_settings(trial) == {"ensemble_size": 5, "candidates_per_label": 8}

@@ -219,10 +219,8 @@ def _revision_note(old: Mapping[str, Any], git: dict[str, Any] | None) -> list[s
             f"at {git['commit'][:12]}; each trial's status.json records its own"]
 
 
-def _check_compatible(root: Path, plan: Plan) -> None:
-    old = read_json(root / MANIFEST, default=None)
-    if not isinstance(old, dict):
-        return
+def _check_compatible(root: Path, plan: Plan, old: Mapping[str, Any]) -> None:
+    """Refuse to resume into ``root`` when its manifest ``old`` ran a task at another budget."""
     for task in plan.tasks:
         before = (old.get("tasks") or {}).get(task.name, {}).get("budget")
         if before is not None and before != asdict(task.budget):
@@ -306,10 +304,9 @@ def run_benchmark(suite: str | Suite, *, algorithms: Iterable[str] | None = None
         threads = max(1, (os.cpu_count() or 1) // max(1, n_workers))
     threads = check_int("run_benchmark: threads", threads, minimum=1)
     root = Path(out) / plan.suite.name
-    if resume:
-        _check_compatible(root, plan)
-    old = read_json(root / MANIFEST, default=None)
-    old = old if isinstance(old, dict) and resume else {}
+    old = read_json(root / MANIFEST, default=None) if resume else None
+    old = old if isinstance(old, dict) else {}
+    _check_compatible(root, plan, old)
     git = _git_revision()
     cache = Path(cache_dir) if cache_dir is not None else root / "_cache"
     prepared = {t.name: _prepare(t, cache) for t in plan.tasks}

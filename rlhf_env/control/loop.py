@@ -86,6 +86,7 @@ from rlhf_env.control.segments import (
     SegmentBank,
     Trajectory,
     collect_trajectories,
+    failed_steps,
     sample_segments,
 )
 from rlhf_env.control.training import (
@@ -94,7 +95,7 @@ from rlhf_env.control.training import (
     segment_returns,
     validation_accuracy,
 )
-from rlhf_env.control.wrappers import LearnedRewardVecEnv
+from rlhf_env.control.wrappers import LearnedRewardVecEnv, score_transitions
 from rlhf_env.errors import CheckpointError, ConfigError
 from rlhf_env.feedback.learning.labelers import ComparisonLabeler, ComparisonQuery
 from rlhf_env.feedback.learning.selection import RandomSelector, UncertaintySelector
@@ -183,6 +184,14 @@ class LoopConfig:
     :mod:`rlhf_env.control.schedules`). ``None``: the algorithm's own learning rate. The
     benchmark's control tasks use 0.0 (issue 14: with a constant rate, PPO on Pendulum's
     learned reward lost its swing-up late in 150k-step runs)."""
+    failure_floor: bool = False
+    """Cap the agent's learned reward in the task's absorbing failure state (the steps
+    whose ``info["failed"]`` is true: a fallen CartPole, a crashed car) at the lowest
+    learned reward of any other state in the segment bank, refreshed after every fit. The
+    labels say failing is worse than anything else, but Bradley–Terry over segment sums
+    can put that blame on the states before a crash instead (on Highway the crashed state
+    scored −0.4 while crowded driving scored down to −1.05, so crashing paid). Tasks without
+    a failure state are unaffected."""
     log_std_floor: float | None = None
     """Lower bound on the policy's ``log_std`` parameter, enforced after every optimiser
     step (Gaussian or gSDE policies only: a discrete-action agent fails at construction).
@@ -561,7 +570,18 @@ class PreferenceLearningLoop:
         tcfg = default_trainer_config(epochs=cfg.reward_epochs,
                                       seed=cfg.seed * 1000 + self.state.round)
         results = fit_segment_ensemble(self.ensemble, self.records, self.bank, tcfg)
+        self.pin_failure()
         return validation_accuracy(results)
+
+    def pin_failure(self) -> float | None:
+        """With ``failure_floor`` on: set the agent's cap on the failure state's learned
+        reward to the ensemble's lowest score of the bank's other states, and return it
+        (``None``: off, or no such state yet)."""
+        floor = None
+        if self.config.failure_floor and len(self.bank):
+            floor = lowest_live_reward(self.ensemble, self.bank.segments())
+        self.venv.failure_reward = floor
+        return floor
 
     def accuracy_on(self, records: list[FeedbackRecord]) -> float:
         """Share of strict comparisons the current ensemble ranks as the labeler did."""
@@ -629,7 +649,21 @@ class PreferenceLearningLoop:
         loop.state = LoopState(state["round"], state["labels_used"],
                                [_current_keys(row) for row in state["history"]],
                                state.get("warm_start", {}))
+        loop.pin_failure()
         return loop
+
+
+def lowest_live_reward(model: Any, segments: Sequence[Segment]) -> float | None:
+    """The lowest score ``model`` gives a transition of ``segments`` that does not end in
+    the failure state (:func:`~rlhf_env.control.segments.failed_steps`); ``None`` when
+    every transition does."""
+    live = [(s, ~failed_steps(s)) for s in segments]
+    live = [(s, keep) for s, keep in live if keep.any()]
+    if not live:
+        return None
+    obs, act, nxt = (np.concatenate([np.asarray(getattr(s, name))[keep] for s, keep in live])
+                     for name in ("obs", "actions", "next_obs"))
+    return float(np.min(score_transitions(model, obs, act, nxt)))
 
 
 ROUNDS = "time/rounds"
@@ -654,4 +688,4 @@ def _default_log_with() -> tuple[str, ...]:
 
 
 __all__ = ["ALGORITHMS", "SCHEDULES", "SELECTIONS", "LoopConfig", "LoopState",
-           "PreferenceLearningLoop", "label_schedule"]
+           "PreferenceLearningLoop", "label_schedule", "lowest_live_reward"]

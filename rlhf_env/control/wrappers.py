@@ -11,6 +11,12 @@ Both keep the task's own reward in ``info["true_reward"]`` (and the model's in
 can be swapped at any time by assigning ``.reward_model`` (the online loop retrains it in
 place). For a finished episode SB3 resets the sub-env inside ``step``; the vector wrapper
 then scores the transition into ``info["terminal_observation"]``, not into the new episode.
+
+Both take an optional ``failure_reward``: a transition whose ``info["failed"]`` is true (the
+step into a task's absorbing failure state and every step in it) then scores at most that
+value. The online loop sets it to the lowest learned reward of the states it has seen
+(``LoopConfig.failure_floor``), so that the failure state is never worth more than the worst
+state the labels describe.
 """
 
 from __future__ import annotations
@@ -31,6 +37,15 @@ def score_transitions(model: Any, obs: Any, act: Any, next_obs: Any) -> np.ndarr
     return validate_scores(model.score(obs, act, next_obs), n, model)
 
 
+def cap_failures(learned: np.ndarray, infos: Any, failure_reward: float | None) -> np.ndarray:
+    """``learned`` with every transition whose info says ``failed`` capped at
+    ``failure_reward`` (unchanged when it is ``None``)."""
+    if failure_reward is None:
+        return learned
+    failed = np.array([bool(info.get("failed", False)) for info in infos])
+    return np.where(failed, np.minimum(learned, np.float32(failure_reward)), learned)
+
+
 class LearnedRewardWrapper(gym.Wrapper):
     """Reward = ``reward_model.score(obs, action, next_obs)``; true reward kept in ``info``.
 
@@ -38,11 +53,14 @@ class LearnedRewardWrapper(gym.Wrapper):
         env: any env with ``Box`` observations.
         reward_model: an object with ``score(obs, act, next_obs) -> (n,)`` (e.g.
             :class:`~rlhf_env.control.models.TrajectoryRewardNet`).
+        failure_reward: the most a failed transition scores (``None``: what the model says).
     """
 
-    def __init__(self, env: gym.Env, reward_model: Any) -> None:
+    def __init__(self, env: gym.Env, reward_model: Any, failure_reward: float | None = None
+                 ) -> None:
         super().__init__(env)
         self.reward_model = reward_model
+        self.failure_reward = failure_reward
         self._obs: Any = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -53,8 +71,9 @@ class LearnedRewardWrapper(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         nxt, true_reward, terminated, truncated, info = self.env.step(action)
-        learned = float(score_transitions(self.reward_model, np.asarray(self._obs)[None],
-                                          np.asarray(action)[None], np.asarray(nxt)[None])[0])
+        scores = score_transitions(self.reward_model, np.asarray(self._obs)[None],
+                                   np.asarray(action)[None], np.asarray(nxt)[None])
+        learned = float(cap_failures(scores, [info], self.failure_reward)[0])
         self._obs = nxt
         return nxt, learned, terminated, truncated, {
             **info, "true_reward": float(true_reward), "learned_reward": learned}
@@ -67,9 +86,11 @@ class LearnedRewardVecEnv(VecEnvWrapper):
     (:attr:`episode_true_returns`, :attr:`episode_learned_returns`, last ``window`` each).
     """
 
-    def __init__(self, venv: VecEnv, reward_model: Any, window: int = 100) -> None:
+    def __init__(self, venv: VecEnv, reward_model: Any, window: int = 100,
+                 failure_reward: float | None = None) -> None:
         super().__init__(venv)
         self.reward_model = reward_model
+        self.failure_reward = failure_reward
         self._obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         self._true = np.zeros(self.num_envs)
@@ -96,7 +117,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
                 nxt[i] = infos[i]["terminal_observation"]
         if self._obs is None or self._actions is None:
             raise RuntimeError("LearnedRewardVecEnv.step_wait called before reset/step_async.")
-        learned = score_transitions(self.reward_model, self._obs, self._actions, nxt)
+        learned = cap_failures(score_transitions(self.reward_model, self._obs, self._actions, nxt),
+                               infos, self.failure_reward)
         for i, info in enumerate(infos):
             info["true_reward"] = float(true_rewards[i])
             info["learned_reward"] = float(learned[i])
@@ -114,4 +136,4 @@ class LearnedRewardVecEnv(VecEnvWrapper):
             self._learned[i] = 0.0
 
 
-__all__ = ["LearnedRewardVecEnv", "LearnedRewardWrapper", "score_transitions"]
+__all__ = ["LearnedRewardVecEnv", "LearnedRewardWrapper", "cap_failures", "score_transitions"]

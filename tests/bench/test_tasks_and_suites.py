@@ -74,7 +74,7 @@ def test_pendulum_150k_is_pendulum_at_the_full_scale_with_the_same_settings():
 def test_highway_runs_only_in_the_control_suite():
     highway = get_task("highway")
     assert highway.kind == "control" and highway.options["segment_length"] == 10
-    assert highway.budget.steps == 100_000 and highway.budget.labels == 500
+    assert highway.budget.steps == 40_000 and highway.budget.labels == 500
     assert highway.options["ppo"]["gamma"] == 0.8 and highway.options["sac"] is None
     control = get_suite("control")
     assert control.tasks == ("cartpole", "pendulum", "pendulum-150k", "halfcheetah-1m",

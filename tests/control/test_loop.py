@@ -126,3 +126,31 @@ def test_history_rows_of_older_checkpoints_get_todays_keys():
                                   "rlhf/labels_used": 12.0, "rlhf/true_return": 9.5,
                                   "rlhf/reward_val_accuracy": 0.75}
     assert _current_keys(_current_keys(old)) == _current_keys(old)
+
+
+def test_failure_floor_caps_the_fallen_state_at_the_lowest_live_score() -> None:
+    from rlhf_env.control.loop import lowest_live_reward
+    from rlhf_env.control.segments import failed_steps
+
+    loop = PreferenceLearningLoop("RLHF-CartPole-v0", small_config(failure_floor=True),
+                                  algorithm_kwargs=PPO_SMALL)
+    assert loop.venv.failure_reward is None  # nothing fitted yet
+    loop.run_round(20, 256)
+    segments = loop.bank.segments()
+    assert any(failed_steps(s).any() for s in segments)  # untrained agents fall
+    live = np.concatenate([s.next_obs[~failed_steps(s)] for s in segments])
+    scores = loop.ensemble.score(np.zeros_like(live), np.zeros(len(live), dtype=np.int64), live)
+    assert loop.venv.failure_reward == pytest.approx(float(scores.min()), rel=1e-5)
+    assert lowest_live_reward(loop.ensemble, segments) == loop.venv.failure_reward
+    off = PreferenceLearningLoop("RLHF-CartPole-v0", small_config(), algorithm_kwargs=PPO_SMALL)
+    off.run_round(20, 256)
+    assert off.venv.failure_reward is None and off.pin_failure() is None
+
+
+def test_failure_floor_survives_a_resume(tmp_path) -> None:
+    loop = PreferenceLearningLoop("RLHF-CartPole-v0", small_config(failure_floor=True),
+                                  algorithm_kwargs=PPO_SMALL, checkpoint_dir=tmp_path)
+    loop.run_round(20, 256)
+    again = PreferenceLearningLoop.resume(tmp_path)
+    assert again.config.failure_floor
+    assert again.venv.failure_reward == pytest.approx(loop.venv.failure_reward, rel=1e-6)

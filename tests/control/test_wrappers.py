@@ -86,3 +86,37 @@ def test_reward_model_returning_nan_is_stopped() -> None:
     env.reset(seed=0)
     with pytest.raises(RewardModelError, match="'broken' returned NaN"):
         env.step(0)
+
+
+def test_failure_reward_caps_only_failed_transitions() -> None:
+    """A constant +5 'learned' reward: steps in CartPole's failure state are capped at −2,
+    the others keep +5, in both wrapper forms."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    class Five:
+        name = "five"
+
+        def score(self, obs, act, next_obs):
+            return np.full(len(obs), 5.0, dtype=np.float32)
+
+    single = make_rlhf_env("RLHF-CartPole-v0", horizon=30)
+    single = LearnedRewardWrapper(single, Five(), failure_reward=-2.0)
+    single.reset(seed=0)
+    steps = [single.step(0) for _ in range(30)]  # always left: falls within 30 steps
+    failed = [info["failed"] for *_, info in steps]
+    assert any(failed) and not all(failed)
+    assert [r for _, r, *_ in steps] == [-2.0 if f else 5.0 for f in failed]
+    venv = LearnedRewardVecEnv(
+        make_vec_env(lambda: make_rlhf_env("RLHF-CartPole-v0", horizon=30), n_envs=2, seed=0),
+        Five(), failure_reward=-2.0)
+    venv.reset()
+    seen = set()
+    for _ in range(30):
+        _, rewards, _, infos = venv.step(np.array([0, 0]))
+        for r, info in zip(rewards, infos, strict=True):
+            assert r == (-2.0 if info["failed"] else 5.0)
+            seen.add(bool(info["failed"]))
+    assert seen == {True, False}
+    venv.failure_reward = 7.0  # a cap above the score changes nothing
+    _, rewards, _, _ = venv.step(np.array([0, 0]))
+    assert rewards.tolist() == [5.0, 5.0]

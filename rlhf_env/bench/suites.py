@@ -24,12 +24,11 @@ minutes, not the algorithms. Measured on the shared 2-core machine, one torch th
 seeds, one process: about 6–7 min.
 
 ``default`` runs the full budgets with SmolLM2-135M-Instruct; run its trials in parallel
-processes (``--workers 2 --threads 1`` on 2 cores). Measured per trial on this machine when
-it was otherwise quiet: a token-level trial (256 responses, 9 evaluations of 32 answers)
-6–7 min, best-of-16 2.5–4 min, an SB3 bandit trial 1–2 min, random < 1 min; CartPole 60k
-about 40 s (15 trials in 5 min on 2 workers), HalfCheetah 200k 1–8 min (README's control
-results). In all about 9–10 CPU-hours, so 5 h or more on 2 cores; it has not yet run end to
-end in one go (see README). SAC has its own suite because it needs continuous actions
+processes (``--workers 2 --threads 1`` on 2 cores). Its finished run (README;
+``benchmarks/results/bench_default``) took 12.6 trial-hours on one thread each, over
+sessions that shared the machine: per trial, token-level 5–17 min (median), best-of-16 1–4
+min, SB3 bandit and random seconds, the 45 control trials 46 min on 2 workers. About 4.5–6
+hours on 2 quiet cores. SAC has its own suite because it needs continuous actions
 (CartPole's are discrete). Every suite includes the normalisation references of its tasks
 (``best-of-n``, ``random``, ``ppo-true``; the text tasks' 0 is every run's step-0 gold).
 """

@@ -181,9 +181,10 @@ class LoopConfig:
     """With a value f in [0, 1]: the agent's learning rate falls linearly from the one it
     was built with to f times that over the whole run (progress is the agent's env steps
     out of the run's, so it does not restart each round as SB3's own schedules do; see
-    :mod:`rlhf_env.control.schedules`). ``None``: the algorithm's own learning rate. The
-    benchmark's control tasks use 0.0 (issue 14: with a constant rate, PPO on Pendulum's
-    learned reward lost its swing-up late in 150k-step runs)."""
+    :mod:`rlhf_env.control.schedules`). ``None``: the algorithm's own learning rate. Made
+    for Pendulum's learned arm, which lost its swing-up late in 150k-step runs; a decay to
+    0 did not prevent that (``benchmarks/results/control_pendulum_diagnosis.md``), so no
+    benchmark task sets it."""
     failure_floor: bool = False
     """Cap the agent's learned reward in the task's absorbing failure state (the steps
     whose ``info["failed"]`` is true: a fallen CartPole, a crashed car) at the lowest

@@ -113,10 +113,12 @@ def run_learned(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:
         left = config.total_labels - loop.state.labels_used
         metrics = loop.run_round(left if r == rounds - 1 else min(schedule[r], left),
                                  step - before)
-        yield control_point(trial, step, control_returns(trial, loop.agent, loop.ensemble),
-                            labels_used=loop.state.labels_used,
+        cap = loop.venv.failure_reward
+        returns = control_returns(trial, loop.agent, loop.ensemble, failure_reward=cap)
+        yield control_point(trial, step, returns, labels_used=loop.state.labels_used,
                             env_steps=float(loop.agent.num_timesteps),
-                            reward_val_accuracy=metrics["rlhf/reward_val_accuracy"])
+                            reward_val_accuracy=metrics["rlhf/reward_val_accuracy"],
+                            **({} if cap is None else {"failure_reward": cap}))
 
 
 def run_true(trial: Trial, algorithm: str) -> Iterator[EvalPoint]:

@@ -111,17 +111,29 @@ class ControlReturns:
     """Mean true (task) return: the gold."""
     learned: float
     """Mean return under the learned reward model (the true return when none is given)."""
+    failed: float | None = None
+    """Share of episodes that ended in the task's failure state (a fallen CartPole, a crashed
+    car; 0 on tasks that cannot fail); ``None`` for envs that do not report
+    ``info["failed"]``."""
 
 
 def control_returns(trial: Trial, policy: Any, reward_model: Any = None,
-                    episodes: int | None = None) -> ControlReturns:
+                    episodes: int | None = None, failure_reward: float | None = None
+                    ) -> ControlReturns:
     """Run the deterministic ``policy.predict`` for ``episodes`` (default
-    ``budget.eval_episodes``) on evaluation seeds ``eval_seed·1000 + i``."""
-    env = trial.make_env(**({} if reward_model is None else {"reward_model": reward_model}))
+    ``budget.eval_episodes``) on evaluation seeds ``eval_seed·1000 + i``; the learned return
+    caps failed steps at ``failure_reward`` as the agent's training env did
+    (:class:`~rlhf_env.control.wrappers.LearnedRewardWrapper`)."""
+    from rlhf_env.control.wrappers import LearnedRewardWrapper
+
+    env = trial.make_env()
+    if reward_model is not None:
+        env = LearnedRewardWrapper(env, reward_model, failure_reward=failure_reward)
     true_total = learned_total = 0.0
+    failures: list[bool] = []
     n = episodes or trial.budget.eval_episodes
     for i in range(n):
-        obs, _ = env.reset(seed=trial.eval_seed * 1000 + i)
+        obs, info = env.reset(seed=trial.eval_seed * 1000 + i)
         done = False
         while not done:
             action, _ = policy.predict(obs, deterministic=True)
@@ -129,12 +141,18 @@ def control_returns(trial: Trial, policy: Any, reward_model: Any = None,
             learned_total += float(reward)
             true_total += float(info.get("true_reward", reward))
             done = terminated or truncated
+        if "failed" in info:
+            failures.append(bool(info["failed"]))
     env.close()
-    return ControlReturns(true_total / n, learned_total / n)
+    failed = float(np.mean(failures)) if len(failures) == n else None
+    return ControlReturns(true_total / n, learned_total / n, failed)
 
 
 def control_point(trial: Trial, step: int, returns: ControlReturns, *, labels_used: int = 0,
                   **extra: float) -> EvalPoint:
-    """The :class:`EvalPoint` of a control evaluation (no KL)."""
+    """The :class:`EvalPoint` of a control evaluation (no KL; the share of failed episodes
+    as the extra ``failed`` when the env reports failures)."""
+    if returns.failed is not None:
+        extra = {"failed": returns.failed, **extra}
     return trial.point(step, proxy=returns.learned, gold=returns.true, kl=None,
                        labels_used=labels_used, **extra)

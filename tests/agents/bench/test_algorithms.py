@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from rlhf_env.bench import Budget, EvalPoint, get_algorithm, get_task
@@ -79,6 +80,45 @@ def test_control_algorithm_runs_a_tiny_trial(name, control_task, make_trial):
         assert points[-1].extra["env_steps"] == control_task.budget.steps
     else:  # the true reward is what they optimise: proxy = gold
         assert all(p.proxy == p.gold for p in points)
+
+
+def test_control_evaluations_report_failures_and_the_learned_arms_cap(control_task,
+                                                                         make_trial):
+    """CartPole can fail: every evaluation carries the share of failed episodes; with
+    ``failure_floor`` the learned arm reports its cap, and the evaluation's proxy applies it
+    as training did (so the proxy is never above what the capped reward pays)."""
+    from rlhf_env.bench.evaluation import control_returns
+
+    random_points = list(get_algorithm("random").run(make_trial(control_task, "random")))
+    assert all(p.extra["failed"] == 1.0 for p in random_points)  # random CartPole falls
+    trial = make_trial(control_task, "ppo-learned", loop={"failure_floor": True})
+    points = list(get_algorithm("ppo-learned").run(trial))
+    assert all(0.0 <= p.extra["failed"] <= 1.0 for p in points)
+    caps = [p.extra["failure_reward"] for p in points[1:]]
+    assert len(caps) == len(points) - 1 and all(np.isfinite(caps))
+
+    class Five:
+        name = "five"
+
+        def score(self, obs, act, next_obs):
+            return np.full(len(obs), 5.0, dtype=np.float32)
+
+    class Left:
+        def __init__(self, action=0):
+            self.action = action
+
+        def predict(self, obs, deterministic=True):
+            return self.action, None
+
+    plain = control_returns(trial, Left(), Five(), episodes=1)
+    capped = control_returns(trial, Left(), Five(), episodes=1, failure_reward=-1.0)
+    horizon = plain.learned / 5.0
+    assert plain.failed == capped.failed == 1.0 and capped.learned < plain.learned
+    failed_steps = (plain.learned - capped.learned) / 6.0
+    assert failed_steps == pytest.approx(round(failed_steps)) and 0 < failed_steps < horizon
+    pendulum = dataclasses.replace(get_task("pendulum"), budget=control_task.budget)
+    assert control_returns(make_trial(pendulum, "random"), Left(np.zeros(1)),
+                           episodes=1).failed == 0.0  # Pendulum cannot fail
 
 
 @pytest.mark.parametrize("name", ["sac-learned", "sac-true"])

@@ -138,12 +138,16 @@ class LoopConfig:
     """How the rest of the budget spreads over rounds: ``"constant"`` or ``"hyperbolic"``."""
     segment_length: int = 25
     """Transitions per segment."""
-    candidates_per_label: int = 4
-    """Candidate pairs scored per label asked (the pool uncertainty selection picks from)."""
+    candidates_per_label: int = 8
+    """Candidate pairs scored per label asked (the pool uncertainty selection picks from).
+    8 and a 5-member ensemble (formerly 4 and 3) were the setting the Pendulum diagnosis
+    found best, and the one that held Pendulum's swing-up at 150k steps on five seeds
+    (``benchmarks/results/bench_pendulum150k_ens5``); issue 14 keeps it for every task."""
     selection: str = "uncertainty"
     """``"uncertainty"`` (ensemble disagreement) or ``"random"``."""
-    ensemble_size: int = 3
-    """Reward models in the ensemble (>= 2 for uncertainty selection)."""
+    ensemble_size: int = 5
+    """Reward models in the ensemble (>= 2 for uncertainty selection; see
+    ``candidates_per_label``)."""
     hidden: tuple[int, ...] = (64, 64)
     """Hidden widths of each reward MLP."""
     reward_inputs: tuple[str, ...] = ("next_obs",)

@@ -189,6 +189,10 @@ class LoopConfig:
     for Pendulum's learned arm, which lost its swing-up late in 150k-step runs; a decay to
     0 did not prevent that (``benchmarks/results/control_pendulum_diagnosis.md``), so no
     benchmark task sets it."""
+    lapse_rate: float = 0.0
+    """The reward trainer's :attr:`~rlhf_env.feedback.learning.training.RewardTrainerConfig.
+    lapse_rate`: the share of labels its likelihood takes to be coin flips (0: plain
+    Bradley–Terry; Christiano et al. 2017 use 0.1)."""
     failure_floor: bool = False
     """Cap the agent's learned reward in the task's absorbing failure state (the steps
     whose ``info["failed"]`` is true: a fallen CartPole, a crashed car) at the lowest
@@ -214,6 +218,7 @@ class LoopConfig:
                 raise ConfigError(f"{owner}: {name} must be >= 0, got {getattr(self, name)}.")
         check_float(f"{owner}.temperature", self.temperature, minimum=0.0, exclusive_min=True)
         check_float(f"{owner}.error_rate", self.error_rate, minimum=0.0, maximum=1.0)
+        check_float(f"{owner}.lapse_rate", self.lapse_rate, minimum=0.0, maximum=0.99)
         check_float(f"{owner}.correction_fraction", self.correction_fraction, minimum=0.0,
                     maximum=1.0)
         check_optional_int(f"{owner}.horizon", self.horizon, minimum=1)
@@ -572,7 +577,7 @@ class PreferenceLearningLoop:
     def fit_reward(self) -> float:
         """Retrain the ensemble on every label so far; returns held-out accuracy."""
         cfg = self.config
-        tcfg = default_trainer_config(epochs=cfg.reward_epochs,
+        tcfg = default_trainer_config(epochs=cfg.reward_epochs, lapse_rate=cfg.lapse_rate,
                                       seed=cfg.seed * 1000 + self.state.round)
         results = fit_segment_ensemble(self.ensemble, self.records, self.bank, tcfg)
         self.pin_failure()

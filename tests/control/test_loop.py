@@ -154,3 +154,22 @@ def test_failure_floor_survives_a_resume(tmp_path) -> None:
     again = PreferenceLearningLoop.resume(tmp_path)
     assert again.config.failure_floor
     assert again.venv.failure_reward == pytest.approx(loop.venv.failure_reward, rel=1e-6)
+
+
+def test_lapse_rate_reaches_the_reward_trainer(monkeypatch) -> None:
+    from rlhf_env.control import loop as loop_module
+
+    seen = []
+    real = loop_module.fit_segment_ensemble
+
+    def spy(ensemble, records, bank, config):
+        seen.append(config.lapse_rate)
+        return real(ensemble, records, bank, config)
+
+    monkeypatch.setattr(loop_module, "fit_segment_ensemble", spy)
+    loop = PreferenceLearningLoop("RLHF-CartPole-v0", small_config(lapse_rate=0.1),
+                                  algorithm_kwargs=PPO_SMALL)
+    loop.run_round(20, 128)
+    assert seen == [0.1]
+    with pytest.raises(ConfigError, match="lapse_rate"):
+        small_config(lapse_rate=1.5)

@@ -34,17 +34,25 @@ def pairwise_loss(
     targets: Tensor | None = None,
     margins: Tensor | None = None,
     weights: Tensor | None = None,
+    lapse: float = 0.0,
 ) -> Tensor:
     """Bradley–Terry loss of ``P(a ≻ b) = σ(r_a − r_b − margin)`` against ``targets``.
 
-    Shapes: all ``(P,)``. ``targets`` defaults to 1 (a preferred); ties use 0.5.
+    Shapes: all ``(P,)``. ``targets`` defaults to 1 (a preferred); ties use 0.5. With
+    ``lapse`` = ε > 0 the likelihood is ``ε/2 + (1 − ε)·σ(…)``: a share ε of labels is taken
+    to be a coin flip (Christiano et al. 2017 assume 10%), so a few contrary labels no longer
+    cap how far apart the model may put two clearly different items.
     """
     diff = scores_a - scores_b
     if margins is not None:
         diff = diff - margins
     if targets is None:
         targets = torch.ones_like(diff)
-    losses = F.binary_cross_entropy_with_logits(diff, targets, reduction="none")
+    if lapse > 0.0:
+        p = lapse / 2 + (1.0 - lapse) * torch.sigmoid(diff)
+        losses = -(targets * torch.log(p) + (1.0 - targets) * torch.log1p(-p))
+    else:
+        losses = F.binary_cross_entropy_with_logits(diff, targets, reduction="none")
     return _weighted_mean(losses, weights)
 
 

@@ -50,7 +50,7 @@ from rlhf_env.feedback.learning.training.dataset import (
 from rlhf_env.feedback.records import Annotator, FeedbackRecord
 from rlhf_env.numerics import check_grads, check_loss
 from rlhf_env.rewards.ensemble import EnsembleReward
-from rlhf_env.validation import check_fields
+from rlhf_env.validation import check_fields, check_float
 
 RATING_OBJECTIVES = ("regression", "ordinal")
 
@@ -90,6 +90,10 @@ class RewardTrainerConfig:
     """Z-score ratings per annotator before regression (removes harsh/lenient offsets)."""
     pair_weight: float = 1.0
     """Weight of the pairwise (comparison, demonstration, correction) loss."""
+    lapse_rate: float = 0.0
+    """Share of pairwise labels the likelihood takes to be coin flips, in [0, 1):
+    ``P(a ≻ b) = ε/2 + (1 − ε)·σ(r_a − r_b)`` (0: plain Bradley–Terry). With noisy labelers
+    it keeps a few contrary labels from capping the score gap of clear-cut pairs."""
     ranking_weight: float = 1.0
     """Weight of the Plackett–Luce ranking loss."""
     rating_weight: float = 1.0
@@ -145,6 +149,9 @@ class RewardTrainerConfig:
             )
         if self.patience < 0:
             raise ConfigError(f"{owner}: patience must be >= 0, got {self.patience}.")
+        if check_float(f"{owner}.lapse_rate", self.lapse_rate, minimum=0.0, maximum=1.0) == 1.0:
+            raise ConfigError(f"{owner}: lapse_rate must be below 1 (1 would make every label a "
+                              "coin flip, leaving nothing to learn); 0.1 is a common choice.")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"{owner}: max_steps must be >= 1 or None, got {self.max_steps}.")
         if not 0.0 <= self.attribute_dropout < 1.0:
@@ -681,7 +688,7 @@ class _TrainState:
             p = data.pairs
             total = total + cfg.pair_weight * objectives.pairwise_loss(
                 scores[:n_p], scores[n_p:2 * n_p], t(p.target[batch.pairs]),
-                t(p.margin[batch.pairs]), t(p.weight[batch.pairs]))
+                t(p.margin[batch.pairs]), t(p.weight[batch.pairs]), lapse=cfg.lapse_rate)
         if n_l:
             li = data.lists
             s = scores[2 * n_p:2 * n_p + n_l * k].reshape(n_l, k)

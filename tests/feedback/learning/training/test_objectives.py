@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 
 from rlhf_env.feedback.learning.training.objectives import (
@@ -62,3 +65,32 @@ def test_ordinal_loss_prefers_scores_in_the_right_band():
     right = ordinal_loss(torch.tensor([-5.0, 5.0]), levels, raw)
     wrong = ordinal_loss(torch.tensor([5.0, -5.0]), levels, raw)
     assert right < wrong
+
+
+def test_pairwise_loss_with_a_lapse_rate_matches_hand_computed_values() -> None:
+    """ε = 0.2: P(a ≻ b) = 0.1 + 0.8·σ(Δ). For Δ = 0, 2 and a contrary label at Δ = 20."""
+    a = torch.tensor([0.0, 2.0, 20.0])
+    b = torch.zeros(3)
+    targets = torch.tensor([1.0, 1.0, 0.0])
+    p = [0.1 + 0.8 * 0.5, 0.1 + 0.8 / (1 + math.exp(-2.0)), 0.1 + 0.8 / (1 + math.exp(-20.0))]
+    expected = [-math.log(p[0]), -math.log(p[1]), -math.log(1 - p[2])]
+    losses = [float(pairwise_loss(a[i:i + 1], b[i:i + 1], targets[i:i + 1], lapse=0.2))
+              for i in range(3)]
+    assert losses == pytest.approx(expected, rel=1e-5)
+    # the contrary label costs at most −log(ε/2) (plain Bradley–Terry: about 20 nats)
+    assert losses[2] == pytest.approx(-math.log(0.1), rel=1e-4)
+    plain = float(pairwise_loss(a[2:], b[2:], targets[2:]))
+    assert plain == pytest.approx(20.0, rel=1e-3)
+    assert float(pairwise_loss(a, b, targets, lapse=0.0)) == pytest.approx(
+        float(pairwise_loss(a, b, targets)))
+
+
+def test_trainer_config_refuses_a_lapse_rate_of_one() -> None:
+    from rlhf_env.errors import ConfigError
+    from rlhf_env.feedback.learning.training import RewardTrainerConfig
+
+    with pytest.raises(ConfigError, match="lapse_rate must be below 1"):
+        RewardTrainerConfig(lapse_rate=1.0)
+    with pytest.raises(ConfigError, match="lapse_rate"):
+        RewardTrainerConfig(lapse_rate=-0.1)
+    assert RewardTrainerConfig(lapse_rate=0.1).lapse_rate == 0.1

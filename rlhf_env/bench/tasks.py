@@ -54,9 +54,10 @@ task                       env                        steps     labels  referenc
 floor (:mod:`rlhf_env.control.schedules`).
 
 ``highway`` is set at 40k steps (eight rounds of 5k), chosen before any highway trial ran:
-highway-env simulates 20 cars in Python at about 30 decisions a second on one core here, so
-100k steps cost about an hour per trial, and PPO on the true reward reached 32 of 40 by 20k
-steps in a smoke run (highway-env's own PPO example trains for 20k).
+highway-env simulates its 20 cars in Python (a learned-reward trial at 40k steps took 40–60
+min on a shared core here, with its query collection and evaluations), and PPO on the true
+reward reached 32 of 40 by 20k steps in a smoke run (highway-env's own PPO example trains
+for 20k).
 """
 
 from __future__ import annotations

@@ -198,9 +198,11 @@ class LoopConfig:
     whose ``info["failed"]`` is true: a fallen CartPole, a crashed car) at the lowest
     learned reward of any other state in the segment bank, refreshed after every fit. The
     labels say failing is worse than anything else, but Bradley–Terry over segment sums
-    can put that blame on the states before a crash instead (on Highway the crashed state
-    scored −0.4 while crowded driving scored down to −1.05, so crashing paid). Tasks without
-    a failure state are unaffected."""
+    can put that blame on the states before a crash instead (a Highway smoke run scored the
+    crashed state −0.4 and crowded driving down to −1.05, so crashing paid). In the Highway
+    benchmark task the cap then seldom bound, the ensemble already scoring the crash lowest,
+    and it did not raise the true return (``benchmarks/results/control_highway_diagnosis.md``),
+    so it is off by default. Tasks without a failure state are unaffected."""
     log_std_floor: float | None = None
     """Lower bound on the policy's ``log_std`` parameter, enforced after every optimiser
     step (Gaussian or gSDE policies only: a discrete-action agent fails at construction).

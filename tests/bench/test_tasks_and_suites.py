@@ -140,21 +140,31 @@ def test_a_control_variant_changes_only_the_label_budget(synthetic_registered):
         control_variant("gao-sentiment", labels=100, register=False)
 
 
-def test_the_published_pendulum_ensemble_suite_loads_and_passes_the_loop_check(tmp_path):
-    """``benchmarks/suites/pendulum_ensemble.py`` (README: Pendulum 150k, five seeds) registers
-    its suite, and its loop options are ones the learned arm accepts."""
+@pytest.mark.parametrize("module, name, expected", [
+    ("pendulum_ensemble", "pend-ens5", {"ensemble_size": 5, "candidates_per_label": 8}),
+    ("highway_floor", "hw-floor", {"failure_floor": True}),
+    ("highway_floor", "hw-learned", {}),
+    ("highway_corrections", "hw-corrections", {"correction_fraction": 0.3}),
+])
+def test_the_published_suite_modules_load_and_pass_the_loop_check(tmp_path, module, name,
+                                                                   expected):
+    """Each module under ``benchmarks/suites/`` (README, diagnosis files) registers its
+    suites, and their loop options are ones the learned arm accepts."""
     import runpy
     from pathlib import Path
 
     from agents.bench.control import _loop_settings
-    from rlhf_env.bench import Trial
-    module = Path(__file__).resolve().parents[2] / "benchmarks" / "suites" / "pendulum_ensemble.py"
-    from rlhf_env.bench import registry
+    from rlhf_env.bench import Trial, registry
 
-    runpy.run_path(str(module))
-    suite = registry._SUITES.pop("pend-ens5")  # registered by the module; leave no trace
-    assert suite.tasks == ("pendulum-150k",) and suite.seeds == 5
-    task = get_task("pendulum-150k")
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "suites" / f"{module}.py"
+    before = set(registry._SUITES)
+    runpy.run_path(str(path))
+    suite = registry._SUITES[name]
+    for added in set(registry._SUITES) - before:  # leave no trace
+        registry._SUITES.pop(added)
+    assert suite.seeds == 5 and suite.algorithms == ("ppo-learned", "ppo-true", "random")[
+        :len(suite.algorithms)]
+    task = get_task(suite.tasks[0])
     trial = Trial(task=task, algorithm="ppo-learned", seed=0, env=task.env, run_dir=tmp_path,
-                  options=suite.options["ppo-learned"])
-    assert _loop_settings(trial) == {"ensemble_size": 5, "candidates_per_label": 8}
+                  options=(suite.options or {}).get("ppo-learned", {}))
+    assert _loop_settings(trial) == expected

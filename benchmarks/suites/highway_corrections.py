@@ -1,0 +1,19 @@
+"""Issue 14's corrections experiment: the ``highway`` task's learned arm with 30% of every
+round's labels spent on corrections (a synthetic corrector takes over from the scripted
+expert where the agent's action loses return; each takeover is replayed into a
+corrected ≻ original pair), against the ``control`` suite's highway learned arm, which
+spends the whole budget on preferences. Same task, budget, seeds and labels::
+
+    PYTHONPATH=benchmarks/suites rlhf-env bench run --suite hw-corrections \\
+        --import highway_corrections --workers 2 --threads 1 --out runs
+    rlhf-env bench run --suite control --tasks highway --workers 2 --threads 1 --out runs
+    rlhf-env bench compare runs/hw-corrections runs/control
+"""
+
+from rlhf_env.bench import Suite, register_suite
+
+register_suite(Suite(
+    name="hw-corrections", tasks=("highway",), algorithms=("ppo-learned",), seeds=5,
+    options={"ppo-learned": {"loop": {"correction_fraction": 0.3}}},
+    description="highway; the learned arm spending 30% of its labels on corrections"),
+    overwrite=True)

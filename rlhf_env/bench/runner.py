@@ -15,7 +15,8 @@ algorithm never escapes it.
 
 :class:`LocalRunner` runs trials in this process (``workers=1``) or each in its own
 ``spawn``-ed process, at most ``workers`` at a time. A process that dies (killed, segfault,
-``os._exit``) is recorded as failed by the parent; the other trials go on. A later runner
+``os._exit``) is recorded as failed by the parent; the other trials go on. A trial process
+ends when the sweep's process ends, even by ``SIGKILL``: no orphan keeps running. A later runner
 (Ray) only has to implement :class:`TrialRunner`'s one method.
 
 Threads: a trial may use ``spec.threads`` CPU threads. A child process starts with
@@ -35,6 +36,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -233,11 +235,35 @@ def _lookup(name: str) -> Algorithm:
 
 def _child_main(spec: TrialSpec) -> None:
     """Entry point of a trial's process (``spawn``)."""
+    _exit_with_parent()
     result = execute_trial(spec)
     sys.stdout.flush()
     sys.stderr.flush()
     _release_semaphores()
     os._exit(0 if result.state == "done" else 3)
+
+
+ORPHANED_EXIT_CODE = 4
+"""A trial process's exit code when it stopped because its sweep's process had ended."""
+
+
+def _exit_with_parent() -> None:
+    """End this trial's process as soon as the sweep's process ends, however it ends.
+
+    A sweep killed by ``SIGTERM`` or ``SIGKILL`` runs no cleanup, and without this its trials
+    would go on as orphans, using the cores and writing into run folders that a resumed sweep
+    is rerunning. A daemon thread waits on the parent's sentinel (a pipe that closes when the
+    parent exits) and exits the process; the trial's ``status.json`` stays ``running``, which
+    a resume reruns and the report lists as unfinished."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(ORPHANED_EXIT_CODE)
+
+    threading.Thread(target=watch, name="exit-with-sweep", daemon=True).start()
 
 
 def _release_semaphores() -> None:

@@ -104,6 +104,13 @@ def busy(trial: Trial) -> Iterator[EvalPoint]:
     yield trial.point(trial.budget.steps, proxy=0.0, gold=1.0)
 
 
+def sleepy(trial: Trial) -> Iterator[EvalPoint]:
+    """Yields step 0, then sleeps ``trial.options['seconds']`` (default 60) before the end."""
+    yield trial.point(0, proxy=0.0, gold=0.0)
+    time.sleep(float(trial.options.get("seconds", 60.0)))
+    yield trial.point(trial.budget.steps, proxy=0.0, gold=1.0)
+
+
 def text_only(trial: Trial) -> Iterator[EvalPoint]:
     yield from _formula("slow", trial)
 
@@ -114,7 +121,8 @@ def backwards(trial: Trial) -> Iterator[EvalPoint]:
 
 
 ALGOS = {"fast": fast, "slow": slow, "crashing": crashing, "nan_gold": nan_gold,
-         "dying": dying, "env_reader": env_reader, "busy": busy, "text_only": text_only,
+         "dying": dying, "env_reader": env_reader, "busy": busy, "sleepy": sleepy,
+         "text_only": text_only,
          "backwards": backwards}
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -133,6 +137,59 @@ def test_two_worker_processes_match_in_process_and_survive_a_dying_worker(tmp_pa
            [(r.algorithm, r.task, r.seed, [(p.step, p.gold, p.proxy, p.kl) for p in r.points])
             for r in serial.runs]
     assert {r.status["threads"] for r in same} == {max(1, (os.cpu_count() or 1) // 2)}
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, never reaped in a container without init, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_killing_the_sweep_ends_its_trial_processes(tmp_path):
+    """A sweep killed with SIGKILL runs no cleanup; its trials must not run on as orphans
+    (they would hold the cores and write into folders a resumed sweep is rerunning)."""
+    root = Path(__file__).resolve().parents[2]
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(root)!r})
+        from rlhf_env.bench import run_benchmark
+        from rlhf_env.bench.runner import LocalRunner
+        from tests.bench import helpers
+        helpers.register_all()
+        run_benchmark("synth", algorithms=["sleepy"], tasks=["t-ctrl"], seeds=2,
+                      out={str(tmp_path)!r}, runner=LocalRunner(workers=2), progress=False)
+    """)
+    sweep = subprocess.Popen([sys.executable, "-c", script])
+    runs = [tmp_path / "synth" / "sleepy" / "t-ctrl" / f"seed{k}" for k in (0, 1)]
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids) < 2 and time.monotonic() < deadline and sweep.poll() is None:
+            time.sleep(0.2)
+            points = [(r / "metrics.jsonl").exists() for r in runs]
+            status = [json.loads((r / "status.json").read_text())
+                      if (r / "status.json").exists() else {} for r in runs]
+            if all(points) and all(s.get("state") == "running" for s in status):
+                pids = [int(s["pid"]) for s in status]
+        assert len(pids) == 2 and all(map(_alive, pids)), "the trials never started"
+        sweep.kill()
+        sweep.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(map(_alive, pids)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_alive, pids)), "trial processes outlived their killed sweep"
+        # left as an interrupted sweep leaves them: unfinished, rerun by a resume
+        assert {json.loads((r / "status.json").read_text())["state"] for r in runs} == \
+            {"running"}
+    finally:
+        sweep.kill()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, 9)
 
 
 def test_threads_per_trial_can_be_set(tmp_path):

@@ -145,6 +145,7 @@ def test_a_control_variant_changes_only_the_label_budget(synthetic_registered):
     ("highway_floor", "hw-floor", {"failure_floor": True}),
     ("highway_floor", "hw-learned", {}),
     ("highway_corrections", "hw-corrections", {"correction_fraction": 0.3}),
+    ("highway_lapse", "hw-lapse", {"lapse_rate": 0.1}),
 ])
 def test_the_published_suite_modules_load_and_pass_the_loop_check(tmp_path, module, name,
                                                                    expected):

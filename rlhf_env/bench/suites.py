@@ -28,7 +28,10 @@ processes (``--workers 2 --threads 1`` on 2 cores). Its finished run (README;
 ``benchmarks/results/bench_default``) took 12.6 trial-hours on one thread each, over
 sessions that shared the machine: per trial, token-level 5–17 min (median), best-of-16 1–4
 min, SB3 bandit and random seconds, the 45 control trials 46 min on 2 workers. About 4.5–6
-hours on 2 quiet cores. SAC has its own suite because it needs continuous actions
+hours on 2 quiet cores. ``control`` (README; ``benchmarks/results/bench_control``): 75
+trials, 8.5 trial-hours on one thread each, most of it HalfCheetah at 1M (learned 20–23
+min, true 11–13) and Highway (learned 23–42 min, true 18–22); about 4.5 h on 2 workers.
+SAC has its own suite because it needs continuous actions
 (CartPole's are discrete). Every suite includes the normalisation references of its tasks
 (``best-of-n``, ``random``, ``ppo-true``; the text tasks' 0 is every run's step-0 gold).
 """

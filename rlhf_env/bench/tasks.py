@@ -41,10 +41,12 @@ task                       env                        steps     labels  referenc
                                                                         (issue 14: a learned seed
                                                                         loses its swing-up late)
 ``halfcheetah``            ``RLHF-HalfCheetah-v0``    200k      1000    PPO true 842, learned 887
-``halfcheetah-1m``         ``RLHF-HalfCheetah-v0``    1M        1000    PPO true 1579, learned 1327
-                                                                        (3 seeds; 20 rounds)
-``highway``                ``RLHF-Highway-v0``        40k       500     not run yet (expert 33.2,
-                                                                        random 9.4 of 40)
+``halfcheetah-1m``         ``RLHF-HalfCheetah-v0``    1M        1000    PPO true 1690, learned 3540
+                                                                        (medians of 5 seeds,
+                                                                        ``control`` suite)
+``highway``                ``RLHF-Highway-v0``        40k       500     PPO true 32.6, learned 29.0
+                                                                        (medians of 5 seeds,
+                                                                        ``control`` suite)
 =========================  =========================  ========  ======  =========================
 
 ``highway``, ``pendulum-150k`` and ``halfcheetah-1m`` are in no built-in suite but
@@ -54,8 +56,8 @@ task                       env                        steps     labels  referenc
 floor (:mod:`rlhf_env.control.schedules`).
 
 ``highway`` is set at 40k steps (eight rounds of 5k), chosen before any highway trial ran:
-highway-env simulates its 20 cars in Python (a learned-reward trial at 40k steps took 40–60
-min on a shared core here, with its query collection and evaluations), and PPO on the true
+highway-env simulates its 20 cars in Python (a learned-reward trial at 40k steps took 23–42
+min on one core here, with its query collection and evaluations), and PPO on the true
 reward reached 32 of 40 by 20k steps in a smoke run (highway-env's own PPO example trains
 for 20k).
 """
@@ -255,12 +257,12 @@ def _control_tasks() -> list[BenchTask]:
         _control_task("halfcheetah-1m", "RLHF-HalfCheetah-v0",
                       Budget(1_000_000, 50_000, eval_episodes=5, labels=1000), 50,
                       "HalfCheetah at the budget of Christiano et al.'s MuJoCo runs (issue 14); "
-                      "20 rounds as in benchmarks/bench_control.py. README: PPO true 1579, "
-                      "learned 1327 (3 seeds).", settings="halfcheetah"),
+                      "20 rounds as in benchmarks/bench_control.py. README: PPO true 1690, "
+                      "learned 3540 (medians of 5 seeds).", settings="halfcheetah"),
         _control_task("highway", "RLHF-Highway-v0",
                       Budget(40_000, 5_000, eval_episodes=10, labels=500), 10,
-                      "Scripted expert 33.2, random 9.4 of 40 (needs highway-env); no "
-                      "PPO reference run yet."),
+                      "Scripted expert 33.2, random 9.4 of 40 (needs highway-env). "
+                      "README: PPO true 32.6, learned 29.0 (medians of 5 seeds)."),
     ]
 
 

@@ -122,8 +122,7 @@ def backwards(trial: Trial) -> Iterator[EvalPoint]:
 
 ALGOS = {"fast": fast, "slow": slow, "crashing": crashing, "nan_gold": nan_gold,
          "dying": dying, "env_reader": env_reader, "busy": busy, "sleepy": sleepy,
-         "text_only": text_only,
-         "backwards": backwards}
+         "text_only": text_only, "backwards": backwards}
 
 
 def register_all() -> None:

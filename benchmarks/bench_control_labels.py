@@ -166,7 +166,7 @@ def run_references(args: argparse.Namespace, runs: Path) -> dict[str, float]:
     suite = register_suite(Suite(f"{args.name}-refs", (task.name,), REFERENCES,
                                  seeds=len(args.seeds)), overwrite=True)
     results = run_benchmark(suite, seeds=args.seeds, out=runs, workers=args.workers,
-                            progress=not args.quiet)
+                            threads=args.threads, progress=not args.quiet)
     ref = references(results)[task.name]
     return {"zero": ref.zero, "one": ref.one}
 
@@ -191,7 +191,7 @@ def run_curves(args: argparse.Namespace, runs: Path, refs: dict[str, float]) -> 
     suite = register_suite(Suite(args.name, tasks, algorithms, seeds=len(args.seeds)),
                            overwrite=True)
     return run_benchmark(suite, seeds=args.seeds, out=runs, workers=args.workers,
-                         progress=not args.quiet)
+                         threads=args.threads, progress=not args.quiet)
 
 
 def variant_name(args: argparse.Namespace, labels: int) -> str:
@@ -317,6 +317,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="refs (ppo-true, random) is needed to normalise; a run without "
                              "it reads the references of an earlier run in the same --out")
     parser.add_argument("--workers", type=int, default=1, help="trials at a time")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads per trial (default 1: more only spin on a machine "
+                             "whose cores the other trials use)")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
     parser.add_argument("--tiny", action="store_true",
                         help="smoke run: 4000 steps, 2 rounds, N = 20 and 40, seed 0, one "

@@ -153,6 +153,20 @@ def test_tiny_mode_and_names() -> None:
         bench.parse_args(["--arms", "refs"])
 
 
+def test_trials_get_one_thread_unless_told(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    """Two threads per trial on two busy cores spin: ``--threads`` reaches every sweep."""
+    import rlhf_env.bench as harness
+
+    seen: list[int] = []
+    monkeypatch.setattr(harness, "run_benchmark",
+                        lambda *a, threads, **k: seen.append(threads) or "results")
+    assert bench.run_curves(bench.parse_args([]), tmp_path, {"zero": 0.0, "one": 1.0}) \
+        == "results"
+    bench.run_curves(bench.parse_args(["--threads", "2"]), tmp_path, {"zero": 0.0, "one": 1.0})
+    assert seen == [1, 2]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # two arms and the references, ~10–20 min on 2 shared cores
 def test_the_tiny_smoke_run_writes_finite_curves_for_both_arms(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from rlhf_env.bench.registry import (
     register_task,
 )
 from rlhf_env.bench.report import compare, write_report
-from rlhf_env.bench.results import Results, load_results
+from rlhf_env.bench.results import Results, arm_base, load_results
 from rlhf_env.bench.runner import LocalRunner, TrialRunner
 from rlhf_env.bench.sweep import run_benchmark
 
@@ -47,6 +47,7 @@ __all__ = [
     "Trial",
     "TrialRunner",
     "algorithm",
+    "arm_base",
     "compare",
     "get_algorithm",
     "get_suite",

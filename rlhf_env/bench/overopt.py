@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rlhf_env.bench.results import Results, Run
+from rlhf_env.bench.results import Results, Run, arm_base
 
 Form = Literal["bon", "rl"]
 FORMS: tuple[Form, ...] = ("bon", "rl")
@@ -181,6 +181,8 @@ def analyse(curve: Curve, form: Form | None = None) -> dict[str, Any]:
 
 def overoptimisation(results: Results, forms: Mapping[str, Form] | None = None
                      ) -> list[dict[str, Any]]:
-    """:func:`analyse` of every text (algorithm, task); ``forms`` maps algorithm → form."""
+    """:func:`analyse` of every text (algorithm, task); ``forms`` maps algorithm → form (an
+    arm ``algorithm@suite`` takes its algorithm's unless named itself)."""
     forms = forms or {}
-    return [analyse(c, forms.get(c.algorithm)) for c in curves(results)]
+    return [analyse(c, forms.get(c.algorithm, forms.get(arm_base(c.algorithm))))
+            for c in curves(results)]

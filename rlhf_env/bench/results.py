@@ -5,6 +5,12 @@
 still ``"running"`` (or killed while running) keeps the points written so far, and an
 unreadable line of ``metrics.jsonl`` is skipped and noted. Statistics use only ``done`` runs
 (:attr:`Results.done`).
+
+A folder of suites may hold the same algorithm twice on a task: a variant suite (other
+options, e.g. the learned arm spending labels on corrections) beside the suite it varies.
+Such an algorithm becomes one arm per suite, ``algorithm@suite``, on every task of those
+suites, so the report compares the two instead of pooling them (which would also count each
+seed twice). :func:`arm_base` gives back the algorithm's own name.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +28,14 @@ from rlhf_env.errors import BenchmarkError
 from rlhf_env.files import read_json
 
 _SEED_DIR = re.compile(r"^seed(\d+)$")
+ARM_SEPARATOR = "@"
+"""Between an algorithm and its suite in the arm name of an algorithm two suites ran (never
+part of a name the harness accepts)."""
+
+
+def arm_base(arm: str) -> str:
+    """The algorithm an arm ran: ``ppo-learned@hw-corrections`` → ``ppo-learned``."""
+    return arm.split(ARM_SEPARATOR, 1)[0]
 
 
 @dataclass(frozen=True)
@@ -203,6 +217,20 @@ def _suite_roots(path: Path) -> list[Path]:
     return [path] if any(path.glob("*/*/seed*/metrics.jsonl")) else []
 
 
+def _arms_per_suite(runs: list[Run], notes: list[str]) -> list[Run]:
+    """Rename an algorithm that more than one suite ran on the same task to
+    ``algorithm@suite`` in each of those suites (see the module docstring)."""
+    suites_of: dict[tuple[str, str], set[str]] = {}
+    for run in runs:
+        suites_of.setdefault((run.algorithm, run.task), set()).add(run.suite)
+    shared = {algo: sorted(suites) for (algo, _), suites in suites_of.items() if len(suites) > 1}
+    for algo, suites in sorted(shared.items()):
+        notes.append(f"{algo} ran in suites {', '.join(suites)} on the same task: reported as "
+                     f"one arm per suite ({', '.join(algo + ARM_SEPARATOR + s for s in suites)})")
+    return [replace(r, algorithm=f"{r.algorithm}{ARM_SEPARATOR}{r.suite}")
+            if r.algorithm in shared else r for r in runs]
+
+
 def load_results(path: str | os.PathLike[str]) -> Results:
     """Every run under ``path`` (a suite folder or a folder of suite folders)."""
     path = Path(path)
@@ -218,5 +246,6 @@ def load_results(path: str | os.PathLike[str]) -> Results:
             manifests[root.name] = manifest
             notes.extend(str(n) for n in manifest.get("skipped") or [])
         runs.extend(_runs_of_suite(root, notes))
+    runs = _arms_per_suite(runs, notes)
     runs.sort(key=lambda r: (r.suite, r.algorithm, r.task, r.seed))
     return Results(tuple(runs), _task_infos(manifests, runs), manifests, tuple(notes))

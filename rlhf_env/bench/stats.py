@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from rlhf_env.bench.results import Results, Run
+from rlhf_env.bench.results import Results, Run, arm_base
 from rlhf_env.errors import ConfigError
 from rlhf_env.validation import check_fields
 
@@ -224,15 +224,17 @@ START = "@start"
 def _reference_value(name: str, fixed: float | None, runs: Sequence[Run]
                      ) -> tuple[float, str, float]:
     """The reference's gold, where it came from, and its squared standard error (0 for a
-    fixed value, NaN for one run)."""
+    fixed value, NaN for one run). A reference that several suites ran (arms
+    ``name@suite``) pools their runs."""
     golds: list[float] = []
     if name == "initial" or name.endswith(START):
         algo = name.removesuffix(START) if name != "initial" else None
         golds = [r.initial.gold for r in runs
-                 if r.initial is not None and (algo is None or r.algorithm == algo)]
+                 if r.initial is not None and (algo is None or arm_base(r.algorithm) == algo)]
         what = "step-0"
     elif name:
-        golds = [r.final.gold for r in runs if r.algorithm == name and r.final is not None]
+        golds = [r.final.gold for r in runs
+                 if arm_base(r.algorithm) == name and r.final is not None]
         what = "final"
     if golds:
         var = float(np.var(golds, ddof=1)) / len(golds) if len(golds) > 1 else math.nan

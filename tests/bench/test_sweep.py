@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rlhf_env.bench.report import report_body, write_report
@@ -272,3 +273,39 @@ def test_a_partial_resume_keeps_the_manifest_whole_and_records_each_sweep(tmp_pa
     assert summary["revisions"] == {"not recorded": 1, "a" * 12 + "+dirty": 1}
     assert any("more than one revision" in n and "1 at not recorded (t-text)" in n
                for n in summary["notes"])
+
+
+def test_an_algorithm_two_suites_ran_on_a_task_becomes_one_arm_per_suite(tmp_path):
+    """A variant suite beside the suite it varies (other options for one algorithm): loading
+    their common folder compares the two arms instead of pooling them, which would also count
+    a seed twice. References that two suites ran are pooled."""
+    from rlhf_env.bench import Suite, register_suite
+    from rlhf_env.bench.results import arm_base
+    from rlhf_env.bench.stats import normalised_scores, references
+
+    _sweep(tmp_path)  # synth: fast, slow × t-text, t-ctrl × seeds 0, 1
+    register_suite(Suite(name="synth-b", tasks=("t-ctrl",), algorithms=("slow",), seeds=2))
+    run_benchmark("synth-b", seeds=[2, 3], out=tmp_path, workers=1, progress=False)
+    results = load_results(tmp_path)
+    assert results.algorithms == ["fast", "slow@synth", "slow@synth-b"]
+    assert {r.task for r in results.runs if r.algorithm == "slow@synth"} == {"t-text", "t-ctrl"}
+    assert any("slow ran in suites synth, synth-b" in n for n in results.notes)
+    assert arm_base("slow@synth-b") == "slow" and arm_base("fast") == "fast"
+    # t-ctrl: zero = median step-0 gold of all six runs, one = fast's median final gold
+    zero = float(np.median([helpers.gold("t-ctrl", "fast", 0, s) for s in (0, 0, 1, 1, 2, 3)]))
+    one = float(np.median([helpers.gold("t-ctrl", "fast", 100, s) for s in (0, 1)]))
+    scores = normalised_scores(results)
+    for arm, seeds in (("slow@synth", (0, 1)), ("slow@synth-b", (2, 3))):
+        want = [(helpers.gold("t-ctrl", "slow", 100, s) - zero) / (one - zero) for s in seeds]
+        assert scores[arm]["t-ctrl"] == pytest.approx(want)
+    body = report_body(results)
+    assert {r["algorithm"] for r in body["per_task"]} == {"fast", "slow@synth", "slow@synth-b"}
+
+    # the reference itself in a second suite: both arms, one pooled reference
+    register_suite(Suite(name="synth-c", tasks=("t-ctrl",), algorithms=("fast",), seeds=1))
+    run_benchmark("synth-c", seeds=[5], out=tmp_path, workers=1, progress=False)
+    results = load_results(tmp_path)
+    assert "fast@synth-c" in results.algorithms and "fast" not in results.algorithms
+    ref = references(results)["t-ctrl"]
+    assert ref.one_from == "fast: median final gold of 3 runs"
+    assert ref.one == pytest.approx(helpers.gold("t-ctrl", "fast", 100, 1))

@@ -97,8 +97,9 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def command_args(argv: Sequence[str]) -> list[str]:
-    """``argv`` without ``--out FOLDER`` and ``--publish``: the arguments that decide the
-    numbers, as result files record them (where the files went does not change them)."""
+    """``argv`` without ``--out FOLDER``, ``--publish`` and ``--quiet``: the arguments that
+    decide the numbers, as result files record them (where the files went, and whether
+    progress bars were drawn, do not change them)."""
     out: list[str] = []
     skip = False
     for arg in argv:
@@ -106,6 +107,6 @@ def command_args(argv: Sequence[str]) -> list[str]:
             skip = False
         elif arg == "--out":
             skip = True
-        elif arg != "--publish" and not arg.startswith("--out="):
+        elif arg not in ("--publish", "--quiet") and not arg.startswith("--out="):
             out.append(arg)
     return out

@@ -59,7 +59,7 @@ BENCHMARKS: dict[str, list[list[str]]] = {
                  "--arms", arm, "--name", f"hc200_{arm}") for arm in ("true", "learned")
     ] + [_control("--merge", "hc200_true", "hc200_learned", "--name",
                   "control_halfcheetah_200k")],
-    "control_labels": [["bench_control_labels.py"]],
+    "control_labels": [["bench_control_labels.py", "--workers", "1", "--threads", "1"]],
     "control_halfcheetah_1m": [
         _control("--tasks", "halfcheetah", "--seeds", "0", "1", "2", "--arms", "true",
                  "--name", "hc1m_true"),

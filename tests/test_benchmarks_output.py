@@ -48,7 +48,7 @@ def test_the_default_out_is_ignored_by_git() -> None:
 
 
 def test_recorded_commands_leave_out_where_the_files_went() -> None:
-    argv = ["--seeds", "5", "--out", "x/y", "--publish", "--out=z", "--name", "c"]
+    argv = ["--seeds", "5", "--out", "x/y", "--publish", "--out=z", "--quiet", "--name", "c"]
     assert _common.command_args(argv) == ["--seeds", "5", "--name", "c"]
 
 

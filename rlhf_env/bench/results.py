@@ -223,8 +223,9 @@ def _arms_per_suite(runs: list[Run], notes: list[str]) -> list[Run]:
     suites_of: dict[tuple[str, str], set[str]] = {}
     for run in runs:
         suites_of.setdefault((run.algorithm, run.task), set()).add(run.suite)
-    shared = {algo: sorted(suites) for (algo, _), suites in suites_of.items() if len(suites) > 1}
-    for algo, suites in sorted(shared.items()):
+    shared = {algo for (algo, _), suites in suites_of.items() if len(suites) > 1}
+    for algo in sorted(shared):
+        suites = sorted({r.suite for r in runs if r.algorithm == algo})
         notes.append(f"{algo} ran in suites {', '.join(suites)} on the same task: reported as "
                      f"one arm per suite ({', '.join(algo + ARM_SEPARATOR + s for s in suites)})")
     return [replace(r, algorithm=f"{r.algorithm}{ARM_SEPARATOR}{r.suite}")

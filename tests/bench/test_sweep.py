@@ -306,6 +306,7 @@ def test_an_algorithm_two_suites_ran_on_a_task_becomes_one_arm_per_suite(tmp_pat
     run_benchmark("synth-c", seeds=[5], out=tmp_path, workers=1, progress=False)
     results = load_results(tmp_path)
     assert "fast@synth-c" in results.algorithms and "fast" not in results.algorithms
+    assert any("fast ran in suites synth, synth-c" in n for n in results.notes)
     ref = references(results)["t-ctrl"]
     assert ref.one_from == "fast: median final gold of 3 runs"
     assert ref.one == pytest.approx(helpers.gold("t-ctrl", "fast", 100, 1))
